@@ -1,0 +1,136 @@
+//! What every tool's command line shares: the common flags (flattened into each tool's clap
+//! parser), start-up (logging, signals) and the single place where an outcome becomes an exit
+//! status and a one-line error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::exit::Exit;
+use crate::log::{self, LogConfig, LogFormat};
+use crate::progress::ProgressMode;
+
+/// Flags every tool accepts, each with its environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Write a JUnit XML report here (atomically, also on failure).
+    #[arg(long, env = crate::junit::ENV, value_name = "PATH", global = true)]
+    pub junit: Option<PathBuf>,
+
+    /// Log line format on stderr.
+    #[arg(long, env = log::FORMAT_ENV, value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+
+    /// Progress display: bars on a terminal, plain lines in CI.
+    #[arg(
+        long,
+        env = "CDKIT_PROGRESS",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub progress: ProgressMode,
+
+    /// More log detail (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Less log detail (repeat for less).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub quiet: u8,
+}
+
+impl CommonArgs {
+    /// Set up logging and signal handling for `tool`; the first thing a tool's `main` does.
+    pub fn start(&self, tool: &'static str) -> Result<(), StartError> {
+        let verbosity = (self.verbose.min(100) as i8) - (self.quiet.min(100) as i8);
+        log::init(LogConfig {
+            tool,
+            format: self.log_format,
+            verbosity,
+            filter: std::env::var(log::FILTER_ENV).ok(),
+        })?;
+        crate::signals::install().map_err(StartError::Signals)?;
+        Ok(())
+    }
+}
+
+/// Why a tool could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] log::LogError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Print the one-line error the contract asks for (`TOOL: error: …: cause`) and map the
+/// outcome to the process exit status. `classify` names the exit code of an error; errors it
+/// does not know are reported as bad input (2), the contract's code for "fix the invocation".
+pub fn finish(
+    tool: &str,
+    outcome: anyhow::Result<Exit>,
+    classify: impl Fn(&anyhow::Error) -> Option<Exit>,
+) -> ExitCode {
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            let exit = classify(&error).unwrap_or(Exit::Usage);
+            let line = format!("{tool}: error: {}", one_line_chain(&error));
+            crate::console::write_line(&crate::redact::redact(&line));
+            exit.into()
+        }
+    }
+}
+
+/// `outer: cause: root cause` on one line.
+fn one_line_chain(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        // thiserror's `#[error("…: {source}")]` already contains the cause; skip repeats.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+/// clap value parser for durations: `90s`, `20m`, `1h30m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    if let Ok(secs) = trimmed.parse::<f64>() {
+        if secs.is_finite() && secs >= 0.0 {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+        return Err(format!(
+            "{text:?} is not a valid duration (negative or not finite)"
+        ));
+    }
+    humantime::parse_duration(trimmed)
+        .map_err(|e| format!("{text:?} is not a duration like 90s, 20m or 1h30m ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_bare_seconds() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn error_chains_are_one_line_without_repeats() {
+        let root = std::io::Error::other("disk full");
+        let err = anyhow::Error::new(root).context("cannot write reports/unit.xml");
+        assert_eq!(
+            one_line_chain(&err),
+            "cannot write reports/unit.xml: disk full"
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The one writer for the terminal's stderr, shared by log lines and progress bars, so a log
+//! line never tears through an indicatif bar and lines from threads never interleave.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use indicatif::MultiProgress;
+
+static BARS: Mutex<Option<MultiProgress>> = Mutex::new(None);
+
+/// Route stderr lines through `bars` while they are drawn (set by the progress module).
+pub(crate) fn set_bars(bars: Option<MultiProgress>) {
+    if let Ok(mut slot) = BARS.lock() {
+        *slot = bars;
+    }
+}
+
+/// Write one line (a newline is added) to stderr, above any progress bars.
+pub fn write_line(line: &str) {
+    let bars = BARS.lock().ok().and_then(|slot| slot.clone());
+    match bars {
+        Some(bars) => bars.suspend(|| write_raw(line)),
+        None => write_raw(line),
+    }
+}
+
+fn write_raw(line: &str) {
+    let stderr = std::io::stderr();
+    let mut lock = stderr.lock();
+    // One write call per line keeps concurrent writers (threads, child processes) from
+    // interleaving inside a line; a closed stderr is not worth failing the run for.
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    let _ = lock.write_all(&buf);
+}

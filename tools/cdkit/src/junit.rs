@@ -1,0 +1,498 @@
+//! JUnit XML reports (CONVENTIONS §2), written with quick-junit behind one module so every tool
+//! emits the same shape: `<testsuites name=TOOL>` → `<testsuite name=TOOL.SUBJECT>` → one
+//! `<testcase>` per unit of work, all text sanitised and bounded, written atomically, and
+//! always valid against the xunit-plugin junit-10 schema that Jenkins users validate with.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use quick_junit::{NonSuccessKind, TestCaseStatus, TestRerun};
+
+use crate::atomic;
+
+/// Environment variable naming the report path when `--junit` is not given.
+pub const ENV: &str = "JUNIT_OUTPUT";
+
+/// Bytes of captured output kept from the start and from the end of a stream (close to the
+/// 50 000 + 50 000 characters Jenkins itself keeps for failing cases).
+pub const OUTPUT_HALF: usize = 64 * 1024;
+
+/// Longest `message=` attribute; details go into the element body.
+pub const MESSAGE_MAX: usize = 1024;
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum JunitError {
+    #[error("cannot serialise JUnit report {path}: {source}")]
+    Serialize {
+        path: PathBuf,
+        #[source]
+        source: quick_junit::SerializeError,
+    },
+    #[error(transparent)]
+    Write(#[from] atomic::AtomicWriteError),
+}
+
+/// A whole report: one tool, one or more subjects.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub tool: String,
+    pub suites: Vec<Suite>,
+}
+
+/// One subject of a tool (a package, a test suite, a repository suite, a database).
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// Full name, `TOOL.SUBJECT`.
+    pub name: String,
+    pub timestamp: DateTime<Utc>,
+    pub time: Duration,
+    /// Stable facts about the run (command, package version, git sha, full log path).
+    pub properties: Vec<(String, String)>,
+    pub cases: Vec<Case>,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+/// One unit of work.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Dotted `TOOL.SUBJECT.GROUP`; Jenkins splits it at the last dot into package and class.
+    pub classname: String,
+    pub name: String,
+    pub time: Duration,
+    pub status: Status,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+/// How a unit of work ended.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// Passed; `flaky` holds the failed attempts before the pass (`<flakyFailure>`).
+    Passed { flaky: Vec<Attempt> },
+    /// The thing under test is wrong (`<failure>`); earlier failed attempts are `<rerunFailure>`s.
+    Failed(Problem),
+    /// The harness failed: timeout, signal, spawn failure, unreachable host (`<error>`).
+    Errored(Problem),
+    /// Not run, with the reason.
+    Skipped { message: String },
+}
+
+/// A failure or error: one-line message, a type, details, and earlier attempts.
+#[derive(Debug, Clone, Default)]
+pub struct Problem {
+    pub message: String,
+    pub kind: String,
+    pub body: String,
+    pub reruns: Vec<Attempt>,
+}
+
+/// One failed attempt of a retried unit of work.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    pub message: String,
+    pub kind: String,
+    pub body: String,
+    pub system_out: Option<String>,
+    pub system_err: Option<String>,
+}
+
+impl Case {
+    /// A passing case.
+    pub fn passed(classname: impl Into<String>, name: impl Into<String>) -> Case {
+        Case {
+            classname: classname.into(),
+            name: name.into(),
+            time: Duration::ZERO,
+            status: Status::Passed { flaky: Vec::new() },
+            system_out: None,
+            system_err: None,
+        }
+    }
+
+    /// The case an empty run writes, because Jenkins fails a build on a report without cases.
+    pub fn nothing_to_do(classname: impl Into<String>, reason: impl Into<String>) -> Case {
+        Case {
+            status: Status::Skipped {
+                message: reason.into(),
+            },
+            ..Case::passed(classname, "nothing to do")
+        }
+    }
+
+    /// Whether this case counts against the run (failure or error).
+    pub fn is_bad(&self) -> bool {
+        matches!(self.status, Status::Failed(_) | Status::Errored(_))
+    }
+}
+
+impl Report {
+    /// A report for `tool` with no suites yet.
+    pub fn new(tool: impl Into<String>) -> Report {
+        Report {
+            tool: tool.into(),
+            suites: Vec::new(),
+        }
+    }
+
+    /// The report as XML bytes (sanitised, bounded, schema-valid).
+    pub fn to_xml(&self) -> Result<Vec<u8>, quick_junit::SerializeError> {
+        let mut report = quick_junit::Report::new(sanitize(&self.tool));
+        for suite in &self.suites {
+            report.add_test_suite(convert_suite(suite));
+        }
+        let mut xml = Vec::new();
+        report.serialize(&mut xml)?;
+        Ok(drop_root_skipped_count(xml))
+    }
+
+    /// Write the report to `path` atomically (also used on failure and interruption, so a
+    /// report always exists when the tool exits).
+    pub fn write(&self, path: &Path) -> Result<(), JunitError> {
+        let xml = self.to_xml().map_err(|source| JunitError::Serialize {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        atomic::write(path, &xml)?;
+        Ok(())
+    }
+}
+
+fn convert_suite(suite: &Suite) -> quick_junit::TestSuite {
+    let mut out = quick_junit::TestSuite::new(sanitize(&suite.name));
+    out.set_timestamp(suite.timestamp.fixed_offset());
+    out.set_time(suite.time);
+    for (name, value) in &suite.properties {
+        out.add_property(quick_junit::Property::new(sanitize(name), sanitize(value)));
+    }
+    if let Some(text) = &suite.system_out {
+        out.set_system_out(bounded(text));
+    }
+    if let Some(text) = &suite.system_err {
+        out.set_system_err(bounded(text));
+    }
+    out.add_test_cases(suite.cases.iter().map(convert_case));
+    out
+}
+
+fn convert_case(case: &Case) -> quick_junit::TestCase {
+    let status = match &case.status {
+        Status::Passed { flaky } => {
+            let mut status = TestCaseStatus::success();
+            if let TestCaseStatus::Success { flaky_runs } = &mut status {
+                flaky_runs.extend(flaky.iter().map(convert_attempt));
+            }
+            status
+        }
+        Status::Failed(problem) => convert_problem(NonSuccessKind::Failure, problem),
+        Status::Errored(problem) => convert_problem(NonSuccessKind::Error, problem),
+        Status::Skipped { message } => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(one_line(message));
+            status
+        }
+    };
+    let mut out = quick_junit::TestCase::new(sanitize(&case.name), status);
+    out.set_classname(sanitize(&case.classname));
+    out.set_time(case.time);
+    if let Some(text) = &case.system_out {
+        out.set_system_out(bounded(text));
+    }
+    if let Some(text) = &case.system_err {
+        out.set_system_err(bounded(text));
+    }
+    out
+}
+
+fn convert_problem(kind: NonSuccessKind, problem: &Problem) -> TestCaseStatus {
+    let mut status = TestCaseStatus::non_success(kind);
+    status.set_message(one_line(&problem.message));
+    status.set_type(type_or_default(&problem.kind));
+    if !problem.body.is_empty() {
+        status.set_description(bounded(&problem.body));
+    }
+    // Reruns are always `rerunFailure`: Jenkins ignores `rerunError`.
+    status.add_reruns(problem.reruns.iter().map(convert_attempt));
+    status
+}
+
+fn convert_attempt(attempt: &Attempt) -> TestRerun {
+    // Always the Failure kind: Jenkins reads flakyFailure/rerunFailure but not the Error forms.
+    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+    rerun.set_message(one_line(&attempt.message));
+    rerun.set_type(type_or_default(&attempt.kind)); // the schema requires `type`
+    if !attempt.body.is_empty() {
+        rerun.set_stack_trace(bounded(&attempt.body));
+    }
+    if let Some(text) = &attempt.system_out {
+        rerun.set_system_out(bounded(text));
+    }
+    if let Some(text) = &attempt.system_err {
+        rerun.set_system_err(bounded(text));
+    }
+    rerun
+}
+
+fn type_or_default(kind: &str) -> String {
+    if kind.is_empty() {
+        "failure".to_string()
+    } else {
+        sanitize(kind)
+    }
+}
+
+/// quick-junit writes `skipped=` on `<testsuites>`, which junit-10.xsd does not allow there
+/// (Jenkins recomputes every count anyway), so it is removed from the root tag only.
+fn drop_root_skipped_count(xml: Vec<u8>) -> Vec<u8> {
+    let Some(start) = find(&xml, b"<testsuites") else {
+        return xml;
+    };
+    let Some(end) = find(&xml[start..], b">").map(|e| start + e) else {
+        return xml;
+    };
+    let Some(attr) = find(&xml[start..end], b" skipped=\"").map(|a| start + a) else {
+        return xml;
+    };
+    let value_start = attr + b" skipped=\"".len();
+    let Some(close) = find(&xml[value_start..end], b"\"").map(|c| value_start + c + 1) else {
+        return xml;
+    };
+    let mut out = Vec::with_capacity(xml.len());
+    out.extend_from_slice(&xml[..attr]);
+    out.extend_from_slice(&xml[close..]);
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Text safe for XML 1.0 and for Jenkins: ANSI escape sequences removed, every character XML
+/// forbids (C0 controls, U+FFFE, U+FFFF, lone surrogates cannot occur in `str`) replaced with
+/// U+FFFD, secrets redacted.
+pub fn sanitize(text: &str) -> String {
+    let redacted = crate::redact::redact(text);
+    let mut out = String::with_capacity(redacted.len());
+    let mut chars = redacted.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            skip_escape_sequence(&mut chars);
+        } else if is_xml_char(c) {
+            out.push(c);
+        } else {
+            out.push('\u{fffd}');
+        }
+    }
+    out
+}
+
+/// Consume the rest of an ANSI escape sequence whose ESC was just read: CSI (`ESC [ … final`),
+/// OSC (`ESC ] … BEL` or `ESC ] … ESC \`) and two-character escapes (`ESC X`).
+fn skip_escape_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.peek().copied() {
+        Some('[') => {
+            chars.next();
+            // Parameter and intermediate bytes 0x20–0x3F, then one final byte 0x40–0x7E.
+            while let Some(&c) = chars.peek() {
+                chars.next();
+                if ('\u{40}'..='\u{7e}').contains(&c) {
+                    break;
+                }
+                if !('\u{20}'..='\u{3f}').contains(&c) {
+                    break; // malformed: stop swallowing
+                }
+            }
+        }
+        Some(']') => {
+            chars.next();
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' {
+                    break;
+                }
+                if c == '\u{1b}' {
+                    if chars.peek() == Some(&'\\') {
+                        chars.next();
+                    }
+                    break;
+                }
+            }
+        }
+        Some(c) if ('\u{40}'..='\u{5f}').contains(&c) || c == '(' || c == ')' => {
+            chars.next();
+        }
+        _ => {}
+    }
+}
+
+/// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
+}
+
+/// The first line of `text`, sanitised and at most [`MESSAGE_MAX`] bytes, for `message=`.
+pub fn one_line(text: &str) -> String {
+    let first = text.trim().lines().next().unwrap_or("").trim();
+    let clean = sanitize(first);
+    truncate_at_char(&clean, MESSAGE_MAX).to_string()
+}
+
+/// Captured output bounded to its first and last [`OUTPUT_HALF`] bytes with a marker between.
+pub fn bounded(text: &str) -> String {
+    bounded_with_log(text, None)
+}
+
+/// Like [`bounded`]; the marker names the file holding the full output.
+pub fn bounded_with_log(text: &str, full_log: Option<&Path>) -> String {
+    let clean = sanitize(text);
+    if clean.len() <= 2 * OUTPUT_HALF {
+        return clean;
+    }
+    let head = truncate_at_char(&clean, OUTPUT_HALF);
+    let mut tail_start = clean.len() - OUTPUT_HALF;
+    while !clean.is_char_boundary(tail_start) {
+        tail_start += 1;
+    }
+    let omitted = tail_start - head.len();
+    let where_full = match full_log {
+        Some(path) => format!("; full output in {}", path.display()),
+        None => String::new(),
+    };
+    format!(
+        "{head}\n[... {omitted} bytes omitted{where_full} ...]\n{}",
+        &clean[tail_start..]
+    )
+}
+
+fn truncate_at_char(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(cases: Vec<Case>) -> Suite {
+        Suite {
+            name: "run-tests.unit".into(),
+            timestamp: Utc::now(),
+            time: Duration::from_millis(1234),
+            properties: vec![("command".into(), "make check".into())],
+            cases,
+            system_out: None,
+            system_err: None,
+        }
+    }
+
+    fn xml_of(cases: Vec<Case>) -> String {
+        let mut report = Report::new("run-tests");
+        report.suites.push(suite(cases));
+        String::from_utf8(report.to_xml().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sanitize_strips_ansi_and_replaces_illegal_characters() {
+        let raw =
+            "\u{1b}[31mred\u{1b}[0m nul\u{0} esc\u{1b} fffe\u{fffe} ffff\u{ffff} bell\u{7} ok\ttab";
+        assert_eq!(
+            sanitize(raw),
+            "red nul\u{fffd} esc fffe\u{fffd} ffff\u{fffd} bell\u{fffd} ok\ttab"
+        );
+        assert_eq!(sanitize("\u{1b}]0;title\u{7}text"), "text");
+        assert_eq!(sanitize("emoji 🎉 kept"), "emoji 🎉 kept");
+    }
+
+    #[test]
+    fn one_line_takes_the_first_line_and_caps_it() {
+        assert_eq!(one_line("\n first \nsecond"), "first");
+        let long = "é".repeat(1000);
+        let capped = one_line(&long);
+        assert!(capped.len() <= MESSAGE_MAX && capped.len() >= MESSAGE_MAX - 1);
+    }
+
+    #[test]
+    fn bounded_keeps_head_and_tail_with_a_marker() {
+        let text = format!("{}{}{}", "a".repeat(100_000), "MIDDLE", "z".repeat(100_000));
+        let out = bounded_with_log(&text, Some(Path::new("reports/unit.log")));
+        assert!(out.starts_with(&"a".repeat(OUTPUT_HALF)));
+        assert!(out.ends_with(&"z".repeat(OUTPUT_HALF)));
+        assert!(!out.contains("MIDDLE"));
+        assert!(out.contains("bytes omitted; full output in reports/unit.log"));
+        assert_eq!(bounded("short"), "short");
+    }
+
+    #[test]
+    fn root_has_no_skipped_attribute_but_suites_do() {
+        let xml = xml_of(vec![Case::nothing_to_do("run-tests.unit.tap", "no tests")]);
+        let root = &xml[xml.find("<testsuites").unwrap()..];
+        let root_tag = &root[..root.find('>').unwrap()];
+        assert!(!root_tag.contains("skipped="), "{root_tag}");
+        assert!(xml.contains("<testsuite name=\"run-tests.unit\" tests=\"1\" skipped=\"1\""));
+        assert!(xml.contains("<skipped message=\"no tests\""));
+    }
+
+    #[test]
+    fn flaky_and_rerun_attempts_are_failure_kinds_with_a_type() {
+        let attempt = Attempt {
+            message: "boom".into(),
+            kind: "timeout".into(),
+            ..Attempt::default()
+        };
+        let flaky = Case {
+            status: Status::Passed {
+                flaky: vec![attempt.clone()],
+            },
+            ..Case::passed("a.b.c", "flaky")
+        };
+        let broken = Case {
+            status: Status::Failed(Problem {
+                message: "still boom".into(),
+                kind: "tap".into(),
+                body: "details".into(),
+                reruns: vec![attempt],
+            }),
+            ..Case::passed("a.b.c", "broken")
+        };
+        let xml = xml_of(vec![flaky, broken]);
+        assert!(
+            xml.contains("<flakyFailure message=\"boom\" type=\"timeout\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<rerunFailure message=\"boom\" type=\"timeout\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<failure message=\"still boom\" type=\"tap\">details</failure>"));
+        assert!(!xml.contains("Error"));
+    }
+
+    #[test]
+    fn times_have_three_decimals() {
+        let case = Case {
+            time: Duration::from_nanos(1_234_567_891),
+            ..Case::passed("a.b.c", "t")
+        };
+        let xml = xml_of(vec![case]);
+        assert!(xml.contains("time=\"1.235\""), "{xml}");
+    }
+
+    #[test]
+    fn write_is_atomic_and_creates_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/x.xml");
+        let mut report = Report::new("t");
+        report.suites.push(suite(vec![Case::passed("t.s.g", "n")]));
+        report.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("<?xml"));
+        assert!(!text.contains("DOCTYPE"));
+    }
+}

@@ -1,0 +1,18 @@
+//! cdkit: the contract every cdkit tool keeps (see CONVENTIONS.md): one exit-code enum, JUnit
+//! reports, logs, progress, child processes, atomic files and locks, each owned once here so
+//! that no tool re-implements them.
+
+pub mod atomic;
+pub mod cli;
+pub mod console;
+pub mod exit;
+pub mod junit;
+pub mod lock;
+pub mod log;
+pub mod process;
+pub mod progress;
+pub mod redact;
+pub mod run_id;
+pub mod signals;
+
+pub use exit::Exit;

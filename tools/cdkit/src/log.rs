@@ -1,0 +1,314 @@
+//! Logging (CONVENTIONS §3): tracing events rendered as human-readable lines or as one JSON
+//! object per line, every line carrying the tool and the pipeline's `run_id`, with secrets
+//! redacted before anything is written.
+//!
+//! Span fields (`host`, `step`, `package`, …) are inherited by the events inside the span, so
+//! the output of a remote command logged inside `info_span!("install", host = "web07")` is
+//! found in the central log by host.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::console;
+use crate::redact::redact;
+
+/// Environment variable holding an EnvFilter string (e.g. `info,cdkit=debug`).
+pub const FILTER_ENV: &str = "CDKIT_LOG";
+/// Environment variable selecting the format when `--log-format` is not given.
+pub const FORMAT_ENV: &str = "CDKIT_LOG_FORMAT";
+
+/// How log lines are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `2026-11-26T08:00:00.123Z  INFO run-tests: message host=web07`
+    Text,
+    /// `{"timestamp":…,"level":"INFO","tool":…,"run_id":…,"message":…}`
+    Json,
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("invalid {FILTER_ENV} filter {filter:?}: {reason}")]
+    Filter { filter: String, reason: String },
+    #[error("logging was already initialised")]
+    AlreadyInitialised,
+}
+
+/// Everything `init` needs.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub tool: &'static str,
+    pub format: LogFormat,
+    /// `-v` count minus `-q` count: 0 = info, 1 = debug, 2+ = trace, -1 = warn, -2 = error.
+    pub verbosity: i8,
+    /// An EnvFilter string; overrides `verbosity` (from `CDKIT_LOG`).
+    pub filter: Option<String>,
+}
+
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// The format logging was set up with (text before `init`).
+pub fn format() -> LogFormat {
+    FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
+/// Install the global subscriber; call once, first thing in `main`.
+pub fn init(config: LogConfig) -> Result<(), LogError> {
+    let filter = match &config.filter {
+        Some(f) if !f.trim().is_empty() => EnvFilter::try_new(f).map_err(|e| LogError::Filter {
+            filter: f.clone(),
+            reason: e.to_string(),
+        })?,
+        _ => EnvFilter::new(level_for(config.verbosity).as_str().to_ascii_lowercase()),
+    };
+    let _ = FORMAT.set(config.format);
+    tracing_subscriber::registry()
+        .with(LineLayer {
+            tool: config.tool,
+            format: config.format,
+        })
+        .with(filter)
+        .try_init()
+        .map_err(|_| LogError::AlreadyInitialised)
+}
+
+fn level_for(verbosity: i8) -> Level {
+    match verbosity {
+        i8::MIN..=-2 => Level::ERROR,
+        -1 => Level::WARN,
+        0 => Level::INFO,
+        1 => Level::DEBUG,
+        _ => Level::TRACE,
+    }
+}
+
+/// Fields recorded on a span, kept in the span's extensions for its events to inherit.
+struct SpanFields(Vec<(&'static str, Value)>);
+
+/// Collects an event's or span's fields as JSON values.
+#[derive(Default)]
+struct FieldCollector {
+    message: Option<String>,
+    fields: Vec<(&'static str, Value)>,
+}
+
+impl Visit for FieldCollector {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.put(field, Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::String(value.to_string()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, Value::from(value));
+    }
+}
+
+impl FieldCollector {
+    fn put(&mut self, field: &Field, value: Value) {
+        if field.name() == "message" {
+            self.message = Some(match value {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+        } else {
+            self.fields.retain(|(name, _)| *name != field.name());
+            self.fields.push((field.name(), value));
+        }
+    }
+}
+
+/// The layer that renders every event as one line.
+struct LineLayer {
+    tool: &'static str,
+    format: LogFormat,
+}
+
+/// Keys the record itself owns; a field with one of these names is renamed, not lost.
+const RESERVED: [&str; 5] = ["timestamp", "level", "tool", "run_id", "message"];
+
+impl<S> Layer<S> for LineLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut collector = FieldCollector::default();
+        attrs.record(&mut collector);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(collector.fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut collector = FieldCollector::default();
+        values.record(&mut collector);
+        let mut ext = span.extensions_mut();
+        if let Some(existing) = ext.get_mut::<SpanFields>() {
+            for (name, value) in collector.fields {
+                existing.0.retain(|(n, _)| *n != name);
+                existing.0.push((name, value));
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut collector = FieldCollector::default();
+        event.record(&mut collector);
+        // Outer spans first so inner spans and the event itself win on a name clash.
+        let mut fields: Vec<(&'static str, Value)> = Vec::new();
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(span_fields) = span.extensions().get::<SpanFields>() {
+                    merge(&mut fields, &span_fields.0);
+                }
+            }
+        }
+        merge(&mut fields, &collector.fields);
+        let message = collector.message.unwrap_or_default();
+        let line = match self.format {
+            LogFormat::Json => render_json(self.tool, event.metadata().level(), &message, &fields),
+            LogFormat::Text => render_text(self.tool, event.metadata().level(), &message, &fields),
+        };
+        console::write_line(&line);
+    }
+}
+
+fn merge(into: &mut Vec<(&'static str, Value)>, from: &[(&'static str, Value)]) {
+    for (name, value) in from {
+        into.retain(|(n, _)| n != name);
+        into.push((name, value.clone()));
+    }
+}
+
+fn timestamp() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// One JSON object: the contract's keys first, then every span and event field.
+fn render_json(
+    tool: &str,
+    level: &Level,
+    message: &str,
+    fields: &[(&'static str, Value)],
+) -> String {
+    let mut object = Map::new();
+    object.insert("timestamp".into(), Value::String(timestamp()));
+    object.insert("level".into(), Value::String(level.as_str().into()));
+    object.insert("tool".into(), Value::String(tool.into()));
+    object.insert("run_id".into(), Value::String(crate::run_id::get().into()));
+    object.insert(
+        "message".into(),
+        Value::String(redact(message).into_owned()),
+    );
+    for (name, value) in fields {
+        let key = if RESERVED.contains(name) {
+            format!("field_{name}")
+        } else {
+            (*name).to_string()
+        };
+        object.insert(key, redact_value(value));
+    }
+    Value::Object(object).to_string()
+}
+
+fn redact_value(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(redact(s).into_owned()),
+        other => other.clone(),
+    }
+}
+
+/// `TIMESTAMP LEVEL tool: message key=value …` for people reading a console.
+fn render_text(
+    tool: &str,
+    level: &Level,
+    message: &str,
+    fields: &[(&'static str, Value)],
+) -> String {
+    let mut line = format!(
+        "{} {:>5} {tool}: {}",
+        timestamp(),
+        level.as_str(),
+        redact(message)
+    );
+    for (name, value) in fields {
+        let shown = match value {
+            Value::String(s) => redact(s).into_owned(),
+            other => other.to_string(),
+        };
+        let _ = write!(line, " {name}={shown}");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_carry_the_contract_keys_and_fields() {
+        let fields = vec![
+            ("host", Value::String("web07".into())),
+            ("message", Value::String("clash".into())),
+            ("attempt", Value::from(2)),
+        ];
+        let line = render_json(
+            "run-tests",
+            &Level::INFO,
+            "connect postgres://u:pw@db/x",
+            &fields,
+        );
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["tool"], "run-tests");
+        assert_eq!(parsed["level"], "INFO");
+        assert_eq!(parsed["host"], "web07");
+        assert_eq!(parsed["attempt"], 2);
+        assert_eq!(parsed["field_message"], "clash");
+        assert_eq!(parsed["message"], "connect postgres://u:***@db/x");
+        assert!(parsed["run_id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(parsed["timestamp"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z')));
+    }
+
+    #[test]
+    fn text_lines_are_one_line_with_fields() {
+        let fields = vec![("step", Value::String("install".into()))];
+        let line = render_text("rollback", &Level::WARN, "slow", &fields);
+        assert!(
+            line.ends_with(" WARN rollback: slow step=install"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn verbosity_maps_to_levels() {
+        assert_eq!(level_for(0), Level::INFO);
+        assert_eq!(level_for(1), Level::DEBUG);
+        assert_eq!(level_for(5), Level::TRACE);
+        assert_eq!(level_for(-1), Level::WARN);
+        assert_eq!(level_for(-3), Level::ERROR);
+    }
+}
