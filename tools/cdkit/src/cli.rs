@@ -76,9 +76,19 @@ pub fn finish(
         Ok(exit) => exit.into(),
         Err(error) => {
             let exit = classify(&error).unwrap_or(Exit::Usage);
-            let line = format!("{tool}: error: {}", one_line_chain(&error));
-            crate::console::write_line(&crate::redact::redact(&line));
+            final_line(tool, &format!("error: {}", one_line_chain(&error)));
             exit.into()
+        }
+    }
+}
+
+/// The closing line of a run (what failed, what to do next): a plain `TOOL: …` line for people,
+/// or a JSON log line when `--log-format json` promises that every stderr line is JSON.
+pub fn final_line(tool: &str, message: &str) {
+    match log::format() {
+        LogFormat::Json => tracing::error!("{message}"),
+        LogFormat::Text => {
+            crate::console::write_line(&crate::redact::redact(&format!("{tool}: {message}")))
         }
     }
 }

@@ -10,16 +10,10 @@ use chrono::{DateTime, Utc};
 use quick_junit::{NonSuccessKind, TestCaseStatus, TestRerun};
 
 use crate::atomic;
+pub use crate::text::{bounded, bounded_with_log, one_line, sanitize, MESSAGE_MAX, OUTPUT_HALF};
 
 /// Environment variable naming the report path when `--junit` is not given.
 pub const ENV: &str = "JUNIT_OUTPUT";
-
-/// Bytes of captured output kept from the start and from the end of a stream (close to the
-/// 50 000 + 50 000 characters Jenkins itself keeps for failing cases).
-pub const OUTPUT_HALF: usize = 64 * 1024;
-
-/// Longest `message=` attribute; details go into the element body.
-pub const MESSAGE_MAX: usize = 1024;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -269,113 +263,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Text safe for XML 1.0 and for Jenkins: ANSI escape sequences removed, every character XML
-/// forbids (C0 controls, U+FFFE, U+FFFF, lone surrogates cannot occur in `str`) replaced with
-/// U+FFFD, secrets redacted.
-pub fn sanitize(text: &str) -> String {
-    let redacted = crate::redact::redact(text);
-    let mut out = String::with_capacity(redacted.len());
-    let mut chars = redacted.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            skip_escape_sequence(&mut chars);
-        } else if is_xml_char(c) {
-            out.push(c);
-        } else {
-            out.push('\u{fffd}');
-        }
-    }
-    out
-}
-
-/// Consume the rest of an ANSI escape sequence whose ESC was just read: CSI (`ESC [ … final`),
-/// OSC (`ESC ] … BEL` or `ESC ] … ESC \`) and two-character escapes (`ESC X`).
-fn skip_escape_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.peek().copied() {
-        Some('[') => {
-            chars.next();
-            // Parameter and intermediate bytes 0x20–0x3F, then one final byte 0x40–0x7E.
-            while let Some(&c) = chars.peek() {
-                chars.next();
-                if ('\u{40}'..='\u{7e}').contains(&c) {
-                    break;
-                }
-                if !('\u{20}'..='\u{3f}').contains(&c) {
-                    break; // malformed: stop swallowing
-                }
-            }
-        }
-        Some(']') => {
-            chars.next();
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
-                }
-            }
-        }
-        Some(c) if ('\u{40}'..='\u{5f}').contains(&c) || c == '(' || c == ')' => {
-            chars.next();
-        }
-        _ => {}
-    }
-}
-
-/// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
-}
-
-/// The first line of `text`, sanitised and at most [`MESSAGE_MAX`] bytes, for `message=`.
-pub fn one_line(text: &str) -> String {
-    let first = text.trim().lines().next().unwrap_or("").trim();
-    let clean = sanitize(first);
-    truncate_at_char(&clean, MESSAGE_MAX).to_string()
-}
-
-/// Captured output bounded to its first and last [`OUTPUT_HALF`] bytes with a marker between.
-pub fn bounded(text: &str) -> String {
-    bounded_with_log(text, None)
-}
-
-/// Like [`bounded`]; the marker names the file holding the full output.
-pub fn bounded_with_log(text: &str, full_log: Option<&Path>) -> String {
-    let clean = sanitize(text);
-    if clean.len() <= 2 * OUTPUT_HALF {
-        return clean;
-    }
-    let head = truncate_at_char(&clean, OUTPUT_HALF);
-    let mut tail_start = clean.len() - OUTPUT_HALF;
-    while !clean.is_char_boundary(tail_start) {
-        tail_start += 1;
-    }
-    let omitted = tail_start - head.len();
-    let where_full = match full_log {
-        Some(path) => format!("; full output in {}", path.display()),
-        None => String::new(),
-    };
-    format!(
-        "{head}\n[... {omitted} bytes omitted{where_full} ...]\n{}",
-        &clean[tail_start..]
-    )
-}
-
-fn truncate_at_char(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,37 +283,6 @@ mod tests {
         let mut report = Report::new("run-tests");
         report.suites.push(suite(cases));
         String::from_utf8(report.to_xml().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn sanitize_strips_ansi_and_replaces_illegal_characters() {
-        let raw =
-            "\u{1b}[31mred\u{1b}[0m nul\u{0} esc\u{1b} fffe\u{fffe} ffff\u{ffff} bell\u{7} ok\ttab";
-        assert_eq!(
-            sanitize(raw),
-            "red nul\u{fffd} esc fffe\u{fffd} ffff\u{fffd} bell\u{fffd} ok\ttab"
-        );
-        assert_eq!(sanitize("\u{1b}]0;title\u{7}text"), "text");
-        assert_eq!(sanitize("emoji 🎉 kept"), "emoji 🎉 kept");
-    }
-
-    #[test]
-    fn one_line_takes_the_first_line_and_caps_it() {
-        assert_eq!(one_line("\n first \nsecond"), "first");
-        let long = "é".repeat(1000);
-        let capped = one_line(&long);
-        assert!(capped.len() <= MESSAGE_MAX && capped.len() >= MESSAGE_MAX - 1);
-    }
-
-    #[test]
-    fn bounded_keeps_head_and_tail_with_a_marker() {
-        let text = format!("{}{}{}", "a".repeat(100_000), "MIDDLE", "z".repeat(100_000));
-        let out = bounded_with_log(&text, Some(Path::new("reports/unit.log")));
-        assert!(out.starts_with(&"a".repeat(OUTPUT_HALF)));
-        assert!(out.ends_with(&"z".repeat(OUTPUT_HALF)));
-        assert!(!out.contains("MIDDLE"));
-        assert!(out.contains("bytes omitted; full output in reports/unit.log"));
-        assert_eq!(bounded("short"), "short");
     }
 
     #[test]

@@ -14,5 +14,6 @@ pub mod progress;
 pub mod redact;
 pub mod run_id;
 pub mod signals;
+pub mod text;
 
 pub use exit::Exit;

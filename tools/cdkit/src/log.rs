@@ -19,7 +19,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::console;
-use crate::redact::redact;
+use crate::text::sanitize;
 
 /// Environment variable holding an EnvFilter string (e.g. `info,cdkit=debug`).
 pub const FILTER_ENV: &str = "CDKIT_LOG";
@@ -218,24 +218,21 @@ fn render_json(
     object.insert("level".into(), Value::String(level.as_str().into()));
     object.insert("tool".into(), Value::String(tool.into()));
     object.insert("run_id".into(), Value::String(crate::run_id::get().into()));
-    object.insert(
-        "message".into(),
-        Value::String(redact(message).into_owned()),
-    );
+    object.insert("message".into(), Value::String(sanitize(message)));
     for (name, value) in fields {
         let key = if RESERVED.contains(name) {
             format!("field_{name}")
         } else {
             (*name).to_string()
         };
-        object.insert(key, redact_value(value));
+        object.insert(key, sanitize_value(value));
     }
     Value::Object(object).to_string()
 }
 
-fn redact_value(value: &Value) -> Value {
+fn sanitize_value(value: &Value) -> Value {
     match value {
-        Value::String(s) => Value::String(redact(s).into_owned()),
+        Value::String(s) => Value::String(sanitize(s)),
         other => other.clone(),
     }
 }
@@ -251,11 +248,11 @@ fn render_text(
         "{} {:>5} {tool}: {}",
         timestamp(),
         level.as_str(),
-        redact(message)
+        sanitize(message)
     );
     for (name, value) in fields {
         let shown = match value {
-            Value::String(s) => redact(s).into_owned(),
+            Value::String(s) => sanitize(s),
             other => other.to_string(),
         };
         let _ = write!(line, " {name}={shown}");

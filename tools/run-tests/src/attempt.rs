@@ -1,0 +1,305 @@
+//! One run of the test command: stream its output into the log, the full-output file and the
+//! TAP parser, then turn whatever it produced (TAP, JUnit files, exit status) into results.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use cdkit::process::{Command, Ending, Finished, Stream};
+use cdkit::progress::Progress;
+
+use crate::error::Error;
+use crate::junit_in;
+use crate::model::{CaseResult, Outcome};
+use crate::spec::{Format, SuiteSpec};
+use crate::tap::{TapParser, EXIT_STATUS_CASE};
+
+/// What one attempt produced.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub number: u32,
+    pub cases: Vec<CaseResult>,
+    /// How the command ended; `None` when it could not be started.
+    pub ending: Option<Ending>,
+    pub duration: Duration,
+    /// Bounded stderr of the attempt (for the suite's `system-err`).
+    pub stderr: String,
+    /// Output after the last TAP test point, or the bounded stdout in other formats.
+    pub other_output: String,
+    /// The TAP plan said there was nothing to run (`1..0 # SKIP reason`).
+    pub skip_all: Option<String>,
+}
+
+impl AttemptResult {
+    /// Whether this attempt was stopped by the time limit.
+    pub fn timed_out(&self) -> bool {
+        self.ending == Some(Ending::TimedOut)
+    }
+
+    /// The interrupting signal, if this process was asked to stop during the attempt.
+    pub fn interrupted(&self) -> Option<i32> {
+        match self.ending {
+            Some(Ending::Interrupted(sig)) => Some(sig),
+            _ => None,
+        }
+    }
+
+    /// Whether the command could not be started at all.
+    pub fn spawn_failed(&self) -> bool {
+        self.ending.is_none()
+    }
+}
+
+/// The file holding every line every attempt printed (the report names it; JUnit keeps only
+/// bounded excerpts).
+pub struct OutputLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl OutputLog {
+    /// Create (truncate) the log file.
+    pub fn create(path: &Path) -> Result<OutputLog, Error> {
+        let wrap = |source| Error::OutputLog {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(wrap)?;
+        }
+        let file = File::create(path).map_err(wrap)?;
+        Ok(OutputLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Where the log is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn line(&mut self, text: &str) {
+        // A full disk must not turn a test verdict into a crash; the report still gets written.
+        let _ = writeln!(self.out, "{text}");
+    }
+
+    fn flush(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+/// Run attempt `number` of `spec`.
+pub fn run(
+    spec: &SuiteSpec,
+    number: u32,
+    log: &mut OutputLog,
+    progress: &mut Progress,
+) -> AttemptResult {
+    log.line(&format!(
+        "=== attempt {number}: {} ===",
+        spec.display_command()
+    ));
+    let base = spec.workdir.clone().unwrap_or_else(|| PathBuf::from("."));
+    let started_wall = SystemTime::now();
+    let started = Instant::now();
+    let mut parser = TapParser::new(spec.group());
+    let mut point_times: Vec<Duration> = Vec::new();
+    let mut last_point = Instant::now();
+    let read_tap = matches!(spec.format, Format::Auto | Format::Tap);
+
+    let command = build_command(spec);
+    let finished = command.run(|stream, line| {
+        log.line(line);
+        if stream == Stream::Stdout && read_tap && parser.push_line(line) {
+            let now = Instant::now();
+            point_times.push(now - last_point);
+            last_point = now;
+            progress.advance(1);
+            if let Some(planned) = parser.planned() {
+                progress.set_total(planned as u64);
+            }
+        }
+    });
+    log.flush();
+
+    let finished = match finished {
+        Ok(f) => f,
+        Err(e) => return spawn_failure(spec, number, started.elapsed(), &e.to_string()),
+    };
+    let format = match spec.format {
+        Format::Auto if spec.junit_in.is_some() => Format::Junit,
+        Format::Auto if parser.saw_tap() => Format::Tap,
+        Format::Auto => Format::ExitCode,
+        other => other,
+    };
+    let mut result = AttemptResult {
+        number,
+        cases: Vec::new(),
+        ending: Some(finished.ending),
+        duration: finished.duration,
+        stderr: finished.stderr.text(),
+        other_output: String::new(),
+        skip_all: None,
+    };
+    match format {
+        Format::Tap => {
+            let report = parser.finish(finished.success());
+            result.cases = report.cases;
+            assign_times(&mut result.cases, &point_times);
+            result.other_output = report.trailing_output;
+            result.skip_all = report.skip_all;
+        }
+        Format::Junit => {
+            let pattern = spec.junit_in.as_deref().unwrap_or("*.xml");
+            let files = junit_in::fresh_files(&base, pattern, started_wall);
+            result.cases = junit_in::read_files(&files, &base);
+            result.other_output = finished.stdout.text();
+            if files.is_empty() && !finished.success() {
+                let mut case = CaseResult::new(spec.group(), "JUnit reports", Outcome::Errored);
+                case.kind = Some("no-results".into());
+                case.message = Some(format!(
+                    "the command ended with {} and wrote no file matching {pattern}",
+                    finished.describe()
+                ));
+                result.cases.push(case);
+            }
+            add_exit_status_case(spec, &finished, &mut result.cases);
+        }
+        Format::ExitCode | Format::Auto => {
+            result.cases.push(whole_command_case(spec, &finished));
+            return result;
+        }
+    }
+    explain_ending(spec, &finished, &mut result.cases);
+    result
+}
+
+fn build_command(spec: &SuiteSpec) -> Command {
+    let program = spec.command.first().map(String::as_str).unwrap_or("");
+    let mut command = Command::new(program)
+        .args(spec.command.iter().skip(1))
+        .timeout(spec.timeout)
+        .grace(spec.grace);
+    for (k, v) in &spec.env {
+        command = command.env(k, v);
+    }
+    if let Some(dir) = &spec.workdir {
+        command = command.current_dir(dir);
+    }
+    command
+}
+
+fn spawn_failure(spec: &SuiteSpec, number: u32, duration: Duration, reason: &str) -> AttemptResult {
+    let mut case = CaseResult::new(spec.group(), case_name_for_command(spec), Outcome::Errored);
+    case.kind = Some("spawn".into());
+    case.message = Some(reason.to_string());
+    AttemptResult {
+        number,
+        cases: vec![case],
+        ending: None,
+        duration,
+        stderr: String::new(),
+        other_output: String::new(),
+        skip_all: None,
+    }
+}
+
+/// The name of the single testcase of the exit-status format: the command line, which is as
+/// stable as the job's configuration.
+fn case_name_for_command(spec: &SuiteSpec) -> String {
+    let mut name = spec.display_command();
+    if name.len() > 200 {
+        let mut end = 200;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+        name.push('…');
+    }
+    name
+}
+
+/// The exit-status format: the whole command is one testcase.
+fn whole_command_case(spec: &SuiteSpec, finished: &Finished) -> CaseResult {
+    let (outcome, kind) = match finished.ending {
+        Ending::Exited(0) => (Outcome::Passed, None),
+        Ending::Exited(_) => (Outcome::Failed, Some("exit-status")),
+        Ending::Signaled(_) => (Outcome::Errored, Some("signal")),
+        Ending::TimedOut => (Outcome::Errored, Some("timeout")),
+        Ending::Interrupted(_) => (Outcome::Errored, Some("signal")),
+    };
+    let mut case = CaseResult::new(spec.group(), case_name_for_command(spec), outcome);
+    case.time = Some(finished.duration);
+    if outcome != Outcome::Passed {
+        case.kind = kind.map(str::to_string);
+        case.message = Some(ending_message(spec, finished));
+        case.system_out = finished.stdout.text();
+        case.system_err = finished.stderr.text();
+    }
+    case
+}
+
+fn ending_message(spec: &SuiteSpec, finished: &Finished) -> String {
+    match finished.ending {
+        Ending::TimedOut => format!(
+            "stopped by --timeout {} (TERM to the process group, KILL after {:.0} s)",
+            humantime::format_duration(spec.timeout.unwrap_or_default()),
+            spec.grace.as_secs_f64()
+        ),
+        Ending::Interrupted(_) => format!(
+            "run-tests was {}; the command was stopped",
+            finished.describe()
+        ),
+        _ => format!("the command ended with {}", finished.describe()),
+    }
+}
+
+/// A green-looking report from a command that exited non-zero gets an error case saying so.
+fn add_exit_status_case(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<CaseResult>) {
+    if finished.success() || cases.iter().any(|c| c.outcome.is_bad()) {
+        return;
+    }
+    let mut case = CaseResult::new(spec.group(), EXIT_STATUS_CASE, Outcome::Errored);
+    case.kind = Some("exit-status".into());
+    cases.push(case);
+}
+
+/// Replace the generic exit-status case with what really happened (timeout, signal).
+fn explain_ending(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<CaseResult>) {
+    let stopped_by_us = matches!(finished.ending, Ending::TimedOut | Ending::Interrupted(_));
+    if stopped_by_us {
+        cases.retain(|c| !(c.name == EXIT_STATUS_CASE && c.kind.as_deref() == Some("exit-status")));
+        let (name, kind) = match finished.ending {
+            Ending::TimedOut => ("timeout", "timeout"),
+            _ => ("interrupted", "signal"),
+        };
+        let mut case = CaseResult::new(spec.group(), name, Outcome::Errored);
+        case.kind = Some(kind.into());
+        case.message = Some(ending_message(spec, finished));
+        case.time = Some(finished.duration);
+        cases.push(case);
+        return;
+    }
+    for case in cases.iter_mut() {
+        if case.name == EXIT_STATUS_CASE && case.kind.as_deref() == Some("exit-status") {
+            case.message = Some(format!(
+                "the command ended with {} although no test failed",
+                finished.describe()
+            ));
+            case.system_err = finished.stderr.text();
+        }
+    }
+}
+
+/// TAP carries no durations; the time between consecutive test points is the best estimate.
+fn assign_times(cases: &mut [CaseResult], point_times: &[Duration]) {
+    let mut times = point_times.iter();
+    for case in cases.iter_mut().filter(|c| !c.is_attempt_level()) {
+        match times.next() {
+            Some(t) => case.time = Some(*t),
+            None => break,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The `run-tests` command line: parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+use cdkit::cli::{parse_duration, CommonArgs};
+use cdkit::exit::{Exit, ExitCoded};
+use run_tests::{Format, SuiteSpec, TOOL};
+
+const EXAMPLES: &str = "\
+Examples:
+  run-tests --suite unit --timeout 20m --junit reports/unit.xml -- prove -v t/
+  run-tests --suite api --junit-in 'build/test-results/*.xml' --junit reports/api.xml -- pytest --junitxml build/test-results/api.xml
+  run-tests --retries 2 --junit reports/acceptance.xml -- bats --tap tests/acceptance
+  run-tests --config tests.toml --suite unit --junit reports/unit.xml
+
+Exit status: 0 all passed, 1 some failed, 2 bad invocation, 4 no tests ran,
+124 --timeout stopped the command, 130/143 interrupted.";
+
+/// Run a test command and write its results as JUnit XML.
+#[derive(Debug, Parser)]
+#[command(name = "run-tests", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// Suite name (the JUnit suite is run-tests.NAME); with --config, the suite to run.
+    #[arg(long, env = "RUN_TESTS_SUITE")]
+    suite: Option<String>,
+
+    /// How to read results.
+    #[arg(long, env = "RUN_TESTS_FORMAT", value_enum, default_value = "auto")]
+    format: Format,
+
+    /// JUnit files the command writes (glob, relative to the working directory).
+    #[arg(long, env = "RUN_TESTS_JUNIT_IN", value_name = "GLOB")]
+    junit_in: Option<String>,
+
+    /// Stop the command (its whole process group) after this long, per attempt: 90s, 20m, 1h.
+    #[arg(long, env = "RUN_TESTS_TIMEOUT", value_parser = parse_duration, value_name = "DUR")]
+    timeout: Option<Duration>,
+
+    /// Time between TERM and KILL when stopping the command.
+    #[arg(long, env = "RUN_TESTS_GRACE", value_parser = parse_duration, default_value = "5s", value_name = "DUR")]
+    grace: Duration,
+
+    /// Re-run the command up to N more times while some test has failed and not passed since.
+    #[arg(long, env = "RUN_TESTS_RETRIES", default_value_t = 0, value_name = "N")]
+    retries: u32,
+
+    /// Count a test that passed only on a retry as failed.
+    #[arg(long, env = "RUN_TESTS_FLAKY_IS_FAILURE")]
+    flaky_is_failure: bool,
+
+    /// Exit 0 (not 4) when no tests ran.
+    #[arg(long, env = "RUN_TESTS_ALLOW_EMPTY")]
+    allow_empty: bool,
+
+    /// Suites from a TOML file instead of a command.
+    #[arg(
+        long,
+        env = "RUN_TESTS_CONFIG",
+        value_name = "FILE",
+        conflicts_with = "command"
+    )]
+    config: Option<PathBuf>,
+
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// The test command and its arguments (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = cli.common.start(TOOL) {
+        eprintln!("{TOOL}: error: {e}");
+        return Exit::Usage.into();
+    }
+    let outcome = run(cli);
+    cdkit::cli::finish(TOOL, outcome, |e| {
+        e.chain().find_map(|cause| {
+            cause
+                .downcast_ref::<run_tests::Error>()
+                .map(ExitCoded::exit)
+        })
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let junit = cli.common.junit.clone().ok_or_else(|| {
+        run_tests::Error::Usage("--junit PATH (or JUNIT_OUTPUT) is required".into())
+    })?;
+    let mut defaults = SuiteSpec::new(
+        cli.suite.clone().unwrap_or_else(|| "tests".into()),
+        cli.command.clone(),
+    );
+    defaults.format = cli.format;
+    defaults.junit_in = cli.junit_in.clone();
+    defaults.timeout = cli.timeout;
+    defaults.grace = cli.grace;
+    defaults.retries = cli.retries;
+    defaults.flaky_is_failure = cli.flaky_is_failure;
+    defaults.allow_empty = cli.allow_empty;
+
+    let specs = match &cli.config {
+        Some(path) => run_tests::config::load(path, cli.suite.as_deref(), &defaults)?,
+        None => {
+            if cli.command.is_empty() {
+                return Err(run_tests::Error::Usage(
+                    "no test command: give one after `--`, or --config FILE".into(),
+                )
+                .into());
+            }
+            defaults.validate()?;
+            vec![defaults]
+        }
+    };
+    let outcome = run_tests::run_all(&specs, &junit, cli.common.progress)
+        .with_context(|| format!("run-tests could not finish the report {}", junit.display()))?;
+    for summary in &outcome.summaries {
+        tracing::info!("{summary}");
+    }
+    if !outcome.exit.is_success() {
+        cdkit::cli::final_line(
+            TOOL,
+            &format!(
+                "{}: see {} and {}",
+                outcome.exit,
+                junit.display(),
+                run_tests::runner::output_log_path(&junit, &specs[0].name).display()
+            ),
+        );
+    }
+    Ok(outcome.exit)
+}

@@ -1,0 +1,327 @@
+//! Retries, merged per test: a test that fails and then passes is a passing case with one
+//! `<flakyFailure>` per failed attempt; one that fails every attempt is a `<failure>` (or
+//! `<error>`) with `<rerunFailure>`s for the earlier attempts. Never a duplicated testcase.
+
+use std::collections::HashMap;
+
+use cdkit::junit::{self, Attempt, Problem, Status};
+
+use crate::model::{CaseResult, Outcome};
+
+/// Per-test results across attempts, in order of first appearance.
+#[derive(Debug, Default)]
+pub struct Merger {
+    order: Vec<(String, String)>,
+    history: HashMap<(String, String), History>,
+    attempts: u32,
+}
+
+#[derive(Debug)]
+struct History {
+    /// The attempt in which the test first appeared.
+    first_attempt: u32,
+    /// (attempt, result) for every attempt in which it appeared.
+    results: Vec<(u32, CaseResult)>,
+    attempt_level: bool,
+}
+
+/// A test's verdict after merging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// Failed at first, passed on a later attempt.
+    Flaky,
+    Failed,
+    Errored,
+    Skipped,
+}
+
+impl Merger {
+    /// Record the results of the next attempt.
+    pub fn add_attempt(&mut self, cases: Vec<CaseResult>) {
+        self.attempts += 1;
+        let attempt = self.attempts;
+        for case in cases {
+            let key = (case.group.clone(), case.name.clone());
+            let attempt_level = case.is_attempt_level();
+            let entry = self.history.entry(key.clone()).or_insert_with(|| {
+                self.order.push(key);
+                History {
+                    first_attempt: attempt,
+                    results: Vec::new(),
+                    attempt_level,
+                }
+            });
+            entry.results.push((attempt, case));
+        }
+    }
+
+    /// Whether some test has failed and not yet passed, so another attempt may help.
+    pub fn has_unresolved_failures(&self) -> bool {
+        self.history
+            .values()
+            .any(|h| matches!(h.verdict(self.attempts), Verdict::Failed | Verdict::Errored))
+    }
+
+    /// Number of real tests (not attempt-level problems) seen in any attempt.
+    pub fn test_count(&self) -> usize {
+        self.history.values().filter(|h| !h.attempt_level).count()
+    }
+
+    /// Every test's merged JUnit case, in first-seen order, with its verdict.
+    pub fn cases(
+        &self,
+        classname_prefix: &str,
+        flaky_is_failure: bool,
+    ) -> Vec<(Verdict, junit::Case)> {
+        self.order
+            .iter()
+            .filter_map(|key| self.history.get(key))
+            .map(|h| {
+                let verdict = h.verdict(self.attempts);
+                (
+                    verdict,
+                    h.to_case(classname_prefix, verdict, flaky_is_failure, self.attempts),
+                )
+            })
+            .collect()
+    }
+}
+
+impl History {
+    /// Outcomes in the attempts that count: for an attempt-level problem (timeout, bail-out),
+    /// a later attempt without it counts as passed; a real test only counts where it ran.
+    fn outcomes(&self, attempts: u32) -> Vec<Outcome> {
+        if !self.attempt_level {
+            return self.results.iter().map(|(_, c)| c.outcome).collect();
+        }
+        (self.first_attempt..=attempts)
+            .map(|a| {
+                self.results
+                    .iter()
+                    .find(|(n, _)| *n == a)
+                    .map_or(Outcome::Passed, |(_, c)| c.outcome)
+            })
+            .collect()
+    }
+
+    fn verdict(&self, attempts: u32) -> Verdict {
+        let outcomes = self.outcomes(attempts);
+        match outcomes.first() {
+            None | Some(Outcome::Passed) => Verdict::Passed,
+            Some(Outcome::Skipped) => Verdict::Skipped,
+            Some(_) => {
+                if outcomes.contains(&Outcome::Passed) {
+                    Verdict::Flaky
+                } else if self
+                    .last_bad()
+                    .is_some_and(|c| c.outcome == Outcome::Errored)
+                {
+                    Verdict::Errored
+                } else {
+                    Verdict::Failed
+                }
+            }
+        }
+    }
+
+    fn bad_results(&self) -> impl Iterator<Item = &CaseResult> {
+        self.results
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| c.outcome.is_bad())
+    }
+
+    fn last_bad(&self) -> Option<&CaseResult> {
+        self.bad_results().last()
+    }
+
+    fn to_case(
+        &self,
+        prefix: &str,
+        verdict: Verdict,
+        flaky_is_failure: bool,
+        attempts: u32,
+    ) -> junit::Case {
+        // The representative result: the first one for passes and skips, the last failure otherwise.
+        let first = &self.results[0].1;
+        let shown = match verdict {
+            Verdict::Failed | Verdict::Errored => self.last_bad().unwrap_or(first),
+            _ => first,
+        };
+        let mut case = junit::Case::passed(format!("{prefix}.{}", shown.group), shown.name.clone());
+        case.time = self
+            .results
+            .iter()
+            .filter_map(|(_, c)| c.time)
+            .max()
+            .unwrap_or_default();
+        let bad: Vec<&CaseResult> = self.bad_results().collect();
+        case.status = match verdict {
+            Verdict::Passed => Status::Passed { flaky: Vec::new() },
+            Verdict::Skipped => Status::Skipped {
+                message: shown.message.clone().unwrap_or_else(|| "skipped".into()),
+            },
+            Verdict::Flaky if flaky_is_failure => Status::Failed(Problem {
+                message: format!(
+                    "flaky: failed {} of {} attempts before passing (--flaky-is-failure)",
+                    bad.len(),
+                    attempts.saturating_sub(self.first_attempt) + 1
+                ),
+                kind: "flaky".into(),
+                body: String::new(),
+                reruns: bad.iter().map(|c| attempt_of(c)).collect(),
+            }),
+            Verdict::Flaky => Status::Passed {
+                flaky: bad.iter().map(|c| attempt_of(c)).collect(),
+            },
+            Verdict::Failed | Verdict::Errored => {
+                let problem = Problem {
+                    message: message_of(shown),
+                    kind: shown.kind.clone().unwrap_or_default(),
+                    body: shown.details.clone(),
+                    reruns: bad[..bad.len().saturating_sub(1)]
+                        .iter()
+                        .map(|c| attempt_of(c))
+                        .collect(),
+                };
+                if verdict == Verdict::Errored {
+                    Status::Errored(problem)
+                } else {
+                    Status::Failed(problem)
+                }
+            }
+        };
+        case.system_out = non_empty(&shown.system_out);
+        case.system_err = non_empty(&shown.system_err);
+        case
+    }
+}
+
+fn message_of(case: &CaseResult) -> String {
+    case.message.clone().unwrap_or_else(|| match case.outcome {
+        Outcome::Errored => format!("{}: error", case.name),
+        _ => format!("{}: failed", case.name),
+    })
+}
+
+fn attempt_of(case: &CaseResult) -> Attempt {
+    Attempt {
+        message: message_of(case),
+        kind: case.kind.clone().unwrap_or_else(|| "failure".into()),
+        body: case.details.clone(),
+        system_out: non_empty(&case.system_out),
+        system_err: non_empty(&case.system_err),
+    }
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.trim().is_empty()).then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(name: &str, outcome: Outcome) -> CaseResult {
+        let mut c = CaseResult::new("g", name, outcome);
+        if outcome.is_bad() {
+            c.message = Some(format!("{name} broke"));
+            c.kind = Some("tap".into());
+        }
+        c
+    }
+
+    fn verdicts(m: &Merger) -> Vec<(String, Verdict)> {
+        m.cases("run-tests.unit", false)
+            .into_iter()
+            .map(|(v, c)| (c.name, v))
+            .collect()
+    }
+
+    #[test]
+    fn a_later_pass_is_flaky_with_one_flaky_failure_per_failed_attempt() {
+        let mut m = Merger::default();
+        m.add_attempt(vec![case("a", Outcome::Passed), case("b", Outcome::Failed)]);
+        assert!(m.has_unresolved_failures());
+        m.add_attempt(vec![case("a", Outcome::Passed), case("b", Outcome::Failed)]);
+        m.add_attempt(vec![case("a", Outcome::Failed), case("b", Outcome::Passed)]);
+        assert!(!m.has_unresolved_failures());
+        assert_eq!(
+            verdicts(&m),
+            vec![("a".into(), Verdict::Passed), ("b".into(), Verdict::Flaky)]
+        );
+        let cases = m.cases("run-tests.unit", false);
+        match &cases[1].1.status {
+            Status::Passed { flaky } => assert_eq!(flaky.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(cases[1].1.classname, "run-tests.unit.g");
+    }
+
+    #[test]
+    fn failing_every_attempt_is_a_failure_with_reruns() {
+        let mut m = Merger::default();
+        for _ in 0..3 {
+            m.add_attempt(vec![case("b", Outcome::Failed)]);
+        }
+        let cases = m.cases("p", false);
+        match &cases[0].1.status {
+            Status::Failed(p) => {
+                assert_eq!(p.reruns.len(), 2);
+                assert_eq!(p.message, "b broke");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flaky_is_failure_turns_flaky_into_failed() {
+        let mut m = Merger::default();
+        m.add_attempt(vec![case("b", Outcome::Failed)]);
+        m.add_attempt(vec![case("b", Outcome::Passed)]);
+        let cases = m.cases("p", true);
+        match &cases[0].1.status {
+            Status::Failed(p) => {
+                assert_eq!(p.kind, "flaky");
+                assert_eq!(p.reruns.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_attempt_level_problem_absent_from_a_retry_is_resolved() {
+        let mut timeout = case("timeout", Outcome::Errored);
+        timeout.kind = Some("timeout".into());
+        let mut m = Merger::default();
+        m.add_attempt(vec![case("a", Outcome::Failed), timeout.clone()]);
+        m.add_attempt(vec![case("a", Outcome::Passed)]);
+        assert!(!m.has_unresolved_failures());
+        assert_eq!(m.test_count(), 1);
+        assert_eq!(
+            verdicts(&m),
+            vec![
+                ("a".into(), Verdict::Flaky),
+                ("timeout".into(), Verdict::Flaky)
+            ]
+        );
+        // ...but one appearing in the last attempt stands.
+        let mut m = Merger::default();
+        m.add_attempt(vec![case("a", Outcome::Failed)]);
+        m.add_attempt(vec![case("a", Outcome::Passed), timeout]);
+        assert_eq!(verdicts(&m)[1], ("timeout".into(), Verdict::Errored));
+    }
+
+    #[test]
+    fn skips_stay_skipped() {
+        let mut m = Merger::default();
+        let mut s = case("s", Outcome::Skipped);
+        s.message = Some("no database".into());
+        m.add_attempt(vec![s]);
+        match &m.cases("p", false)[0].1.status {
+            Status::Skipped { message } => assert_eq!(message, "no database"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
