@@ -69,7 +69,10 @@ pub fn load(
     if file.suite.is_empty() {
         return Err(bad("no [[suite]] tables".into()));
     }
-    let base = path.parent().unwrap_or(Path::new("."));
+    let base = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let mut specs = Vec::new();
     for entry in file.suite {
         let name = entry.name.clone();

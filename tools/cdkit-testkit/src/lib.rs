@@ -1,0 +1,118 @@
+//! Helpers for the tools' integration tests. They check reports with programs that are not
+//! ours (xmllint against the Jenkins xunit schema, Python's junitparser), so a test cannot pass
+//! because our writer and our reader share a bug. Missing programs fail the test loudly: CI
+//! installs them (`.ci/run`, `scripts/test`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The schema every report must validate against (CONVENTIONS §2).
+pub fn schema_path() -> PathBuf {
+    workspace_root().join("../shared/schemas/xunit-plugin-junit-10.xsd")
+}
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Validate `report` with `xmllint --schema`, panicking with xmllint's complaint if invalid;
+/// a copy is kept under `$CDKIT_TEST_REPORTS` (if set) for `scripts/test` to check again.
+pub fn assert_valid_junit(report: &Path) {
+    let schema = schema_path();
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(report)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run xmllint (apt-get install libxml2-utils): {e}"));
+    assert!(
+        out.status.success(),
+        "{} does not validate against {}:\n{}",
+        report.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    keep_report(report);
+}
+
+/// Copy `report` into `$CDKIT_TEST_REPORTS` under a unique name.
+pub fn keep_report(report: &Path) {
+    let Ok(dir) = std::env::var("CDKIT_TEST_REPORTS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("create CDKIT_TEST_REPORTS");
+    let stem = report
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = format!(
+        "{stem}-{}-{}.xml",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    std::fs::copy(report, dir.join(unique)).expect("copy report");
+}
+
+/// Counts as an independent reader (Python's junitparser, from PyPI) sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: u64,
+    pub failures: u64,
+    pub errors: u64,
+    pub skipped: u64,
+    pub passed: u64,
+    pub flaky: u64,
+    pub reruns: u64,
+}
+
+/// Parse `report` with junitparser and count outcomes per testcase.
+pub fn python_junit_counts(report: &Path) -> Counts {
+    const SCRIPT: &str = r#"
+import json, sys
+from junitparser import JUnitXml, Failure, Error, Skipped
+xml = JUnitXml.fromfile(sys.argv[1])
+c = dict(tests=0, failures=0, errors=0, skipped=0, passed=0, flaky=0, reruns=0)
+for suite in xml:
+    for case in suite:
+        c["tests"] += 1
+        kinds = [type(r) for r in case.result]
+        if Failure in kinds: c["failures"] += 1
+        elif Error in kinds: c["errors"] += 1
+        elif Skipped in kinds: c["skipped"] += 1
+        else: c["passed"] += 1
+        c["flaky"] += len(case._elem.findall("flakyFailure"))
+        c["reruns"] += len(case._elem.findall("rerunFailure"))
+print(json.dumps(c))
+"#;
+    let python = std::env::var("CDKIT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(report)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "junitparser could not read {} (is it installed? scripts/test sets up CDKIT_PYTHON):\n{}",
+        report.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("junitparser script printed JSON");
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    Counts {
+        tests: n("tests"),
+        failures: n("failures"),
+        errors: n("errors"),
+        skipped: n("skipped"),
+        passed: n("passed"),
+        flaky: n("flaky"),
+        reruns: n("reruns"),
+    }
+}
