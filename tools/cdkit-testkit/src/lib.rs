@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// The schema every report must validate against (CONVENTIONS §2).
 pub fn schema_path() -> PathBuf {
-    workspace_root().join("../shared/schemas/xunit-plugin-junit-10.xsd")
+    workspace_root().join("tests/schemas/xunit-plugin-junit-10.xsd")
 }
 
 /// The workspace root (two levels above this crate).

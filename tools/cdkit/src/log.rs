@@ -200,10 +200,26 @@ fn merge(into: &mut Vec<(&'static str, Value)>, from: &[(&'static str, Value)]) 
     }
 }
 
+/// RFC 3339 UTC with milliseconds. The date-and-time part is formatted once per second (per
+/// thread): a chatty child process logs thousands of lines a second.
 fn timestamp() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    use std::cell::RefCell;
+    thread_local! {
+        static PREFIX: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    let secs = now.timestamp();
+    let millis = now.timestamp_subsec_millis().min(999);
+    PREFIX.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != secs {
+            *cache = (secs, now.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
+        let mut out = String::with_capacity(24);
+        out.push_str(&cache.1);
+        let _ = write!(out, ".{millis:03}Z");
+        out
+    })
 }
 
 /// One JSON object: the contract's keys first, then every span and event field.
@@ -244,18 +260,26 @@ fn render_text(
     message: &str,
     fields: &[(&'static str, Value)],
 ) -> String {
-    let mut line = format!(
-        "{} {:>5} {tool}: {}",
-        timestamp(),
-        level.as_str(),
-        sanitize(message)
-    );
+    let level = level.as_str();
+    let mut line = String::with_capacity(64 + message.len());
+    line.push_str(&timestamp());
+    line.push(' ');
+    line.push_str(&" ".repeat(5usize.saturating_sub(level.len())));
+    line.push_str(level);
+    line.push(' ');
+    line.push_str(tool);
+    line.push_str(": ");
+    line.push_str(&sanitize(message));
     for (name, value) in fields {
-        let shown = match value {
-            Value::String(s) => sanitize(s),
-            other => other.to_string(),
-        };
-        let _ = write!(line, " {name}={shown}");
+        line.push(' ');
+        line.push_str(name);
+        line.push('=');
+        match value {
+            Value::String(s) => line.push_str(&sanitize(s)),
+            other => {
+                let _ = write!(line, "{other}");
+            }
+        }
     }
     line
 }

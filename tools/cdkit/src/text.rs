@@ -15,6 +15,9 @@ pub const MESSAGE_MAX: usize = 1024;
 /// U+FFFD, secrets redacted.
 pub fn sanitize(text: &str) -> String {
     let redacted = crate::redact::redact(text);
+    if is_clean(&redacted) {
+        return redacted.into_owned(); // the common case: one copy, no per-character work
+    }
     let mut out = String::with_capacity(redacted.len());
     let mut chars = redacted.chars().peekable();
     while let Some(c) = chars.next() {
@@ -27,6 +30,18 @@ pub fn sanitize(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `text` has nothing to strip or replace: no C0 control other than tab, LF and CR,
+/// and no U+FFFE/U+FFFF (UTF-8 `EF BF BE`/`EF BF BF`). Checked on bytes, which is fast.
+fn is_clean(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'\t' | b'\n' | b'\r' => true,
+        0..=0x1f => false,
+        0xef => !(bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf))),
+        _ => true,
+    })
 }
 
 /// Consume the rest of an ANSI escape sequence whose ESC was just read: CSI (`ESC [ … final`),

@@ -11,8 +11,10 @@ use crate::model::{CaseResult, Outcome};
 /// Per-test results across attempts, in order of first appearance.
 #[derive(Debug, Default)]
 pub struct Merger {
-    order: Vec<(String, String)>,
-    history: HashMap<(String, String), History>,
+    /// Histories in first-seen order.
+    tests: Vec<History>,
+    /// (group, name) → index into `tests`.
+    index: HashMap<(String, String), usize>,
     attempts: u32,
 }
 
@@ -41,31 +43,33 @@ impl Merger {
     pub fn add_attempt(&mut self, cases: Vec<CaseResult>) {
         self.attempts += 1;
         let attempt = self.attempts;
+        self.tests
+            .reserve(cases.len().saturating_sub(self.tests.len()));
         for case in cases {
             let key = (case.group.clone(), case.name.clone());
-            let attempt_level = case.is_attempt_level();
-            let entry = self.history.entry(key.clone()).or_insert_with(|| {
-                self.order.push(key);
-                History {
+            let next = self.tests.len();
+            let slot = *self.index.entry(key).or_insert(next);
+            if slot == next {
+                self.tests.push(History {
                     first_attempt: attempt,
-                    results: Vec::new(),
-                    attempt_level,
-                }
-            });
-            entry.results.push((attempt, case));
+                    results: Vec::with_capacity(1),
+                    attempt_level: case.is_attempt_level(),
+                });
+            }
+            self.tests[slot].results.push((attempt, case));
         }
     }
 
     /// Whether some test has failed and not yet passed, so another attempt may help.
     pub fn has_unresolved_failures(&self) -> bool {
-        self.history
-            .values()
+        self.tests
+            .iter()
             .any(|h| matches!(h.verdict(self.attempts), Verdict::Failed | Verdict::Errored))
     }
 
     /// Number of real tests (not attempt-level problems) seen in any attempt.
     pub fn test_count(&self) -> usize {
-        self.history.values().filter(|h| !h.attempt_level).count()
+        self.tests.iter().filter(|h| !h.attempt_level).count()
     }
 
     /// Every test's merged JUnit case, in first-seen order, with its verdict.
@@ -74,9 +78,8 @@ impl Merger {
         classname_prefix: &str,
         flaky_is_failure: bool,
     ) -> Vec<(Verdict, junit::Case)> {
-        self.order
+        self.tests
             .iter()
-            .filter_map(|key| self.history.get(key))
             .map(|h| {
                 let verdict = h.verdict(self.attempts);
                 (

@@ -86,8 +86,7 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
             None,
         );
         let _attempt_span = tracing::info_span!("attempt", attempt = number).entered();
-        let result = attempt::run(spec, number, &mut log, &mut progress);
-        merger.add_attempt(result.cases.clone());
+        let mut result = attempt::run(spec, number, &mut log, &mut progress);
         progress.event(
             &format!(
                 "{} attempt {number}/{max_attempts}: {}",
@@ -96,6 +95,7 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
             ),
             Some(result.duration),
         );
+        merger.add_attempt(std::mem::take(&mut result.cases));
         let stop = result.interrupted().is_some()
             || result.spawn_failed()
             || !merger.has_unresolved_failures();

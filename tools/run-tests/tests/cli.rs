@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -358,7 +358,7 @@ fn json_logs_are_one_object_per_line_with_tool_and_run_id() {
     let dir = Dir::new();
     let script = dir.script(
         "t.sh",
-        "echo 1..1; echo 'not ok 1 - x'; echo 'noise \033[31m' >&2; exit 1\n",
+        "echo 1..1; echo 'not ok 1 - x'; printf 'noise \\033[31m\\n' >&2; exit 1\n",
     );
     let out = dir.run(&["--log-format", "json", "--", script.to_str().unwrap()]);
     assert_eq!(code(&out), 1);
