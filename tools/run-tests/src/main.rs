@@ -94,6 +94,14 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     let junit = cli.common.junit.clone().ok_or_else(|| {
         run_tests::Error::Usage("--junit PATH (or JUNIT_OUTPUT) is required".into())
     })?;
+    if junit.is_dir() {
+        return Err(run_tests::Error::Usage(format!(
+            "--junit {} is a directory; give the report's file name, e.g. {}/unit.xml",
+            junit.display(),
+            junit.display()
+        ))
+        .into());
+    }
     let mut defaults = SuiteSpec::new(
         cli.suite.clone().unwrap_or_else(|| "tests".into()),
         cli.command.clone(),

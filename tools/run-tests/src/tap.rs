@@ -26,7 +26,7 @@ const BAIL_OUT_CASE: &str = "Bail out!";
 const PLAN_CASE: &str = "plan";
 const MISSING_TESTS_CASE: &str = "missing tests";
 /// Longest `message=` we produce: messages are one-line summaries, details carry the rest.
-const MAX_MESSAGE_BYTES: usize = 1024;
+const MAX_MESSAGE_BYTES: usize = cdkit::text::MESSAGE_MAX;
 /// More missing tests than this are reported as one case, so a wrong plan like `1..1000000`
 /// cannot flood the report.
 const MAX_MISSING_CASES: usize = 1000;
@@ -784,11 +784,7 @@ fn one_line(text: &str) -> String {
         return line.to_string();
     }
     const ELLIPSIS: char = '…';
-    let mut end = MAX_MESSAGE_BYTES - ELLIPSIS.len_utf8();
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut cut = line[..end].to_string();
+    let mut cut = cdkit::text::truncate(line, MAX_MESSAGE_BYTES - ELLIPSIS.len_utf8()).to_string();
     cut.push(ELLIPSIS);
     cut
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Unit tests of hello-service, printing TAP 13 (run them with run-tests)."""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import threading
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+loader = importlib.machinery.SourceFileLoader("hello", os.path.join(HERE, "..", "hello-service"))
+spec = importlib.util.spec_from_loader("hello", loader)
+hello = importlib.util.module_from_spec(spec)
+loader.exec_module(hello)
+
+server = hello.serve("127.0.0.1", 0)
+port = server.server_address[1]
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def get(path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+tests = []
+
+
+def test(fn):
+    tests.append(fn)
+    return fn
+
+
+@test
+def root_says_hello():
+    status, body = get("/")
+    assert status == 200 and body.startswith("hello from hello-service"), (status, body)
+
+
+@test
+def health_reports_the_version():
+    status, body = get("/health")
+    assert status == 200, status
+    assert json.loads(body) == {"status": "ok", "version": hello.VERSION}, body
+
+
+@test
+def unknown_paths_are_404():
+    assert get("/nope")[0] == 404
+
+
+print("TAP version 13")
+print("1..%d" % len(tests))
+failed = 0
+for n, fn in enumerate(tests, 1):
+    try:
+        fn()
+        print("ok %d - %s" % (n, fn.__name__))
+    except Exception as e:  # report every failure, keep going
+        failed += 1
+        print("not ok %d - %s" % (n, fn.__name__))
+        print("  ---\n  message: %s\n  ..." % json.dumps(repr(e)))
+server.shutdown()
+raise SystemExit(1 if failed else 0)
