@@ -34,3 +34,19 @@ fn write_raw(line: &str) {
     buf.push(b'\n');
     let _ = lock.write_all(&buf);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_written_with_and_without_bars() {
+        write_line("cdkit console test: plain");
+        let bars = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden());
+        set_bars(Some(bars));
+        assert!(BARS.lock().unwrap().is_some());
+        write_line("cdkit console test: above bars");
+        set_bars(None);
+        assert!(BARS.lock().unwrap().is_none());
+    }
+}

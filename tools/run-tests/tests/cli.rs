@@ -384,6 +384,47 @@ fn json_logs_are_one_object_per_line_with_tool_and_run_id() {
 }
 
 #[test]
+fn cdkit_log_filters_lines_and_a_bad_filter_is_a_usage_error() {
+    let dir = Dir::new();
+    let script = dir.script("t.sh", "echo 1..1; echo ok 1 - quiet-marker\n");
+    let run = |filter: &str| {
+        Command::new(BIN)
+            .arg("--junit")
+            .arg(dir.report())
+            .args(["--", script.to_str().unwrap()])
+            .env("CDKIT_LOG", filter)
+            .output()
+            .unwrap()
+    };
+    let out = run("warn");
+    assert_eq!(code(&out), 0);
+    assert!(!stderr(&out).contains("quiet-marker"), "{}", stderr(&out));
+    let out = run("info");
+    assert!(stderr(&out).contains("quiet-marker"));
+    let out = run("info,[[[");
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("CDKIT_LOG"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_progress_mode_runs_and_plain_lines_count_tests() {
+    let dir = Dir::new();
+    let script = dir.script("t.sh", "echo 1..2; echo ok 1 - a; echo ok 2 - b\n");
+    for mode in ["auto", "bar", "plain", "none"] {
+        let out = dir.run(&["--progress", mode, "--", script.to_str().unwrap()]);
+        assert_eq!(code(&out), 0, "{mode}: {}", stderr(&out));
+        dir.xml();
+        if mode == "plain" || mode == "auto" {
+            assert!(
+                stderr(&out).contains("[2/2] tests attempt 1/1: 2 results, 0 failed, exit 0"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+#[test]
 fn secrets_never_reach_the_log_or_the_report() {
     let dir = Dir::new();
     let script = dir.script(
