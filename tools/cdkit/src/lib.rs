@@ -9,6 +9,7 @@ pub mod exit;
 pub mod junit;
 pub mod lock;
 pub mod log;
+pub mod policy;
 pub mod process;
 pub mod progress;
 pub mod redact;

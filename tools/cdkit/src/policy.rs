@@ -1,0 +1,263 @@
+//! Debian policy grammars for the untrusted strings every tool handles: package names and
+//! versions are validated before use (CONVENTIONS §5) and versions are ordered by dpkg's rules,
+//! because rolling-install and rollback decide "newer" and "previous" with them.
+//!
+//! Ordering comes from the debversion crate (checked against `dpkg --compare-versions` in
+//! `tests/versions.rs`); validation is stricter than its parser, matching what dpkg-deb
+//! accepts, and refuses version styles that parse but order wrongly (`1.0-rc1`).
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+/// Why a name or version was refused; the message names the input and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("package name {name:?} is not valid: {reason}")]
+    Name { name: String, reason: String },
+    #[error("version {version:?} is not valid: {reason}")]
+    Version { version: String, reason: String },
+}
+
+/// Check a binary package name: lowercase letters, digits, `+`, `-`, `.`; at least two
+/// characters; starting with a letter or digit (Policy §5.6.1).
+pub fn validate_package_name(name: &str) -> Result<(), PolicyError> {
+    let fail = |reason: &str| {
+        Err(PolicyError::Name {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if name.len() < 2 {
+        return fail("it must be at least two characters long");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+        return fail("it must start with a lowercase letter or a digit");
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(*c)))
+    {
+        return fail(&format!(
+            "{bad:?} is not allowed (only a-z, 0-9, '+', '-' and '.')"
+        ));
+    }
+    Ok(())
+}
+
+/// A validated Debian version, ordered as dpkg orders them.
+#[derive(Debug, Clone)]
+pub struct Version {
+    text: String,
+    parsed: debversion::Version,
+}
+
+impl Version {
+    /// Parse and validate `text` (see the module documentation).
+    pub fn parse(text: &str) -> Result<Version, PolicyError> {
+        let fail = |reason: String| {
+            Err(PolicyError::Version {
+                version: text.to_string(),
+                reason,
+            })
+        };
+        if text.is_empty() {
+            return fail("it is empty".into());
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || ".+-~:".contains(*c)))
+        {
+            return fail(format!(
+                "{bad:?} is not allowed (only letters, digits and . + - ~ :)"
+            ));
+        }
+        let (epoch, rest) = match text.split_once(':') {
+            Some((e, r)) if !e.is_empty() && e.chars().all(|c| c.is_ascii_digit()) => (Some(e), r),
+            Some(_) => return fail("the part before ':' must be a numeric epoch".into()),
+            None => (None, text),
+        };
+        let _ = epoch;
+        let (upstream, revision) = match rest.rsplit_once('-') {
+            Some((u, r)) => (u, Some(r)),
+            None => (rest, None),
+        };
+        if upstream.is_empty() {
+            return fail("the upstream version is empty".into());
+        }
+        if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+            let hint = upstream
+                .strip_prefix(['v', 'V'])
+                .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+                .map(|r| format!("; drop the tag prefix: {r}"))
+                .unwrap_or_default();
+            return fail(format!("it must start with a digit{hint}"));
+        }
+        if upstream.contains(':') {
+            return fail("':' is only allowed after an epoch".into());
+        }
+        if let Some(rev) = revision {
+            if rev.is_empty() {
+                return fail("the revision after the last '-' is empty".into());
+            }
+            if looks_like_prerelease(rev) {
+                return fail(format!(
+                    "'-{rev}' would make it sort AFTER {upstream}; write a pre-release with '~': {upstream}~{rev}"
+                ));
+            }
+        }
+        let parsed = debversion::Version::from_str(text).map_err(|e| PolicyError::Version {
+            version: text.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Version {
+            text: text.to_string(),
+            parsed,
+        })
+    }
+
+    /// The upstream part (without epoch and revision).
+    pub fn upstream(&self) -> &str {
+        &self.parsed.upstream_version
+    }
+
+    /// The Debian revision, if any.
+    pub fn revision(&self) -> Option<&str> {
+        self.parsed.debian_revision.as_deref()
+    }
+
+    /// The version as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// `rc1`, `beta`, `alpha2`, `pre3`, `dev`: semver-style pre-release markers that, after a `-`,
+/// would make the version sort after the release.
+fn looks_like_prerelease(revision: &str) -> bool {
+    let lower = revision.to_ascii_lowercase();
+    let word: String = lower.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    matches!(word.as_str(), "rc" | "alpha" | "beta" | "pre" | "preview" | "dev" | "snapshot")
+}
+
+impl FromStr for Version {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Version::parse(s)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.parsed.cmp(&other.parsed)
+    }
+}
+
+/// The parts of a CI build version:
+/// `<upstream>[~<pre>]+<commit time yyyymmddHHMMSS>.<build number>.g<short sha>-<revision>`.
+/// The commit time comes first so versions grow with history even when a Jenkins job is
+/// recreated and its build numbers restart.
+#[derive(Debug, Clone)]
+pub struct CiVersion {
+    pub upstream: String,
+    pub prerelease: Option<String>,
+    pub commit_time: DateTime<Utc>,
+    pub build_number: u64,
+    pub short_sha: String,
+    pub revision: String,
+}
+
+impl CiVersion {
+    /// The full version, validated.
+    pub fn render(&self) -> Result<Version, PolicyError> {
+        let pre = match &self.prerelease {
+            Some(p) if !p.is_empty() => format!("~{p}"),
+            _ => String::new(),
+        };
+        let text = format!(
+            "{}{pre}+{}.{}.g{}-{}",
+            self.upstream,
+            self.commit_time.format("%Y%m%d%H%M%S"),
+            self.build_number,
+            self.short_sha,
+            self.revision
+        );
+        Version::parse(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn package_names_follow_policy() {
+        for ok in ["hello-service", "libfoo2", "g++", "a0", "python3.11"] {
+            assert!(validate_package_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Hello", "-x", "foo_bar", "x y", "../etc", "foo;rm"] {
+            assert!(validate_package_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_versions_are_refused_with_a_hint() {
+        let err = Version::parse("v1.2").unwrap_err().to_string();
+        assert!(err.contains("\"v1.2\"") && err.contains("drop the tag prefix: 1.2"), "{err}");
+        let err = Version::parse("1.0-rc1").unwrap_err().to_string();
+        assert!(err.contains("1.0~rc1"), "{err}");
+        for bad in ["1.0 beta", "", "1.2_3", "a:1.0", "1.0-", ":1.0", "1:2:3x_"] {
+            assert!(Version::parse(bad).is_err(), "{bad}");
+        }
+        for ok in ["1.0", "1:2.3-4", "2.0~rc1-1", "1.2.3+20260101120000.42.gabc1234-1", "0.1+dfsg-2~bpo12+1"] {
+            assert!(Version::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn ci_versions_order_by_commit_time_then_build() {
+        let at = |h| Utc.with_ymd_and_hms(2026, 11, 26, h, 0, 0).unwrap();
+        let v = |pre: Option<&str>, h, build, sha: &str| {
+            CiVersion {
+                upstream: "1.2.3".into(),
+                prerelease: pre.map(str::to_string),
+                commit_time: at(h),
+                build_number: build,
+                short_sha: sha.into(),
+                revision: "1".into(),
+            }
+            .render()
+            .unwrap()
+        };
+        let a = v(None, 8, 41, "fff0000");
+        assert_eq!(a.as_str(), "1.2.3+20261126080000.41.gfff0000-1");
+        assert!(v(None, 8, 42, "0000000") > a);
+        assert!(v(None, 9, 1, "0000000") > v(None, 8, 99, "fffffff"));
+        assert!(v(Some("rc1"), 9, 1, "a") < Version::parse("1.2.3").unwrap());
+        assert!(a > Version::parse("1.2.3-1").unwrap());
+        assert!(a < Version::parse("1.2.4-1").unwrap());
+    }
+}
