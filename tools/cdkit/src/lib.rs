@@ -18,3 +18,4 @@ pub mod signals;
 pub mod text;
 
 pub use exit::Exit;
+pub mod deb;

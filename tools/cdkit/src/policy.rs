@@ -138,8 +138,14 @@ impl Version {
 /// would make the version sort after the release.
 fn looks_like_prerelease(revision: &str) -> bool {
     let lower = revision.to_ascii_lowercase();
-    let word: String = lower.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
-    matches!(word.as_str(), "rc" | "alpha" | "beta" | "pre" | "preview" | "dev" | "snapshot")
+    let word: String = lower
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    matches!(
+        word.as_str(),
+        "rc" | "alpha" | "beta" | "pre" | "preview" | "dev" | "snapshot"
+    )
 }
 
 impl FromStr for Version {
@@ -186,7 +192,8 @@ pub struct CiVersion {
     pub commit_time: DateTime<Utc>,
     pub build_number: u64,
     pub short_sha: String,
-    pub revision: String,
+    /// `None` for a native package (no `-revision`).
+    pub revision: Option<String>,
 }
 
 impl CiVersion {
@@ -196,13 +203,16 @@ impl CiVersion {
             Some(p) if !p.is_empty() => format!("~{p}"),
             _ => String::new(),
         };
+        let revision = match &self.revision {
+            Some(r) => format!("-{r}"),
+            None => String::new(),
+        };
         let text = format!(
-            "{}{pre}+{}.{}.g{}-{}",
+            "{}{pre}+{}.{}.g{}{revision}",
             self.upstream,
             self.commit_time.format("%Y%m%d%H%M%S"),
             self.build_number,
             self.short_sha,
-            self.revision
         );
         Version::parse(&text)
     }
@@ -226,13 +236,22 @@ mod tests {
     #[test]
     fn bad_versions_are_refused_with_a_hint() {
         let err = Version::parse("v1.2").unwrap_err().to_string();
-        assert!(err.contains("\"v1.2\"") && err.contains("drop the tag prefix: 1.2"), "{err}");
+        assert!(
+            err.contains("\"v1.2\"") && err.contains("drop the tag prefix: 1.2"),
+            "{err}"
+        );
         let err = Version::parse("1.0-rc1").unwrap_err().to_string();
         assert!(err.contains("1.0~rc1"), "{err}");
         for bad in ["1.0 beta", "", "1.2_3", "a:1.0", "1.0-", ":1.0", "1:2:3x_"] {
             assert!(Version::parse(bad).is_err(), "{bad}");
         }
-        for ok in ["1.0", "1:2.3-4", "2.0~rc1-1", "1.2.3+20260101120000.42.gabc1234-1", "0.1+dfsg-2~bpo12+1"] {
+        for ok in [
+            "1.0",
+            "1:2.3-4",
+            "2.0~rc1-1",
+            "1.2.3+20260101120000.42.gabc1234-1",
+            "0.1+dfsg-2~bpo12+1",
+        ] {
             assert!(Version::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -247,7 +266,7 @@ mod tests {
                 commit_time: at(h),
                 build_number: build,
                 short_sha: sha.into(),
-                revision: "1".into(),
+                revision: Some("1".into()),
             }
             .render()
             .unwrap()

@@ -179,6 +179,12 @@ impl Command {
         }
     }
 
+    /// Append one argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
     /// Append arguments.
     pub fn args<I, S>(mut self, args: I) -> Command
     where
