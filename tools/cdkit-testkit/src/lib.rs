@@ -11,9 +11,14 @@ pub fn schema_path() -> PathBuf {
     workspace_root().join("tests/schemas/xunit-plugin-junit-10.xsd")
 }
 
-/// The workspace root (two levels above this crate).
+/// The workspace root: two levels above the crate under test. Read at run time (cargo and
+/// nextest set `CARGO_MANIFEST_DIR` for test processes), because a path compiled into this
+/// crate goes stale when clones at different paths share one target directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.join("../..")
 }
 
 /// Validate `report` with `xmllint --schema`, panicking with xmllint's complaint if invalid;

@@ -1,0 +1,363 @@
+//! `cdkit-deb.toml`: what a Makefile-only repository says about its package, so build-deb can
+//! do what debhelper would (conffiles, docs, systemd snippets, ownership) without a `debian/`.
+//!
+//! ```toml
+//! [package]
+//! name = "legacy-make-app"
+//! version = "2.3.1"                    # upstream; build-deb adds the CI suffix and revision
+//! maintainer = "Ops Team <ops@example.com>"
+//! summary = "Does one thing well"
+//! description = "Longer text, one or more paragraphs."
+//! copyright = "COPYING"                # file shipped as /usr/share/doc/NAME/copyright
+//! depends = ["libc6 (>= 2.36)"]
+//!
+//! [build]
+//! command = "make && make install DESTDIR={stage} PREFIX=/usr"
+//!
+//! [systemd]
+//! units = ["legacy-make-app.service"]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// The manifest's file name, looked up at the root of the source tree.
+pub const FILE_NAME: &str = "cdkit-deb.toml";
+
+/// The whole manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub package: PackageSection,
+    #[serde(default)]
+    pub build: Option<BuildSection>,
+    /// Extra files not installed by the build command.
+    #[serde(default, rename = "file")]
+    pub files: Vec<FileEntry>,
+    /// Ownership and modes for staged paths.
+    #[serde(default)]
+    pub attributes: Vec<Attributes>,
+    #[serde(default)]
+    pub scripts: Scripts,
+    #[serde(default)]
+    pub systemd: Option<Systemd>,
+}
+
+/// `[package]`: the control fields.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PackageSection {
+    pub name: String,
+    pub version: String,
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    /// `any` (this machine's architecture), `all`, or a Debian architecture name.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    pub maintainer: String,
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_section")]
+    pub section: String,
+    #[serde(default = "default_priority")]
+    pub priority: String,
+    #[serde(default)]
+    pub homepage: Option<String>,
+    /// Path (relative to the manifest) of the copyright file.
+    pub copyright: PathBuf,
+    /// Path of a Debian-format changelog; generated from the version when absent.
+    #[serde(default)]
+    pub changelog: Option<PathBuf>,
+    #[serde(default)]
+    pub depends: Vec<String>,
+    #[serde(default)]
+    pub pre_depends: Vec<String>,
+    #[serde(default)]
+    pub recommends: Vec<String>,
+    #[serde(default)]
+    pub suggests: Vec<String>,
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+    #[serde(default)]
+    pub breaks: Vec<String>,
+    #[serde(default)]
+    pub replaces: Vec<String>,
+    #[serde(default)]
+    pub provides: Vec<String>,
+    /// Conffiles besides everything under `/etc` (which is automatic).
+    #[serde(default)]
+    pub conffiles: Vec<String>,
+}
+
+fn default_revision() -> String {
+    "1".into()
+}
+fn default_architecture() -> String {
+    "any".into()
+}
+fn default_section() -> String {
+    "misc".into()
+}
+fn default_priority() -> String {
+    "optional".into()
+}
+
+/// `[build]`: the command that installs into the staging directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSection {
+    /// Run with `sh -c` in the source tree; `{stage}` is replaced with the staging directory.
+    pub command: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// `[[file]]`: a file from the source tree installed at `path`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub source: PathBuf,
+    pub path: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// `[[attributes]]`: owner, group and mode for a staged path (and, with `recursive`, below it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attributes {
+    pub path: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub uid: Option<u64>,
+    #[serde(default)]
+    pub gid: Option<u64>,
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+/// `[scripts]`: maintainer scripts (paths relative to the manifest). A `#DEBHELPER#` line is
+/// replaced by the generated snippets, as debhelper does; without it the snippets are added
+/// where debhelper would put them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scripts {
+    pub preinst: Option<PathBuf>,
+    pub postinst: Option<PathBuf>,
+    pub prerm: Option<PathBuf>,
+    pub postrm: Option<PathBuf>,
+}
+
+/// `[systemd]`: units and what to do with them, like dh_installsystemd.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Systemd {
+    /// Unit file names installed by the build under `/usr/lib/systemd/system` (or paths of
+    /// unit files relative to the manifest, installed there).
+    pub units: Vec<String>,
+    #[serde(default = "yes")]
+    pub enable: bool,
+    #[serde(default = "yes")]
+    pub start: bool,
+    #[serde(default = "yes")]
+    pub restart_after_upgrade: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Manifest {
+    /// Read and validate `path`; errors name the file and, for syntax, the line.
+    pub fn load(path: &Path) -> Result<Manifest, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parse manifest text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, Error> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest {
+            path: path.to_path_buf(),
+            message: describe_toml_error(text, &e),
+        })?;
+        manifest.validate(path)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), Error> {
+        let bad = |message: String| Error::Manifest {
+            path: path.to_path_buf(),
+            message,
+        };
+        cdkit::policy::validate_package_name(&self.package.name).map_err(|e| bad(e.to_string()))?;
+        if self.package.summary.trim().is_empty() || self.package.summary.contains('\n') {
+            return Err(bad("package.summary must be one non-empty line".into()));
+        }
+        if !self.package.maintainer.contains('@') {
+            return Err(bad(format!(
+                "package.maintainer {:?} must be \"Name <email>\"",
+                self.package.maintainer
+            )));
+        }
+        for entry in &self.files {
+            check_package_path(&entry.path)
+                .map_err(|m| bad(format!("file {:?}: {m}", entry.path)))?;
+            if let Some(mode) = &entry.mode {
+                parse_mode(mode).map_err(|m| bad(format!("file {:?}: {m}", entry.path)))?;
+            }
+        }
+        for attr in &self.attributes {
+            check_package_path(&attr.path)
+                .map_err(|m| bad(format!("attributes {:?}: {m}", attr.path)))?;
+            if let Some(mode) = &attr.mode {
+                parse_mode(mode).map_err(|m| bad(format!("attributes {:?}: {m}", attr.path)))?;
+            }
+        }
+        for conffile in &self.package.conffiles {
+            check_package_path(conffile).map_err(|m| bad(format!("conffile {conffile:?}: {m}")))?;
+        }
+        if let Some(systemd) = &self.systemd {
+            for unit in &systemd.units {
+                let name = unit.rsplit('/').next().unwrap_or(unit);
+                let ok_suffix = [
+                    ".service", ".socket", ".timer", ".path", ".target", ".mount",
+                ]
+                .iter()
+                .any(|s| name.ends_with(s));
+                if !ok_suffix || name.contains(char::is_whitespace) {
+                    return Err(bad(format!(
+                        "systemd unit {unit:?} is not a unit file name"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// toml's message plus the offending line, so "the line is named" in one line of output.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().replace('\n', " ");
+    match error.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("").trim();
+            format!("line {line_no} ({line}): {message}")
+        }
+        None => message,
+    }
+}
+
+/// An absolute package path without `..`, `.` components, NUL or control characters.
+pub fn check_package_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err("must be an absolute path".into());
+    }
+    if path.chars().any(|c| c.is_control()) {
+        return Err("contains control characters".into());
+    }
+    if path.split('/').any(|part| part == ".." || part == ".") {
+        return Err("must not contain '.' or '..' components".into());
+    }
+    if path.len() > 4096 {
+        return Err("is too long".into());
+    }
+    Ok(())
+}
+
+/// An octal mode like `0755` or `4755`.
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    u32::from_str_radix(text.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("mode {text:?} is not an octal mode like 0644"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[package]
+name = "legacy-make-app"
+version = "2.3.1"
+maintainer = "Ops <ops@example.com>"
+summary = "A legacy app"
+description = "Longer."
+copyright = "COPYING"
+depends = ["libc6"]
+
+[build]
+command = "make install DESTDIR={stage}"
+
+[[attributes]]
+path = "/var/lib/legacy-make-app"
+mode = "0750"
+group = "adm"
+
+[systemd]
+units = ["legacy-make-app.service"]
+start = false
+"#;
+
+    #[test]
+    fn a_good_manifest_parses_with_defaults() {
+        let m = Manifest::parse(GOOD, Path::new("cdkit-deb.toml")).unwrap();
+        assert_eq!(m.package.revision, "1");
+        assert_eq!(m.package.section, "misc");
+        assert_eq!(m.package.architecture, "any");
+        let systemd = m.systemd.unwrap();
+        assert!(systemd.enable && !systemd.start && systemd.restart_after_upgrade);
+        assert_eq!(m.attributes[0].mode.as_deref(), Some("0750"));
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_line() {
+        let text = GOOD
+            .replace("section_typo", "x")
+            .replace("depends = [\"libc6\"]", "dependz = [\"libc6\"]");
+        let err = Manifest::parse(&text, Path::new("app/cdkit-deb.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("app/cdkit-deb.toml"), "{err}");
+        assert!(err.contains("line 9"), "{err}");
+        assert!(err.contains("dependz"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        for (from, to) in [
+            ("name = \"legacy-make-app\"", "name = \"Legacy_App\""),
+            (
+                "path = \"/var/lib/legacy-make-app\"",
+                "path = \"/var/../etc/shadow\"",
+            ),
+            ("mode = \"0750\"", "mode = \"rwx\""),
+            (
+                "units = [\"legacy-make-app.service\"]",
+                "units = [\"x; rm -rf /\"]",
+            ),
+            (
+                "maintainer = \"Ops <ops@example.com>\"",
+                "maintainer = \"nobody\"",
+            ),
+        ] {
+            let text = GOOD.replace(from, to);
+            assert!(Manifest::parse(&text, Path::new("m.toml")).is_err(), "{to}");
+        }
+    }
+}
