@@ -263,15 +263,7 @@ pub fn reproducible(first: &Path, second: &Path, classname: &str, started: Insta
 
 /// Hex SHA-256 of a file, streamed.
 pub fn sha256_of(path: &Path) -> Result<String, String> {
-    use sha2::{Digest, Sha256};
-    let mut file =
-        fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    cdkit::hash::file_checksums(path)
+        .map(|(_, _, sha)| sha)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }

@@ -6,6 +6,7 @@ pub mod atomic;
 pub mod cli;
 pub mod console;
 pub mod exit;
+pub mod hash;
 pub mod junit;
 pub mod lock;
 pub mod log;

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::data::hex;
 use super::error::DebError;
 use crate::atomic;
+use crate::hash::hex;
 
 /// Largest member the ar header's 10-digit decimal size field can hold.
 const AR_MAX_SIZE: u64 = 9_999_999_999;

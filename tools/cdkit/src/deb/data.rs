@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
+use crate::hash::hex;
+
 use super::compression::Compression;
 use super::encoder::Encoder;
 use super::entries::{Kind, Plan, Planned};
@@ -145,11 +147,6 @@ fn copy_file<W: Write>(
     Ok((size, hex(&md5.finalize())))
 }
 
-/// Lowercase hex, as md5sums and sha256 sums are written.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,10 +157,5 @@ mod tests {
         assert_eq!(installed_kib(1), 1);
         assert_eq!(installed_kib(1024), 1);
         assert_eq!(installed_kib(1025), 2);
-    }
-
-    #[test]
-    fn hex_is_lowercase_and_padded() {
-        assert_eq!(hex(&[0, 0xab, 0x0f]), "00ab0f");
     }
 }

@@ -39,6 +39,7 @@ mod entries;
 mod error;
 mod gzip;
 mod pool;
+pub mod reader;
 mod tar_stream;
 mod writer;
 
@@ -47,6 +48,7 @@ use std::path::PathBuf;
 pub use compression::{Compression, ParseCompressionError};
 pub use control::control_text;
 pub use error::DebError;
+pub use reader::{read_deb, DebInfo, ReadError};
 pub use writer::{write_deb, write_deb_with};
 
 /// What a data entry is. Hard links and device nodes are not supported: in-house service
