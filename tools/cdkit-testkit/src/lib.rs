@@ -3,6 +3,8 @@
 //! because our writer and our reader share a bug. Missing programs fail the test loudly: CI
 //! installs them (`.ci/run`, `scripts/test`).
 
+pub mod apt;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,0 +1,170 @@
+//! The repository's fixed settings, written once by `init`. Origin, Label and Codename never
+//! change afterwards: apt refuses a repository whose Label changed (reference case 18).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io, Error};
+
+/// Where publish-repo keeps its own files inside the repository.
+pub const META_DIR: &str = ".publish-repo";
+
+/// `init`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub origin: String,
+    pub label: String,
+    pub suites: Vec<String>,
+    pub architectures: Vec<String>,
+    pub components: Vec<String>,
+}
+
+impl Config {
+    /// Validate names before they become paths and Release fields.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (what, value) in [("origin", &self.origin), ("label", &self.label)] {
+            if value.is_empty() || value.contains(['\n', '\r']) {
+                return Err(Error::Usage(format!("--{what} must be one non-empty line")));
+            }
+        }
+        let lists = [
+            ("suite", &self.suites),
+            ("architecture", &self.architectures),
+            ("component", &self.components),
+        ];
+        for (what, list) in lists {
+            if list.is_empty() {
+                return Err(Error::Usage(format!("at least one {what} is needed")));
+            }
+            for name in list {
+                check_name(what, name)?;
+            }
+        }
+        if !self.architectures.iter().any(|a| a != "all") {
+            return Err(Error::Usage(
+                "at least one architecture besides 'all' is needed".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The binary architectures (without `all`), whose indexes also carry arch-all packages.
+    pub fn binary_architectures(&self) -> impl Iterator<Item = &str> {
+        self.architectures
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != "all")
+    }
+
+    /// Whether `suite` is configured, as a usage error naming the choices if not.
+    pub fn check_suite(&self, suite: &str) -> Result<(), Error> {
+        if self.suites.iter().any(|s| s == suite) {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!(
+                "no suite {suite:?} in this repository (suites: {})",
+                self.suites.join(", ")
+            )))
+        }
+    }
+
+    /// Whether `component` is configured.
+    pub fn check_component(&self, component: &str) -> Result<(), Error> {
+        if self.components.iter().any(|c| c == component) {
+            Ok(())
+        } else {
+            Err(Error::Usage(format!(
+                "no component {component:?} in this repository (components: {})",
+                self.components.join(", ")
+            )))
+        }
+    }
+}
+
+/// Suite, component and architecture names become directory names: keep them plain.
+pub fn check_name(what: &str, name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "{what} name {name:?} is not allowed (letters, digits, '-', '_', '.')"
+        )))
+    }
+}
+
+/// The configuration file of the repository at `repo`.
+pub fn path(repo: &Path) -> PathBuf {
+    repo.join(META_DIR).join("config.json")
+}
+
+/// Read the configuration; a missing one says to run `init` first.
+pub fn load(repo: &Path) -> Result<Config, Error> {
+    let file = path(repo);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Usage(format!(
+                "{} is not a publish-repo repository (run `publish-repo init --repo {}` first)",
+                repo.display(),
+                repo.display()
+            )))
+        }
+        Err(e) => return Err(io("read", &file)(e)),
+    };
+    let config: Config = serde_json::from_str(&text).map_err(|e| Error::State {
+        path: file.clone(),
+        reason: e.to_string(),
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Write the configuration of a new repository, or check it matches an existing one.
+pub fn init(repo: &Path, config: &Config) -> Result<bool, Error> {
+    config.validate()?;
+    let file = path(repo);
+    if file.exists() {
+        let existing = load(repo)?;
+        if existing.origin != config.origin || existing.label != config.label {
+            return Err(Error::Usage(format!(
+                "{} was initialised with Origin {:?} and Label {:?}; they never change (apt would refuse the repository)",
+                repo.display(),
+                existing.origin,
+                existing.label
+            )));
+        }
+        if existing == *config {
+            return Ok(false);
+        }
+        let mut merged = existing.clone();
+        for (mine, theirs) in [
+            (&mut merged.suites, &config.suites),
+            (&mut merged.architectures, &config.architectures),
+            (&mut merged.components, &config.components),
+        ] {
+            for name in theirs {
+                if !mine.contains(name) {
+                    mine.push(name.clone());
+                }
+            }
+        }
+        write(&file, &merged)?;
+        return Ok(true);
+    }
+    write(&file, config)?;
+    Ok(true)
+}
+
+fn write(file: &Path, config: &Config) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(config).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit::atomic::write(file, text.as_bytes())?;
+    Ok(())
+}

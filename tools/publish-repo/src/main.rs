@@ -1,0 +1,441 @@
+//! The `publish-repo` command line: parses arguments and hands over to the library.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use cdkit::cli::{parse_duration, CommonArgs};
+use cdkit::exit::{Exit, ExitCoded};
+use cdkit::junit::{Case, Report, Suite};
+use publish_repo::config::Config;
+use publish_repo::ops::{self, Context, OpOutcome, Spec};
+use publish_repo::sign::Signer;
+use publish_repo::{Error, TOOL};
+
+const EXAMPLES: &str = "\
+Examples:
+  publish-repo init --repo /srv/apt --origin Example --label Example --suites testing,production
+  build-deb --out dist/ . | publish-repo add --repo /srv/apt --suite testing --sign-key $FPR
+  publish-repo promote --repo /srv/apt --from testing --to production --sign-key $FPR hello-service=1.4.2-1
+  publish-repo list --repo /srv/apt --suite production
+  publish-repo verify --repo /srv/apt --keyring /etc/apt/keyrings/example.gpg
+
+Exit status: 0 done, 1 refused (same version, other bytes) or verify found defects,
+2 bad input (nothing changed), 75 another publisher holds the lock.";
+
+/// Publish Debian packages into a signed APT repository.
+#[derive(Debug, Parser)]
+#[command(name = "publish-repo", version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the repository's configuration (Origin and Label never change afterwards).
+    Init {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[arg(long, env = "PUBLISH_REPO_ORIGIN")]
+        origin: String,
+        #[arg(long, env = "PUBLISH_REPO_LABEL")]
+        label: String,
+        /// Comma-separated suite names.
+        #[arg(
+            long,
+            env = "PUBLISH_REPO_SUITES",
+            value_delimiter = ',',
+            default_value = "testing,production"
+        )]
+        suites: Vec<String>,
+        #[arg(
+            long,
+            env = "PUBLISH_REPO_ARCHITECTURES",
+            value_delimiter = ',',
+            default_value = "amd64,all"
+        )]
+        architectures: Vec<String>,
+        #[arg(
+            long,
+            env = "PUBLISH_REPO_COMPONENTS",
+            value_delimiter = ',',
+            default_value = "main"
+        )]
+        components: Vec<String>,
+        /// With a signing option, every never-published suite is published empty right away,
+        /// so clients can be pointed at it before the first package arrives.
+        #[command(flatten)]
+        publish: OptionalSigning,
+    },
+    /// Add .deb files to a suite (paths as arguments, or one per line on stdin).
+    Add {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[arg(long, env = "PUBLISH_REPO_SUITE")]
+        suite: String,
+        #[arg(long, env = "PUBLISH_REPO_COMPONENT", default_value = "main")]
+        component: String,
+        #[command(flatten)]
+        publish: PublishArgs,
+        debs: Vec<PathBuf>,
+    },
+    /// List the same files in another suite (no rebuild), newest version unless PKG=VERSION.
+    Promote {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[arg(long, env = "PUBLISH_REPO_FROM")]
+        from: String,
+        #[arg(long, env = "PUBLISH_REPO_TO")]
+        to: String,
+        #[command(flatten)]
+        publish: PublishArgs,
+        #[arg(required = true)]
+        packages: Vec<Spec>,
+    },
+    /// Stop listing packages in a suite (every version, or PKG=VERSION).
+    Remove {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[arg(long, env = "PUBLISH_REPO_SUITE")]
+        suite: String,
+        #[command(flatten)]
+        publish: PublishArgs,
+        #[arg(required = true)]
+        packages: Vec<Spec>,
+    },
+    /// Show what each suite lists.
+    List {
+        #[command(flatten)]
+        repo: RepoArg,
+        #[arg(long, env = "PUBLISH_REPO_SUITE")]
+        suite: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every hash, size and signature of the published tree.
+    Verify {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Public keyring to check signatures with (else gpg's keyring).
+        #[arg(long, env = "PUBLISH_REPO_KEYRING")]
+        keyring: Option<PathBuf>,
+        /// Do not require signatures.
+        #[arg(long)]
+        unsigned: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RepoArg {
+    /// The repository's root directory.
+    #[arg(long, env = "PUBLISH_REPO_DIR")]
+    repo: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct OptionalSigning {
+    /// Sign with this secret key from the keyring (GNUPGHOME honoured).
+    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
+    sign_key: Option<String>,
+    /// Sign with the secret key in this file.
+    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
+    sign_key_file: Option<PathBuf>,
+    /// Publish without signatures.
+    #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
+    unsigned: bool,
+}
+
+impl OptionalSigning {
+    fn signer(&self) -> Result<Option<Signer>, Error> {
+        match (&self.sign_key, &self.sign_key_file, self.unsigned) {
+            (Some(fpr), _, _) => Signer::from_fingerprint(fpr).map(Some),
+            (None, Some(file), _) => Signer::from_key_file(file).map(Some),
+            (None, None, true) => Ok(Some(Signer::Unsigned)),
+            (None, None, false) => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct PublishArgs {
+    /// Sign with this secret key from the keyring (GNUPGHOME honoured).
+    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
+    sign_key: Option<String>,
+    /// Sign with the secret key in this file.
+    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
+    sign_key_file: Option<PathBuf>,
+    /// Publish without signatures (clients then need [trusted=yes]).
+    #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
+    unsigned: bool,
+    /// Versions of each package kept per suite (older ones leave the index).
+    #[arg(long, env = "PUBLISH_REPO_KEEP", default_value_t = 5)]
+    keep: usize,
+    /// How long to wait for another publisher before giving up (exit 75).
+    #[arg(long, env = "PUBLISH_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    lock_timeout: Duration,
+}
+
+impl PublishArgs {
+    fn signer(&self) -> Result<Signer, Error> {
+        match (&self.sign_key, &self.sign_key_file, self.unsigned) {
+            (Some(fpr), _, _) => Signer::from_fingerprint(fpr),
+            (None, Some(file), _) => Signer::from_key_file(file),
+            (None, None, true) => Ok(Signer::Unsigned),
+            (None, None, false) => Err(Error::Usage(
+                "no signing key: give --sign-key FINGERPRINT, --sign-key-file FILE, or --unsigned"
+                    .into(),
+            )),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = cli.common.start(TOOL) {
+        eprintln!("{TOOL}: error: {e}");
+        return Exit::Usage.into();
+    }
+    let junit = cli.common.junit.clone();
+    let outcome = run(cli.command, junit.as_deref());
+    cdkit::cli::finish(TOOL, outcome, |e| {
+        e.chain()
+            .find_map(|cause| cause.downcast_ref::<Error>().map(ExitCoded::exit))
+    })
+}
+
+fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
+    let started = chrono::Utc::now();
+    let (subject, result) = match command {
+        Command::Init {
+            repo,
+            origin,
+            label,
+            suites,
+            architectures,
+            components,
+            publish,
+        } => {
+            let signer = publish.signer()?;
+            let config = Config {
+                origin,
+                label,
+                suites,
+                architectures,
+                components,
+            };
+            let changed = publish_repo::config::init(&repo.repo, &config)?;
+            std::fs::create_dir_all(repo.repo.join("pool"))
+                .map_err(publish_repo::error::io("create", &repo.repo))?;
+            if let Some(signer) = signer {
+                let ctx = Context {
+                    repo: &repo.repo,
+                    signer: &signer,
+                    lock_timeout: Duration::from_secs(60),
+                    keep: 5,
+                };
+                ops::publish_unpublished(&ctx)?;
+            }
+            tracing::info!(
+                "{} {}",
+                if changed {
+                    "initialised"
+                } else {
+                    "already initialised"
+                },
+                repo.repo.display()
+            );
+            return Ok(Exit::Success);
+        }
+        Command::Add {
+            repo,
+            suite,
+            component,
+            publish,
+            debs,
+        } => {
+            let debs = if debs.is_empty() || debs == [PathBuf::from("-")] {
+                paths_from_stdin()?
+            } else {
+                debs
+            };
+            let signer = publish.signer()?;
+            let ctx = context(&repo.repo, &signer, &publish);
+            let result = ops::add(&ctx, &suite, &component, &debs);
+            (suite, result)
+        }
+        Command::Promote {
+            repo,
+            from,
+            to,
+            publish,
+            packages,
+        } => {
+            let signer = publish.signer()?;
+            let ctx = context(&repo.repo, &signer, &publish);
+            let result = ops::promote(&ctx, &from, &to, &packages);
+            (to, result)
+        }
+        Command::Remove {
+            repo,
+            suite,
+            publish,
+            packages,
+        } => {
+            let signer = publish.signer()?;
+            let ctx = context(&repo.repo, &signer, &publish);
+            let result = ops::remove(&ctx, &suite, &packages);
+            (suite, result)
+        }
+        Command::List { repo, suite, json } => {
+            list(&repo.repo, suite.as_deref(), json)?;
+            return Ok(Exit::Success);
+        }
+        Command::Verify {
+            repo,
+            keyring,
+            unsigned,
+        } => {
+            let defects = publish_repo::verify::verify(&repo.repo, keyring.as_deref(), unsigned)?;
+            for defect in &defects {
+                println!("{defect}");
+            }
+            if defects.is_empty() {
+                tracing::info!(
+                    "{}: every hash, size and signature checks out",
+                    repo.repo.display()
+                );
+                return Ok(Exit::Success);
+            }
+            cdkit::cli::final_line(
+                TOOL,
+                &format!(
+                    "verify found {} defect(s) in {}",
+                    defects.len(),
+                    repo.repo.display()
+                ),
+            );
+            return Ok(Exit::Failed);
+        }
+    };
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            if let Some(path) = junit {
+                let mut case = Case::passed(format!("{TOOL}.{subject}.publish"), "publish");
+                case.status = cdkit::junit::Status::Errored(cdkit::junit::Problem {
+                    message: error.to_string(),
+                    kind: "publish".into(),
+                    ..Default::default()
+                });
+                write_report(path, &subject, vec![case], started)?;
+            }
+            return Err(error.into());
+        }
+    };
+    if let Some(path) = junit {
+        write_report(path, &subject, outcome.cases.clone(), started)?;
+    }
+    report_refusals(&outcome);
+    Ok(outcome.exit)
+}
+
+fn context<'a>(repo: &'a Path, signer: &'a Signer, publish: &PublishArgs) -> Context<'a> {
+    Context {
+        repo,
+        signer,
+        lock_timeout: publish.lock_timeout,
+        keep: publish.keep,
+    }
+}
+
+fn report_refusals(outcome: &OpOutcome) {
+    for case in outcome.cases.iter().filter(|c| c.is_bad()) {
+        if let cdkit::junit::Status::Failed(problem) = &case.status {
+            cdkit::cli::final_line(TOOL, &format!("refused: {}", problem.message));
+        }
+    }
+}
+
+fn write_report(
+    path: &Path,
+    subject: &str,
+    mut cases: Vec<Case>,
+    started: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    if cases.is_empty() {
+        cases.push(Case::nothing_to_do(
+            format!("{TOOL}.{subject}.publish"),
+            "nothing to publish",
+        ));
+    }
+    let mut report = Report::new(TOOL);
+    report.suites.push(Suite {
+        name: format!("{TOOL}.{subject}"),
+        timestamp: started,
+        time: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
+        properties: vec![("run-id".into(), cdkit::run_id::get().into())],
+        cases,
+        system_out: None,
+        system_err: None,
+    });
+    report.write(path)?;
+    Ok(())
+}
+
+/// .deb paths, one per line, from stdin (for `build-deb … | publish-repo add …`).
+fn paths_from_stdin() -> Result<Vec<PathBuf>, Error> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Usage(
+            "no .deb files given (as arguments or one per line on stdin)".into(),
+        ));
+    }
+    let mut paths = Vec::new();
+    for line in stdin.lock().lines() {
+        let line = line.map_err(publish_repo::error::io("read", "stdin"))?;
+        let line = line.trim();
+        if !line.is_empty() {
+            paths.push(PathBuf::from(line));
+        }
+    }
+    Ok(paths)
+}
+
+fn list(repo: &Path, suite: Option<&str>, json: bool) -> Result<(), Error> {
+    let config = publish_repo::config::load(repo)?;
+    let suites: Vec<String> = match suite {
+        Some(s) => {
+            config.check_suite(s)?;
+            vec![s.to_string()]
+        }
+        None => config.suites.clone(),
+    };
+    let mut rows = Vec::new();
+    for name in &suites {
+        let mut state = publish_repo::state::load(repo, name)?;
+        state.sort();
+        for e in state.entries {
+            rows.push(serde_json::json!({
+                "suite": name, "component": e.component, "package": e.package,
+                "version": e.version, "architecture": e.architecture,
+                "filename": e.filename, "size": e.size, "sha256": e.sha256,
+            }));
+            if !json {
+                println!(
+                    "{name}\t{}\t{}\t{}\t{}",
+                    e.component, e.package, e.version, e.architecture
+                );
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+    }
+    Ok(())
+}

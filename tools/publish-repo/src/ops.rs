@@ -1,0 +1,408 @@
+//! The repository operations (add, promote, remove), each under the repository lock,
+//! validated completely before anything changes, and reported as one JUnit testcase per
+//! package.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cdkit::exit::Exit;
+use cdkit::junit::{Case, Problem, Status};
+use cdkit::lock::Lock;
+
+use crate::config::{self, Config, META_DIR};
+use crate::error::Error;
+use crate::pool;
+use crate::publish::{self, load_generations};
+use crate::sign::Signer;
+use crate::state::{self, Entry, SuiteState};
+
+/// What every operation needs besides its own arguments.
+pub struct Context<'a> {
+    pub repo: &'a Path,
+    pub signer: &'a Signer,
+    /// How long to wait for another publisher.
+    pub lock_timeout: Duration,
+    /// Versions of each package kept per suite.
+    pub keep: usize,
+}
+
+/// The outcome of an operation: its testcases and exit status.
+#[derive(Debug)]
+pub struct OpOutcome {
+    pub cases: Vec<Case>,
+    pub exit: Exit,
+}
+
+fn lock(ctx: &Context) -> Result<Lock, Error> {
+    let path = ctx.repo.join(META_DIR).join("lock");
+    Ok(Lock::acquire(
+        &path,
+        &cdkit::lock::describe_self("publish-repo"),
+        ctx.lock_timeout,
+    )?)
+}
+
+fn case(suite: &str, component: &str, name: String, started: Instant) -> Case {
+    let mut c = Case::passed(format!("publish-repo.{suite}.{component}"), name);
+    c.time = started.elapsed();
+    c
+}
+
+/// `add`: copy the packages into the pool and list them in `suite`.
+pub fn add(
+    ctx: &Context,
+    suite: &str,
+    component: &str,
+    debs: &[PathBuf],
+) -> Result<OpOutcome, Error> {
+    let started = Instant::now();
+    if debs.is_empty() {
+        return Err(Error::Usage(
+            "no .deb files given (as arguments or on stdin)".into(),
+        ));
+    }
+    let _lock = lock(ctx)?;
+    let config = config::load(ctx.repo)?;
+    config.check_suite(suite)?;
+    config.check_component(component)?;
+
+    // Read and validate every package before anything changes.
+    let mut candidates = Vec::new();
+    for deb in debs {
+        let info = cdkit::deb::read_deb(deb)?;
+        let field = |name| info.field(name).unwrap_or_default().trim().to_string();
+        let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
+        let bad = |e: cdkit::policy::PolicyError| Error::Usage(format!("{}: {e}", deb.display()));
+        cdkit::policy::validate_package_name(&package).map_err(bad)?;
+        cdkit::policy::Version::parse(&version).map_err(bad)?;
+        if arch != "all" && !config.architectures.contains(&arch) {
+            return Err(Error::Usage(format!(
+                "{}: architecture {arch} is not one of this repository's ({})",
+                deb.display(),
+                config.architectures.join(", ")
+            )));
+        }
+        let source = pool::source_name(info.field("Source"), &package);
+        let filename = pool::pool_path(component, &source, &package, &version, &arch);
+        candidates.push((
+            deb.clone(),
+            Entry {
+                component: component.to_string(),
+                package,
+                version,
+                architecture: arch,
+                filename,
+                size: info.size,
+                md5: info.md5.clone(),
+                sha256: info.sha256.clone(),
+                fields: info.fields.clone(),
+            },
+        ));
+    }
+
+    // The same name, version and architecture with other bytes is refused, everywhere.
+    let all = load_all(ctx.repo, &config)?;
+    let mut conflicts = Vec::new();
+    for (deb, entry) in &candidates {
+        let known = all
+            .iter()
+            .flat_map(|(_, s)| s.entries.iter())
+            .find(|e| {
+                e.package == entry.package
+                    && e.version == entry.version
+                    && e.architecture == entry.architecture
+            })
+            .map(|e| e.sha256.clone())
+            .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
+        if let Some(sha) = known.filter(|sha| *sha != entry.sha256) {
+            conflicts.push((deb.clone(), entry.clone(), sha));
+        }
+    }
+    if !conflicts.is_empty() {
+        let mut cases = Vec::new();
+        for (deb, entry, sha) in &conflicts {
+            let mut c = case(suite, component, format!("add {}", entry.id()), started);
+            c.status = Status::Failed(Problem {
+                message: format!(
+                    "{} is already published with other bytes (sha256 {sha}); {} has sha256 {}. Bump the version instead of rebuilding it.",
+                    entry.id(),
+                    deb.display(),
+                    entry.sha256
+                ),
+                kind: "conflict".into(),
+                ..Problem::default()
+            });
+            cases.push(c);
+        }
+        for (_, entry) in candidates
+            .iter()
+            .filter(|(_, e)| !conflicts.iter().any(|(_, c, _)| c.id() == e.id()))
+        {
+            let mut c = case(suite, component, format!("add {}", entry.id()), started);
+            c.status = Status::Skipped {
+                message: "not added: another package of this batch was refused".into(),
+            };
+            cases.push(c);
+        }
+        return Ok(OpOutcome {
+            cases,
+            exit: Exit::Failed,
+        });
+    }
+
+    let mut state = all
+        .into_iter()
+        .find(|(s, _)| s == suite)
+        .map(|(_, st)| st)
+        .unwrap_or_default();
+    let mut cases = Vec::new();
+    let mut changed = false;
+    for (deb, entry) in candidates {
+        let mut c = case(suite, component, format!("add {}", entry.id()), started);
+        if state
+            .find(&entry.package, &entry.version, &entry.architecture)
+            .is_some()
+        {
+            c.system_out = Some(format!(
+                "{} is already in {suite}: nothing to do",
+                entry.id()
+            ));
+        } else {
+            pool::store(ctx.repo, &entry.filename, &deb)?;
+            tracing::info!(package = %entry.package, version = %entry.version, suite, "added {}", entry.filename);
+            state.entries.push(entry);
+            changed = true;
+        }
+        cases.push(c);
+    }
+    if changed {
+        commit(ctx, &config, suite, state)?;
+    }
+    Ok(OpOutcome {
+        cases,
+        exit: Exit::Success,
+    })
+}
+
+/// A `PKG` or `PKG=VERSION` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub package: String,
+    pub version: Option<String>,
+}
+
+impl std::str::FromStr for Spec {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Spec, String> {
+        let (package, version) = match text.split_once('=') {
+            Some((p, v)) => (p, Some(v.to_string())),
+            None => (text, None),
+        };
+        cdkit::policy::validate_package_name(package).map_err(|e| e.to_string())?;
+        if let Some(v) = &version {
+            cdkit::policy::Version::parse(v).map_err(|e| e.to_string())?;
+        }
+        Ok(Spec {
+            package: package.to_string(),
+            version,
+        })
+    }
+}
+
+/// The entries `spec` names in `state`: that version, or the newest version (every
+/// architecture of it).
+fn select<'a>(state: &'a SuiteState, spec: &Spec) -> Vec<&'a Entry> {
+    let matching: Vec<&Entry> = state
+        .entries
+        .iter()
+        .filter(|e| e.package == spec.package)
+        .collect();
+    let version = match &spec.version {
+        Some(v) => v.clone(),
+        None => match matching.iter().max_by(|a, b| a.cmp_version(b)) {
+            Some(newest) => newest.version.clone(),
+            None => return Vec::new(),
+        },
+    };
+    matching
+        .into_iter()
+        .filter(|e| e.version == version)
+        .collect()
+}
+
+/// `promote`: list the same pool files in `to` that `from` lists.
+pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<OpOutcome, Error> {
+    let started = Instant::now();
+    if specs.is_empty() {
+        return Err(Error::Usage(
+            "name at least one PKG or PKG=VERSION to promote".into(),
+        ));
+    }
+    let _lock = lock(ctx)?;
+    let config = config::load(ctx.repo)?;
+    config.check_suite(from)?;
+    config.check_suite(to)?;
+    let source = state::load(ctx.repo, from)?;
+    let mut target = state::load(ctx.repo, to)?;
+    let mut chosen = Vec::new();
+    for spec in specs {
+        let found = select(&source, spec);
+        if found.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}{} is not in suite {from}",
+                spec.package,
+                spec.version
+                    .as_deref()
+                    .map(|v| format!("={v}"))
+                    .unwrap_or_default()
+            )));
+        }
+        chosen.extend(found.into_iter().cloned());
+    }
+    let mut cases = Vec::new();
+    for entry in chosen {
+        let mut c = case(
+            to,
+            &entry.component,
+            format!("promote {}", entry.id()),
+            started,
+        );
+        if target
+            .find(&entry.package, &entry.version, &entry.architecture)
+            .is_some()
+        {
+            c.system_out = Some(format!("{} is already in {to}", entry.id()));
+        } else {
+            tracing::info!(package = %entry.package, version = %entry.version, "promoted {} from {from} to {to}", entry.id());
+            target.entries.push(entry);
+        }
+        cases.push(c);
+    }
+    // Published even when nothing was added: the suite gets a fresh Date either way.
+    commit(ctx, &config, to, target)?;
+    Ok(OpOutcome {
+        cases,
+        exit: Exit::Success,
+    })
+}
+
+/// `remove`: stop listing packages in `suite` (pool files go once nothing references them).
+pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, Error> {
+    let started = Instant::now();
+    let _lock = lock(ctx)?;
+    let config = config::load(ctx.repo)?;
+    config.check_suite(suite)?;
+    let mut state = state::load(ctx.repo, suite)?;
+    let mut doomed = Vec::new();
+    for spec in specs {
+        let found: Vec<Entry> = state
+            .entries
+            .iter()
+            .filter(|e| {
+                e.package == spec.package && spec.version.as_ref().is_none_or(|v| *v == e.version)
+            })
+            .cloned()
+            .collect();
+        if found.is_empty() {
+            return Err(Error::Usage(format!(
+                "{} is not in suite {suite}",
+                spec.package
+            )));
+        }
+        doomed.extend(found);
+    }
+    let mut cases = Vec::new();
+    for entry in &doomed {
+        state.entries.retain(|e| e.id() != entry.id());
+        tracing::info!(package = %entry.package, version = %entry.version, "removed {} from {suite}", entry.id());
+        cases.push(case(
+            suite,
+            &entry.component,
+            format!("remove {}", entry.id()),
+            started,
+        ));
+    }
+    commit(ctx, &config, suite, state)?;
+    Ok(OpOutcome {
+        cases,
+        exit: Exit::Success,
+    })
+}
+
+/// Publish (empty) every suite that has never been published, so clients can already use it.
+pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
+    let _lock = lock(ctx)?;
+    let config = config::load(ctx.repo)?;
+    for suite in &config.suites {
+        if !ctx.repo.join("dists").join(suite).join("Release").exists() {
+            let state = state::load(ctx.repo, suite)?;
+            publish::publish_suite(ctx.repo, &config, suite, &state, ctx.signer)?;
+        }
+    }
+    Ok(())
+}
+
+/// Apply retention, save the state, publish, and drop pool files nothing references.
+fn commit(ctx: &Context, config: &Config, suite: &str, mut state: SuiteState) -> Result<(), Error> {
+    for dropped in state.retain_newest(ctx.keep) {
+        tracing::info!(package = %dropped.package, version = %dropped.version, "retention (--keep {}) drops {} from {suite}", ctx.keep, dropped.id());
+    }
+    state::save(ctx.repo, suite, &state)?;
+    publish::publish_suite(ctx.repo, config, suite, &state, ctx.signer)?;
+    let mut referenced = BTreeSet::new();
+    for name in &config.suites {
+        let current = if name == suite {
+            state.clone()
+        } else {
+            state::load(ctx.repo, name)?
+        };
+        referenced.extend(current.entries.into_iter().map(|e| e.filename));
+        for generation in load_generations(ctx.repo, name)? {
+            referenced.extend(generation.pool);
+        }
+    }
+    let removed = pool::collect_garbage(ctx.repo, &referenced)?;
+    if removed > 0 {
+        tracing::info!("removed {removed} pool file(s) no suite or retained index lists");
+    }
+    Ok(())
+}
+
+/// Every suite's state.
+pub fn load_all(repo: &Path, config: &Config) -> Result<Vec<(String, SuiteState)>, Error> {
+    config
+        .suites
+        .iter()
+        .map(|s| Ok((s.clone(), state::load(repo, s)?)))
+        .collect()
+}
+
+fn existing_pool_sha(repo: &Path, rel: &str) -> Option<String> {
+    let path = repo.join(rel);
+    path.exists()
+        .then(|| {
+            cdkit::hash::file_checksums(&path)
+                .ok()
+                .map(|(_, _, sha)| sha)
+        })
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_refuse_hostile_names() {
+        assert_eq!(
+            "hello=1.0-1".parse::<Spec>().unwrap(),
+            Spec {
+                package: "hello".into(),
+                version: Some("1.0-1".into())
+            }
+        );
+        assert!("../x".parse::<Spec>().is_err());
+        assert!("hello=v1".parse::<Spec>().is_err());
+    }
+}

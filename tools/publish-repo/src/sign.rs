@@ -1,0 +1,168 @@
+//! Signing Release files with the gpg binary: InRelease (clearsigned) and Release.gpg
+//! (detached), with a key from the user's keyring (GNUPGHOME honoured) or from a key file
+//! imported into a private, temporary keyring.
+
+use std::path::{Path, PathBuf};
+
+use cdkit::process::{Command, Stream};
+
+use crate::error::{io, Error};
+
+/// How Release files are signed.
+#[derive(Debug)]
+pub enum Signer {
+    /// Only with an explicit `--unsigned`.
+    Unsigned,
+    /// A secret key in a keyring.
+    Key {
+        fingerprint: String,
+        /// `None`: gpg's default (GNUPGHOME or ~/.gnupg).
+        home: Option<PathBuf>,
+        /// Keeps an imported key's private keyring alive.
+        _temp: Option<tempfile::TempDir>,
+    },
+}
+
+impl Signer {
+    /// A key already in the keyring; checked now so a typo fails before anything changes.
+    pub fn from_fingerprint(fingerprint: &str) -> Result<Signer, Error> {
+        let clean = fingerprint.trim();
+        if clean.is_empty()
+            || !clean
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@.<>_-".contains(c))
+        {
+            return Err(Error::Usage(format!(
+                "--sign-key {fingerprint:?} is not a key id or fingerprint"
+            )));
+        }
+        let (found, _) = secret_key_fingerprint(None, Some(clean))?;
+        if found.is_none() {
+            return Err(Error::Usage(format!(
+                "--sign-key {clean}: no such secret key in the keyring (GNUPGHOME={})",
+                std::env::var("GNUPGHOME").unwrap_or_else(|_| "~/.gnupg".into())
+            )));
+        }
+        Ok(Signer::Key {
+            fingerprint: clean.to_string(),
+            home: None,
+            _temp: None,
+        })
+    }
+
+    /// A secret key exported to `file` (armored or binary), imported into a private keyring.
+    pub fn from_key_file(file: &Path) -> Result<Signer, Error> {
+        if !file.is_file() {
+            return Err(Error::Usage(format!(
+                "--sign-key-file {}: no such file",
+                file.display()
+            )));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("publish-repo-gpg.")
+            .tempdir()
+            .map_err(io("create a keyring in", std::env::temp_dir()))?;
+        let home = temp.path().to_path_buf();
+        let mut err = String::new();
+        let done = gpg(Some(&home))
+            .args(["--import"])
+            .arg(file)
+            .run(|_, line| {
+                err.push_str(line);
+                err.push(' ');
+            })?;
+        if !done.success() {
+            return Err(Error::Usage(format!(
+                "--sign-key-file {}: gpg cannot import it: {}",
+                file.display(),
+                err.trim()
+            )));
+        }
+        let (found, _) = secret_key_fingerprint(Some(&home), None)?;
+        let fingerprint = found.ok_or_else(|| {
+            Error::Usage(format!(
+                "--sign-key-file {}: holds no secret key",
+                file.display()
+            ))
+        })?;
+        Ok(Signer::Key {
+            fingerprint,
+            home: Some(home),
+            _temp: Some(temp),
+        })
+    }
+
+    /// Write `InRelease` and `Release.gpg` signatures of `release` to the given paths.
+    pub fn sign(&self, release: &Path, inrelease: &Path, detached: &Path) -> Result<(), Error> {
+        let Signer::Key {
+            fingerprint, home, ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let run = |args: &[&str], out: &Path| -> Result<(), Error> {
+            let mut err = String::new();
+            let done = gpg(home.as_deref())
+                .args(["--local-user", fingerprint, "--digest-algo", "SHA512"])
+                .args(args)
+                .arg("--output")
+                .arg(out)
+                .arg(release)
+                .run(|_, line| {
+                    err.push_str(line);
+                    err.push(' ');
+                })?;
+            if done.success() {
+                Ok(())
+            } else {
+                Err(Error::Sign(format!(
+                    "gpg {}: {}",
+                    args.join(" "),
+                    err.trim()
+                )))
+            }
+        };
+        std::thread::scope(|scope| {
+            let clear = scope.spawn(|| run(&["--clearsign"], inrelease));
+            let det = run(&["--armor", "--detach-sign"], detached);
+            clear
+                .join()
+                .unwrap_or_else(|_| Err(Error::Sign("gpg thread panicked".into())))
+                .and(det)
+        })
+    }
+}
+
+fn gpg(home: Option<&Path>) -> Command {
+    let mut cmd = Command::new("gpg")
+        .args(["--batch", "--yes", "--no-tty", "--quiet"])
+        .quiet();
+    if let Some(home) = home {
+        cmd = cmd.arg("--homedir").arg(home);
+    }
+    cmd
+}
+
+/// The fingerprint of the first secret key (matching `id`, if given).
+fn secret_key_fingerprint(
+    home: Option<&Path>,
+    id: Option<&str>,
+) -> Result<(Option<String>, String), Error> {
+    let mut out = String::new();
+    let mut cmd = gpg(home).args(["--with-colons", "--list-secret-keys"]);
+    if let Some(id) = id {
+        cmd = cmd.arg(id);
+    }
+    cmd.run(|stream, line| {
+        if stream == Stream::Stdout {
+            out.push_str(line);
+            out.push('\n');
+        }
+    })?;
+    let fpr = out
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .map(str::to_string);
+    Ok((fpr, out))
+}

@@ -1,0 +1,199 @@
+//! `verify`: every hash, size and signature in the published tree checks out. It reads the
+//! tree as a client would (Release → indexes → pool), not publish-repo's own state.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use cdkit::process::Command;
+
+use crate::config::{self, Config};
+use crate::error::{io, Error};
+
+/// Check the repository at `repo`; returns the defects found (empty = healthy).
+/// `keyring`: a public keyring to check signatures with (gpgv); else the gpg keyring.
+pub fn verify(
+    repo: &Path,
+    keyring: Option<&Path>,
+    unsigned_ok: bool,
+) -> Result<Vec<String>, Error> {
+    let config = config::load(repo)?;
+    let mut defects = Vec::new();
+    let mut pool_sums: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
+    for suite in &config.suites {
+        verify_suite(
+            repo,
+            &config,
+            suite,
+            keyring,
+            unsigned_ok,
+            &mut pool_sums,
+            &mut defects,
+        )?;
+    }
+    Ok(defects)
+}
+
+fn verify_suite(
+    repo: &Path,
+    _config: &Config,
+    suite: &str,
+    keyring: Option<&Path>,
+    unsigned_ok: bool,
+    pool_sums: &mut BTreeMap<String, Option<(u64, String)>>,
+    defects: &mut Vec<String>,
+) -> Result<(), Error> {
+    let dists = repo.join("dists").join(suite);
+    let release_path = dists.join("Release");
+    let Ok(release) = fs::read_to_string(&release_path) else {
+        if crate::state::load(repo, suite)?.entries.is_empty() {
+            return Ok(()); // never published: nothing to check
+        }
+        defects.push(format!("{suite}: dists/{suite}/Release is missing"));
+        return Ok(());
+    };
+    // Signatures.
+    let inrelease = dists.join("InRelease");
+    if inrelease.exists() {
+        match check_signature(&inrelease, None, keyring)? {
+            Some(problem) => defects.push(format!("{suite}: InRelease: {problem}")),
+            None => {
+                let text = fs::read_to_string(&inrelease).map_err(io("read", &inrelease))?;
+                if clearsigned_body(&text).is_none_or(|body| body != release) {
+                    defects.push(format!(
+                        "{suite}: InRelease does not contain the current Release"
+                    ));
+                }
+            }
+        }
+        let detached = dists.join("Release.gpg");
+        if let Some(problem) = check_signature(&detached, Some(&release_path), keyring)? {
+            defects.push(format!("{suite}: Release.gpg: {problem}"));
+        }
+    } else if !unsigned_ok {
+        defects.push(format!("{suite}: not signed (no InRelease)"));
+    }
+    // Index files listed in Release.
+    let mut in_sha256 = false;
+    for line in release.lines() {
+        if !line.starts_with(' ') {
+            in_sha256 = line.starts_with("SHA256:");
+            continue;
+        }
+        if !in_sha256 {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [sha, size, rel] = parts[..] else {
+            defects.push(format!("{suite}: malformed Release line {line:?}"));
+            continue;
+        };
+        let path = dists.join(rel);
+        match fs::read(&path) {
+            Err(_) => defects.push(format!("{suite}: {rel} is listed in Release but missing")),
+            Ok(bytes) => {
+                if bytes.len().to_string() != size || cdkit::hash::sha256_hex(&bytes) != sha {
+                    defects.push(format!("{suite}: {rel} does not match its Release entry"));
+                }
+                let dir = Path::new(rel).parent().unwrap_or(Path::new(""));
+                if !dists.join(dir).join("by-hash/SHA256").join(sha).exists() {
+                    defects.push(format!("{suite}: by-hash copy of {rel} ({sha}) is missing"));
+                }
+                if rel.ends_with("/Packages") {
+                    check_packages(
+                        repo,
+                        suite,
+                        rel,
+                        &String::from_utf8_lossy(&bytes),
+                        pool_sums,
+                        defects,
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every stanza's Filename exists with the Size and SHA256 the stanza states.
+fn check_packages(
+    repo: &Path,
+    suite: &str,
+    rel: &str,
+    text: &str,
+    pool_sums: &mut BTreeMap<String, Option<(u64, String)>>,
+    defects: &mut Vec<String>,
+) {
+    for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+        let field = |name: &str| {
+            stanza
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+                .map(str::trim)
+        };
+        let (Some(filename), Some(size), Some(sha)) =
+            (field("Filename"), field("Size"), field("SHA256"))
+        else {
+            defects.push(format!(
+                "{suite}: {rel}: a stanza lacks Filename, Size or SHA256"
+            ));
+            continue;
+        };
+        let actual = pool_sums
+            .entry(filename.to_string())
+            .or_insert_with(|| {
+                cdkit::hash::file_checksums(&repo.join(filename))
+                    .ok()
+                    .map(|(size, _, sha)| (size, sha))
+            })
+            .clone();
+        match actual {
+            None => defects.push(format!(
+                "{suite}: {filename} is listed in {rel} but missing from the pool"
+            )),
+            Some((s, h)) if s.to_string() != size || h != sha => defects.push(format!(
+                "{suite}: {filename} does not match its stanza in {rel}"
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+/// The signed text of a clearsigned message (dash-escaping undone), as gpg would output it.
+fn clearsigned_body(text: &str) -> Option<String> {
+    let start = text.find("\n\n")? + 2;
+    let end = text.find("\n-----BEGIN PGP SIGNATURE-----")?;
+    let body = &text[start..end];
+    let mut out = String::with_capacity(body.len() + 1);
+    for line in body.split('\n') {
+        out.push_str(line.strip_prefix("- ").unwrap_or(line));
+        out.push('\n');
+    }
+    Some(out)
+}
+
+/// `None` if the signature is good, else what gpg said.
+fn check_signature(
+    signature: &Path,
+    data: Option<&Path>,
+    keyring: Option<&Path>,
+) -> Result<Option<String>, Error> {
+    if !signature.exists() {
+        return Ok(Some("missing".into()));
+    }
+    let mut cmd = match keyring {
+        Some(k) => Command::new("gpgv").arg("--keyring").arg(k),
+        None => Command::new("gpg").args(["--batch", "--verify"]),
+    }
+    .quiet()
+    .arg(signature);
+    if let Some(d) = data {
+        cmd = cmd.arg(d);
+    }
+    let mut said = String::new();
+    let done = cmd.run(|_, line| {
+        said.push_str(line);
+        said.push(' ');
+    })?;
+    Ok((!done.success()).then(|| format!("bad signature ({})", said.trim())))
+}

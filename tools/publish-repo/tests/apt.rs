@@ -1,0 +1,409 @@
+//! publish-repo against real apt and gpg: a hermetic apt client over file:// and over a
+//! loopback HTTP server must see exactly the expected candidates after every operation.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use cdkit_testkit::apt::{make_deb, make_deb_with, AptClient, HttpServer, TestKey};
+use cdkit_testkit::assert_valid_junit;
+
+const BIN: &str = env!("CARGO_BIN_EXE_publish-repo");
+
+struct Repo {
+    dir: tempfile::TempDir,
+    key: TestKey,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+            key: TestKey::generate(),
+        };
+        let out = repo.run(&["init", "--origin", "cdkit", "--label", "cdkit test"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        repo
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn debs(&self) -> PathBuf {
+        self.dir.path().join("debs")
+    }
+
+    fn report(&self) -> PathBuf {
+        self.dir.path().join("reports/publish.xml")
+    }
+
+    /// Run `publish-repo SUBCOMMAND --repo ROOT ARGS…` (signing flags added for publishing commands).
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg(args[0])
+            .arg("--repo")
+            .arg(self.root())
+            .args(&args[1..]);
+        if matches!(args[0], "init" | "add" | "promote" | "remove") {
+            cmd.args(["--sign-key", &self.key.fingerprint]);
+        }
+        if matches!(args[0], "add" | "promote" | "remove") {
+            cmd.arg("--junit").arg(self.report());
+        }
+        cmd.env("GNUPGHOME", self.key.home.path()).output().unwrap()
+    }
+
+    fn add(&self, suite: &str, debs: &[PathBuf]) -> Output {
+        let mut args = vec!["add", "--suite", suite];
+        let paths: Vec<String> = debs.iter().map(|d| d.display().to_string()).collect();
+        args.extend(paths.iter().map(String::as_str));
+        self.run(&args)
+    }
+
+    fn client(&self, suite: &str) -> AptClient {
+        AptClient::new(
+            &format!("file://{}", self.root().display()),
+            suite,
+            Some(&self.key.public),
+        )
+    }
+
+    fn verify(&self) {
+        let out = Command::new(BIN)
+            .args(["verify", "--repo"])
+            .arg(self.root())
+            .arg("--keyring")
+            .arg(&self.key.public)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+}
+
+#[test]
+fn apt_sees_adds_promotions_removals_and_retention() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let v1 = make_deb(&d, "hello", "1.0-1", "amd64");
+    let v2 = make_deb(&d, "hello", "1.1-1", "amd64");
+    let tool = make_deb(&d, "tool", "2.0-1", "all");
+    ok(&repo.add("testing", &[v1.clone(), tool]));
+    assert_valid_junit(&repo.report());
+    let testing = repo.client("testing");
+    testing.must_update();
+    assert_eq!(testing.candidate("hello").as_deref(), Some("1.0-1"));
+    assert_eq!(
+        testing.candidate("tool").as_deref(),
+        Some("2.0-1"),
+        "arch-all packages are listed"
+    );
+
+    ok(&repo.add("testing", &[v2]));
+    testing.must_update();
+    assert_eq!(testing.candidate("hello").as_deref(), Some("1.1-1"));
+    assert_eq!(
+        testing.versions("hello"),
+        ["1.1-1", "1.0-1"],
+        "older versions stay installable"
+    );
+
+    // Promotion lists the same bytes in production.
+    let production = repo.client("production");
+    production.must_update();
+    assert_eq!(production.candidate("hello"), None);
+    ok(&repo.run(&[
+        "promote",
+        "--from",
+        "testing",
+        "--to",
+        "production",
+        "hello=1.0-1",
+    ]));
+    assert_valid_junit(&repo.report());
+    production.must_update();
+    assert_eq!(production.candidate("hello").as_deref(), Some("1.0-1"));
+    let downloaded = production.download("hello", "1.0-1");
+    assert_eq!(
+        std::fs::read(downloaded).unwrap(),
+        std::fs::read(&v1).unwrap(),
+        "promotion moves the same bytes"
+    );
+
+    // Removal.
+    ok(&repo.run(&["remove", "--suite", "testing", "tool"]));
+    testing.must_update();
+    assert_eq!(testing.candidate("tool"), None);
+
+    // Retention: --keep 2 drops the oldest of three versions from the index; the older
+    // retained one still downloads.
+    let v3 = make_deb(&d, "hello", "1.2-1", "amd64");
+    ok(&repo.run(&[
+        "add",
+        "--suite",
+        "testing",
+        "--keep",
+        "2",
+        v3.to_str().unwrap(),
+    ]));
+    testing.must_update();
+    assert_eq!(testing.versions("hello"), ["1.2-1", "1.1-1"]);
+    testing.download("hello", "1.1-1");
+    // 1.0-1 left testing but production still lists it, so its pool file stays.
+    production.must_update();
+    production.download("hello", "1.0-1");
+    repo.verify();
+}
+
+#[test]
+fn clients_follow_a_move_back_to_an_older_version() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add(
+        "testing",
+        &[
+            make_deb(&d, "app", "1.0-1", "amd64"),
+            make_deb(&d, "app", "1.1-1", "amd64"),
+        ],
+    ));
+    ok(&repo.run(&[
+        "promote",
+        "--from",
+        "testing",
+        "--to",
+        "production",
+        "app=1.0-1",
+    ]));
+    ok(&repo.run(&[
+        "promote",
+        "--from",
+        "testing",
+        "--to",
+        "production",
+        "app=1.1-1",
+    ]));
+    let server = HttpServer::serve(&repo.root());
+    let over_http = AptClient::new(&server.url(), "production", Some(&repo.key.public));
+    let over_file = repo.client("production");
+    for client in [&over_http, &over_file] {
+        client.must_update();
+        assert_eq!(client.candidate("app").as_deref(), Some("1.1-1"));
+    }
+    // HTTP validators (Last-Modified / If-Modified-Since) have one-second resolution: a
+    // rollback within the same second as the client's last fetch would look unmodified to
+    // any web server. Real rollbacks come seconds later; so does this one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Back to 1.0-1: drop 1.1-1 from production and re-promote 1.0-1 (fresh Date).
+    ok(&repo.run(&["remove", "--suite", "production", "app=1.1-1"]));
+    ok(&repo.run(&[
+        "promote",
+        "--from",
+        "testing",
+        "--to",
+        "production",
+        "app=1.0-1",
+    ]));
+    for client in [&over_http, &over_file] {
+        client.must_update();
+        assert_eq!(client.candidate("app").as_deref(), Some("1.0-1"));
+    }
+    repo.verify();
+}
+
+#[test]
+fn the_same_version_with_other_bytes_is_refused_and_an_identical_re_add_is_a_no_op() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let original = make_deb(&d, "svc", "1.0-1", "amd64");
+    ok(&repo.add("testing", std::slice::from_ref(&original)));
+    ok(&repo.add("testing", std::slice::from_ref(&original)));
+    let rebuilt = make_deb_with(
+        &d.join("rebuilt"),
+        "svc",
+        "1.0-1",
+        "amd64",
+        "different bytes\n",
+    );
+    let before = tree_digest(&repo.root());
+    let out = repo.add("testing", &[rebuilt]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("svc_1.0-1_amd64 is already published with other bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    assert_valid_junit(&repo.report());
+    let original_sha = cdkit::hash::file_checksums(&original).unwrap().2;
+    assert!(
+        xml.contains("<failure") && xml.contains(&original_sha),
+        "{xml}"
+    );
+    assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
+}
+
+/// Every file's path and content under `root`, except the lock file.
+fn tree_digest(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for item in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = item.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.ends_with("lock") {
+                let sha = cdkit::hash::file_checksums(&path).unwrap().2;
+                out.push((path.display().to_string(), sha));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn bad_input_is_one_line_exit_2_and_changes_nothing() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let good = make_deb(&d, "good", "1.0-1", "amd64");
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = d.join("truncated.deb");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let not_deb = d.join("notes.deb");
+    std::fs::write(&not_deb, "just text\n").unwrap();
+    let bad_control = bad_control_deb(&d);
+    let before = tree_digest(&repo.root());
+    for (bad, needle) in [
+        (&truncated, "truncated.deb"),
+        (&not_deb, "notes.deb"),
+        (&bad_control, "malformed control file"),
+    ] {
+        let out = repo.add("testing", &[good.clone(), bad.clone()]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}: {}",
+            bad.display(),
+            stderr(&out)
+        );
+        let last = stderr(&out).lines().last().unwrap_or("").to_string();
+        assert!(
+            last.starts_with("publish-repo: error: ") && last.contains(needle),
+            "{last}"
+        );
+        assert_eq!(
+            tree_digest(&repo.root()),
+            before,
+            "{} changed the repository",
+            bad.display()
+        );
+    }
+    // A missing signing key.
+    let out = Command::new(BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args([
+            "--suite",
+            "testing",
+            "--sign-key",
+            "0000000000000000000000000000000000000000",
+        ])
+        .arg(&good)
+        .env("GNUPGHOME", repo.key.home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no such secret key"),
+        "{}",
+        stderr(&out)
+    );
+    let out = Command::new(BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args(["--suite", "testing"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no signing key"), "{}", stderr(&out));
+    assert_eq!(tree_digest(&repo.root()), before);
+}
+
+/// A .deb whose control file has a line that is not `Field: value`.
+fn bad_control_deb(dir: &Path) -> PathBuf {
+    let work = dir.join("badctl");
+    std::fs::create_dir_all(work.join("DEBIAN")).unwrap();
+    std::fs::write(
+        work.join("DEBIAN/control"),
+        "Package: broken\nVersion: 1.0-1\nArchitecture: amd64\nthis line is garbage\nMaintainer: x <x@y>\nDescription: d\n",
+    )
+    .unwrap();
+    let out = dir.join("broken_1.0-1_amd64.deb");
+    let status = Command::new("dpkg-deb")
+        .args(["--nocheck", "--root-owner-group", "--build"])
+        .arg(&work)
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn paths_are_read_from_stdin_and_a_key_file_signs() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let a = make_deb(&d, "from-stdin", "1.0-1", "amd64");
+    let mut child = Command::new(BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args(["--suite", "testing", "--sign-key-file"])
+        .arg(&repo.key.secret_file)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{}", a.display()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    let client = repo.client("testing");
+    client.must_update();
+    assert_eq!(client.candidate("from-stdin").as_deref(), Some("1.0-1"));
+}
+
+#[test]
+fn a_held_lock_times_out_with_exit_75_naming_the_holder() {
+    let repo = Repo::new();
+    let lock_path = repo.root().join(".publish-repo/lock");
+    let _held = cdkit::lock::Lock::try_acquire(&lock_path, "a test holding the lock").unwrap();
+    let deb = make_deb(&repo.debs(), "late", "1.0-1", "amd64");
+    let out = Command::new(BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args(["--suite", "testing", "--unsigned", "--lock-timeout", "1s"])
+        .arg(&deb)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a test holding the lock"),
+        "{}",
+        stderr(&out)
+    );
+}
