@@ -89,13 +89,12 @@ pub fn check_name(what: &str, name: &str) -> Result<(), Error> {
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && !name.starts_with('.');
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
     if ok {
         Ok(())
     } else {
         Err(Error::Usage(format!(
-            "{what} name {name:?} is not allowed (letters, digits, '-', '_', '.')"
+            "{what} name {name:?} is not allowed (letters, digits, '-', '_')"
         )))
     }
 }

@@ -45,7 +45,8 @@ pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Delete pool files that `referenced` does not name; returns how many were deleted.
+/// Delete pool files that `referenced` does not name; returns how many were deleted. Call
+/// only under the repository lock.
 pub fn collect_garbage(repo: &Path, referenced: &BTreeSet<String>) -> Result<usize, Error> {
     let pool = repo.join("pool");
     let mut removed = 0;
@@ -66,8 +67,9 @@ pub fn collect_garbage(repo: &Path, referenced: &BTreeSet<String>) -> Result<usi
                 .strip_prefix(repo)
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let is_temp = item.file_name().to_string_lossy().starts_with('.');
-            if !is_temp && !referenced.contains(&rel) {
+            // Unreferenced files go, including `.NAME.tmp` files of a killed publisher's
+            // atomic write: the caller holds the repository lock, so none is in progress.
+            if !referenced.contains(&rel) {
                 fs::remove_file(&path).map_err(io("remove", &path))?;
                 removed += 1;
             }

@@ -1,8 +1,8 @@
-//! Publishing a suite, in the order that keeps every client consistent (reference §4, §7):
-//! pool files are already in place; then by-hash copies of the new indexes; then the
-//! canonical `Packages*` (temp, fsync, rename); then `Release`, `Release.gpg` and `InRelease`
-//! last. The previous index generations stay reachable by hash, so a client that fetched the
-//! old InRelease a moment ago still finds exactly the files it names.
+//! Publishing a suite so that every client stays consistent (reference §4, §7): pool files
+//! are already in place; a complete new `dists/SUITE` tree (indexes, by-hash files of every
+//! retained generation, Release, Release.gpg, InRelease) is written beside the live one and
+//! switched in with one rename. The previous index generations stay reachable by hash, so a
+//! client that fetched the old InRelease a moment ago still finds exactly the files it names.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -16,13 +16,20 @@ use crate::index::{self, IndexFile};
 use crate::sign::Signer;
 use crate::state::{Entry, SuiteState};
 
-/// Index generations kept reachable by hash (apt-ftparchive keeps 3, aptly 2).
+/// Index generations kept reachable by hash however old (apt-ftparchive keeps 3, aptly 2).
 pub const KEEP_GENERATIONS: usize = 3;
+
+/// Younger generations are kept too: a client may be in the middle of an update that began
+/// several publishes ago (a busy CI can publish many times a minute).
+pub const GRACE_SECONDS: i64 = 15 * 60;
 
 /// What one publish of a suite referenced, so older generations' files are kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Generation {
     pub date: String,
+    /// Unix time of the publish, for the grace period.
+    #[serde(default)]
+    pub published: i64,
     /// `dists/SUITE`-relative index paths and their SHA-256.
     pub indexes: Vec<(String, String)>,
     /// Repository-relative pool files the indexes list.
@@ -80,6 +87,12 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
 }
 
 /// Publish `suite` from `state`; returns the new generation.
+///
+/// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.GEN`): the new
+/// generation is written in full beside it (indexes, by-hash files of every retained
+/// generation hard-linked in, Release and signatures), then the link is replaced with one
+/// `rename(2)`. A publisher killed at any point leaves the old tree or the new one, never a
+/// mix; a client that read the old InRelease still finds every index it names by hash.
 pub fn publish_suite(
     repo: &Path,
     config: &Config,
@@ -87,56 +100,18 @@ pub fn publish_suite(
     state: &SuiteState,
     signer: &Signer,
 ) -> Result<Generation, Error> {
-    let dists = repo.join("dists").join(suite);
+    let dists = repo.join("dists");
+    let link = dists.join(suite);
     let mut files: Vec<IndexFile> = Vec::new();
     let mut pool = BTreeSet::new();
     for (dir, entries) in index_sets(config, state) {
         pool.extend(entries.iter().map(|e| e.filename.clone()));
         files.extend(index::index_files(&dir, &index::packages_text(&entries))?);
     }
-
-    // 1. by-hash copies, never overwritten (same name = same content).
-    for file in &files {
-        let dir = Path::new(&file.path).parent().unwrap_or(Path::new(""));
-        let by_hash = dists.join(dir).join("by-hash/SHA256").join(&file.sha256);
-        if !by_hash.exists() {
-            cdkit::atomic::write(&by_hash, &file.bytes)?;
-        }
-    }
-    // 2. canonical index files.
-    for file in &files {
-        cdkit::atomic::write(&dists.join(&file.path), &file.bytes)?;
-    }
-    // 3. Release, then its signatures; InRelease is renamed into place last.
     let date = release_date();
-    let release = release_text(config, suite, &date, &files);
-    let staging = tempfile::Builder::new()
-        .prefix(".publish.")
-        .tempdir_in(&dists)
-        .map_err(io("create a temporary directory in", &dists))?;
-    let release_tmp = staging.path().join("Release");
-    fs::write(&release_tmp, release.as_bytes()).map_err(io("write", &release_tmp))?;
-    let inrelease_tmp = staging.path().join("InRelease");
-    let detached_tmp = staging.path().join("Release.gpg");
-    signer.sign(&release_tmp, &inrelease_tmp, &detached_tmp)?;
-    cdkit::atomic::write(&dists.join("Release"), release.as_bytes())?;
-    if matches!(signer, Signer::Key { .. }) {
-        let detached = fs::read(&detached_tmp).map_err(io("read", &detached_tmp))?;
-        cdkit::atomic::write(&dists.join("Release.gpg"), &detached)?;
-        let inrelease = fs::read(&inrelease_tmp).map_err(io("read", &inrelease_tmp))?;
-        cdkit::atomic::write(&dists.join("InRelease"), &inrelease)?;
-    } else {
-        for stale in ["InRelease", "Release.gpg"] {
-            let path = dists.join(stale);
-            if path.exists() {
-                fs::remove_file(&path).map_err(io("remove", &path))?;
-            }
-        }
-    }
-
-    // 4. Remember this generation; forget the oldest, and the by-hash files only it used.
     let generation = Generation {
-        date,
+        date: date.clone(),
+        published: chrono::Utc::now().timestamp(),
         indexes: files
             .iter()
             .map(|f| (f.path.clone(), f.sha256.clone()))
@@ -145,12 +120,147 @@ pub fn publish_suite(
     };
     let mut generations = load_generations(repo, suite)?;
     generations.push(generation.clone());
-    let excess = generations.len().saturating_sub(KEEP_GENERATIONS);
-    generations.drain(..excess);
+    let now = chrono::Utc::now().timestamp();
+    let count = generations.len();
+    let mut position = 0;
+    generations.retain(|g| {
+        position += 1;
+        position + KEEP_GENERATIONS > count || now - g.published < GRACE_SECONDS
+    });
+
+    fs::create_dir_all(&dists).map_err(io("create", &dists))?;
+    let previous = current_generation_dir(&link)?;
+    let name = format!(
+        ".{suite}.{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ")
+    );
+    let gen_dir = dists.join(&name);
+    fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
+
+    // Indexes, and by-hash copies of them and of every retained generation's indexes.
+    for file in &files {
+        write_durable(&gen_dir.join(&file.path), &file.bytes)?;
+        let by_hash = gen_dir.join(by_hash_path(&file.path, &file.sha256));
+        if !by_hash.exists() {
+            write_durable(&by_hash, &file.bytes)?;
+        }
+    }
+    if let Some(previous) = &previous {
+        for generation in &generations {
+            for (path, sha) in &generation.indexes {
+                let rel = by_hash_path(path, sha);
+                let (from, to) = (previous.join(&rel), gen_dir.join(&rel));
+                if from.exists() && !to.exists() {
+                    fs::hard_link(&from, &to).map_err(io("link", &to))?;
+                }
+            }
+        }
+    }
+
+    // Release and its signatures; their mtime only ever grows, so HTTP If-Modified-Since
+    // (one-second resolution) can never hide a publish that came within the same second.
+    let release = release_text(config, suite, &date, &files);
+    let release_path = gen_dir.join("Release");
+    write_durable(&release_path, release.as_bytes())?;
+    signer.sign(
+        &release_path,
+        &gen_dir.join("InRelease"),
+        &gen_dir.join("Release.gpg"),
+    )?;
+    let mtime = next_mtime(previous.as_deref());
+    for name in ["Release", "InRelease", "Release.gpg"] {
+        let path = gen_dir.join(name);
+        if path.exists() {
+            let file = fs::File::options()
+                .write(true)
+                .open(&path)
+                .map_err(io("open", &path))?;
+            file.set_modified(mtime)
+                .map_err(io("set the time of", &path))?;
+            file.sync_all().map_err(io("sync", &path))?;
+        }
+    }
+    sync_dir(&gen_dir)?;
+
+    // The switch.
+    let tmp_link = dists.join(format!(".{suite}.link"));
+    let _ = fs::remove_file(&tmp_link);
+    std::os::unix::fs::symlink(&name, &tmp_link).map_err(io("create", &tmp_link))?;
+    if link.exists() && !link.is_symlink() {
+        // A plain directory from an older layout: move it aside first.
+        let aside = dists.join(format!(".{suite}.old"));
+        fs::rename(&link, &aside).map_err(io("move", &link))?;
+    }
+    fs::rename(&tmp_link, &link).map_err(io("replace", &link))?;
+    sync_dir(&dists)?;
+
+    // Remember the retained generations; remove generation directories no link points to.
     let bytes = serde_json::to_vec(&generations).map_err(|e| Error::Usage(e.to_string()))?;
     cdkit::atomic::write(&generations_file(repo, suite), &bytes)?;
-    prune_by_hash(&dists, &generations)?;
+    remove_old_generation_dirs(&dists, suite, &name)?;
     Ok(generation)
+}
+
+/// `COMPONENT/binary-ARCH/by-hash/SHA256/HEX` for an index path and its hash.
+fn by_hash_path(index: &str, sha256: &str) -> PathBuf {
+    let dir = Path::new(index).parent().unwrap_or(Path::new(""));
+    dir.join("by-hash/SHA256").join(sha256)
+}
+
+/// The directory `dists/SUITE` points to now, if it exists.
+fn current_generation_dir(link: &Path) -> Result<Option<PathBuf>, Error> {
+    if !link.exists() {
+        return Ok(None);
+    }
+    Ok(Some(fs::canonicalize(link).map_err(io("resolve", link))?))
+}
+
+/// Write a file in a directory no client sees yet: create parents, write, fsync.
+fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    let mut file = fs::File::create(path).map_err(io("create", path))?;
+    file.write_all(bytes).map_err(io("write", path))?;
+    file.sync_all().map_err(io("sync", path))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("sync", dir))
+}
+
+/// Now, or one second after the previous Release's mtime if that is not earlier.
+fn next_mtime(previous: Option<&Path>) -> std::time::SystemTime {
+    let now = std::time::SystemTime::now();
+    let before = previous
+        .and_then(|p| fs::metadata(p.join("Release")).ok())
+        .and_then(|m| m.modified().ok());
+    match before {
+        Some(t) if t + std::time::Duration::from_secs(1) > now => {
+            t + std::time::Duration::from_secs(1)
+        }
+        _ => now,
+    }
+}
+
+/// Delete `dists/.SUITE.*` directories except `keep` (half-written ones of a killed
+/// publisher included: the caller holds the repository lock).
+fn remove_old_generation_dirs(dists: &Path, suite: &str, keep: &str) -> Result<(), Error> {
+    let prefix = format!(".{suite}.");
+    for item in fs::read_dir(dists).map_err(io("read", dists))?.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix)
+            && name != keep
+            && item.path().is_dir()
+            && !item.path().is_symlink()
+        {
+            fs::remove_dir_all(item.path()).map_err(io("remove", item.path()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The Release file: constant Origin/Label/Suite/Codename, a fresh Date, SHA256 of every index
@@ -172,32 +282,4 @@ fn release_text(config: &Config, suite: &str, date: &str, files: &[IndexFile]) -
         ));
     }
     text
-}
-
-/// Remove by-hash files no retained generation lists.
-fn prune_by_hash(dists: &Path, generations: &[Generation]) -> Result<(), Error> {
-    let keep: BTreeSet<&str> = generations
-        .iter()
-        .flat_map(|g| g.indexes.iter().map(|(_, sha)| sha.as_str()))
-        .collect();
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-    for generation in generations {
-        for (path, _) in &generation.indexes {
-            if let Some(dir) = Path::new(path).parent() {
-                dirs.insert(dists.join(dir).join("by-hash/SHA256"));
-            }
-        }
-    }
-    for dir in dirs {
-        let Ok(listing) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for item in listing.flatten() {
-            let name = item.file_name().to_string_lossy().into_owned();
-            if !keep.contains(name.as_str()) && !name.starts_with('.') {
-                fs::remove_file(item.path()).map_err(io("remove", item.path()))?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,208 @@
+//! publish-repo under stress: clients updating while it publishes, publishers killed with
+//! SIGKILL at random points, and concurrent publishers.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdkit_testkit::apt::{make_deb, AptClient, HttpServer, TestKey};
+
+const BIN: &str = env!("CARGO_BIN_EXE_publish-repo");
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    key: TestKey,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let f = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            key: TestKey::generate(),
+        };
+        let out = f
+            .command(&["init", "--origin", "cdkit", "--label", "stress"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        f
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg(args[0])
+            .arg("--repo")
+            .arg(self.repo())
+            .args(&args[1..])
+            .args(["--sign-key", &self.key.fingerprint, "-q"])
+            .env("GNUPGHOME", self.key.home.path());
+        cmd
+    }
+
+    fn add(&self, deb: &std::path::Path) -> Command {
+        let mut cmd = self.command(&["add", "--suite", "testing", "--keep", "3"]);
+        cmd.arg(deb);
+        cmd
+    }
+
+    fn verify(&self) {
+        let out = Command::new(BIN)
+            .args(["verify", "--repo"])
+            .arg(self.repo())
+            .arg("--keyring")
+            .arg(&self.key.public)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
+    let f = Fixture::new();
+    let debs: Vec<PathBuf> = (1..=200)
+        .map(|i| {
+            make_deb(
+                &f.dir.path().join("debs"),
+                &format!("pkg{}", i % 7),
+                &format!("1.{i}-1"),
+                "amd64",
+            )
+        })
+        .collect();
+    let server = HttpServer::serve(&f.repo());
+    let client = Arc::new(AptClient::new(
+        &server.url(),
+        "testing",
+        Some(&f.key.public),
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let updates = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (client, stop, updates) = (client.clone(), stop.clone(), updates.clone());
+        std::thread::spawn(move || {
+            let mut errors = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let (ok, text) = client.update();
+                updates.fetch_add(1, Ordering::SeqCst);
+                if !ok {
+                    errors.push(text);
+                }
+            }
+            errors
+        })
+    };
+    for deb in &debs {
+        let out = f.add(deb).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    let errors = watcher.join().unwrap();
+    assert!(updates.load(Ordering::SeqCst) >= 5, "the client barely ran");
+    assert!(
+        errors.is_empty(),
+        "{} of {} updates failed; first:\n{}",
+        errors.len(),
+        updates.load(Ordering::SeqCst),
+        errors[0]
+    );
+    client.must_update();
+    assert_eq!(client.candidate("pkg4").as_deref(), Some("1.200-1"));
+    f.verify();
+}
+
+#[test]
+fn sigkill_at_random_points_leaves_a_verifiable_repository() {
+    let f = Fixture::new();
+    let debs_dir = f.dir.path().join("debs");
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for i in 1..=25 {
+        let deb = make_deb(&debs_dir, "victim", &format!("1.{i}-1"), "amd64");
+        let mut child = f
+            .add(&deb)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(rng % 120));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        f.verify();
+    }
+    // A normal publish afterwards cleans up and clients update.
+    let last = make_deb(&debs_dir, "victim", "9.0-1", "amd64");
+    assert!(f.add(&last).status().unwrap().success());
+    f.verify();
+    let client = AptClient::new(
+        &format!("file://{}", f.repo().display()),
+        "testing",
+        Some(&f.key.public),
+    );
+    client.must_update();
+    assert_eq!(client.candidate("victim").as_deref(), Some("9.0-1"));
+}
+
+#[test]
+fn four_concurrent_publishers_all_land() {
+    let f = Fixture::new();
+    let debs_dir = f.dir.path().join("debs");
+    let mut children = Vec::new();
+    for writer in 0..4 {
+        let debs: Vec<PathBuf> = (0..5)
+            .map(|i| make_deb(&debs_dir, &format!("w{writer}-p{i}"), "1.0-1", "amd64"))
+            .collect();
+        children.push(std::thread::spawn({
+            let cmds: Vec<Command> = debs.iter().map(|d| f.add(d)).collect();
+            move || {
+                cmds.into_iter()
+                    .map(|mut c| c.output().unwrap())
+                    .filter(|o| !o.status.success())
+                    .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    .collect::<Vec<_>>()
+            }
+        }));
+    }
+    for child in children {
+        let failures = child.join().unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+    let client = AptClient::new(
+        &format!("file://{}", f.repo().display()),
+        "testing",
+        Some(&f.key.public),
+    );
+    client.must_update();
+    for writer in 0..4 {
+        for i in 0..5 {
+            let name = format!("w{writer}-p{i}");
+            assert_eq!(
+                client.candidate(&name).as_deref(),
+                Some("1.0-1"),
+                "{name} was lost"
+            );
+        }
+    }
+    f.verify();
+}
