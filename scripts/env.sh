@@ -1,5 +1,11 @@
-# Sourced by scripts: one cargo target directory outside the clone (so CI's fresh clones reuse
-# the build) and the Python venv made by scripts/setup.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cdkit/target}"
+# Sourced by scripts (from the repository root): a cargo target directory outside the clone,
+# so CI's fresh clones reuse the build, and the Python venv made by scripts/setup.
+# The target directory is per clone path: cargo records absolute source paths in its
+# fingerprints, so two checkouts sharing one target directory can get each other's stale
+# artifacts.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  CARGO_TARGET_DIR="$HOME/.cache/cdkit/target/$(pwd -P | sha256sum | cut -c1-12)"
+fi
+export CARGO_TARGET_DIR
 export CDKIT_VENV="${CDKIT_VENV:-$HOME/.cache/cdkit/venv}"
 export CDKIT_PYTHON="$CDKIT_VENV/bin/python"
