@@ -34,13 +34,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Version(#[from] cdkit::policy::PolicyError),
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cdkit::io_error::IoError),
+    #[error(transparent)]
+    Write(#[from] cdkit::atomic::AtomicWriteError),
     #[error(transparent)]
     Deb(#[from] cdkit::deb::DebError),
     #[error(transparent)]
@@ -59,12 +56,26 @@ impl ExitCoded for Error {
     }
 }
 
-/// Shorthand for I/O errors that name their path.
+/// Shorthand for I/O errors that name their path (`map_err(io("read", &path))?`).
 pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
+    let make = cdkit::io_error::io(action, path);
+    move |source| Error::Io(make(source))
+}
+
+/// For walkdir errors while reading the tree at `root` (the entry's own path if it has one).
+pub fn walk(root: &std::path::Path) -> impl FnOnce(walkdir::Error) -> Error + '_ {
+    move |e| {
+        let path = e
+            .path()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| root.to_path_buf());
+        let source = e
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other("file system loop"));
+        Error::Io(cdkit::io_error::IoError {
+            action: "read",
+            path,
+            source,
+        })
     }
 }

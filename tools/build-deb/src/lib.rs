@@ -272,13 +272,7 @@ fn copy_into(file: &Path, dir: &Path) -> Result<PathBuf, Error> {
         .ok_or_else(|| Error::Usage(format!("{} has no file name", file.display())))?;
     let target = dir.join(name);
     let mut source = fs::File::open(file).map_err(error::io("read", file))?;
-    cdkit::atomic::write_with(&target, |w| std::io::copy(&mut source, w).map(|_| ())).map_err(
-        |e| Error::Io {
-            action: "write",
-            path: e.path.clone(),
-            source: e.source,
-        },
-    )?;
+    cdkit::atomic::write_with(&target, |w| std::io::copy(&mut source, w).map(|_| ()))?;
     Ok(target)
 }
 

@@ -8,7 +8,7 @@ use clap::Parser;
 use build_deb::{BuildOptions, LintianLevel, TOOL};
 use cdkit::cli::CommonArgs;
 use cdkit::deb::Compression;
-use cdkit::exit::{Exit, ExitCoded};
+use cdkit::exit::Exit;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -64,18 +64,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = cli.common.start(TOOL) {
-        eprintln!("{TOOL}: error: {e}");
-        return Exit::Usage.into();
-    }
-    let outcome = run(cli);
-    cdkit::cli::finish(TOOL, outcome, |e| {
-        e.chain().find_map(|cause| {
-            cause
-                .downcast_ref::<build_deb::Error>()
-                .map(ExitCoded::exit)
-        })
-    })
+    let common = cli.common.clone();
+    cdkit::cli::run_tool::<build_deb::Error>(TOOL, &common, || run(cli))
 }
 
 fn run(cli: Cli) -> anyhow::Result<Exit> {

@@ -350,13 +350,7 @@ fn collect_entries(stage: &Path, manifest: &Manifest) -> Result<Vec<DataEntry>, 
         .follow_links(false)
         .sort_by_file_name()
     {
-        let entry = entry.map_err(|e| Error::Io {
-            action: "read",
-            path: stage.to_path_buf(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("walk failed")),
-        })?;
+        let entry = entry.map_err(crate::error::walk(stage))?;
         let rel = entry.path().strip_prefix(stage).unwrap_or(entry.path());
         if rel.as_os_str().is_empty() {
             continue;

@@ -20,16 +20,7 @@ pub fn copy_tree(source: &Path, dest: &Path, exclude: &[PathBuf]) -> Result<(), 
             e.file_name() != ".git" && !exclude.iter().any(|x| e.path().starts_with(x))
         });
     for entry in walker {
-        let entry = entry.map_err(|e| Error::Io {
-            action: "read",
-            path: e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| source.to_path_buf()),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("walk failed")),
-        })?;
+        let entry = entry.map_err(crate::error::walk(source))?;
         let rel = entry.path().strip_prefix(source).unwrap_or(entry.path());
         if rel.as_os_str().is_empty() {
             continue;

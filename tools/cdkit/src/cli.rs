@@ -64,6 +64,28 @@ pub enum StartError {
     Signals(std::io::Error),
 }
 
+/// The whole `main` of a tool: start logging and signal handling with `common`, run `body`,
+/// and turn its outcome into the exit status, finding the exit code of an error by
+/// downcasting its chain to the tool library's error type `E`.
+pub fn run_tool<E>(
+    tool: &'static str,
+    common: &CommonArgs,
+    body: impl FnOnce() -> anyhow::Result<Exit>,
+) -> ExitCode
+where
+    E: crate::exit::ExitCoded + std::error::Error + Send + Sync + 'static,
+{
+    if let Err(e) = common.start(tool) {
+        crate::console::write_line(&format!("{tool}: error: {e}"));
+        return Exit::Usage.into();
+    }
+    finish(tool, body(), |error| {
+        error
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<E>().map(crate::exit::ExitCoded::exit))
+    })
+}
+
 /// Print the one-line error the contract asks for (`TOOL: error: …: cause`) and map the
 /// outcome to the process exit status. `classify` names the exit code of an error; errors it
 /// does not know are reported as bad input (2), the contract's code for "fix the invocation".

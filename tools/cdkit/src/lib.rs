@@ -7,6 +7,7 @@ pub mod cli;
 pub mod console;
 pub mod exit;
 pub mod hash;
+pub mod io_error;
 pub mod junit;
 pub mod lock;
 pub mod log;

@@ -14,13 +14,8 @@ pub enum Error {
     Deb(#[from] cdkit::deb::ReadError),
     #[error(transparent)]
     Lock(#[from] cdkit::lock::LockError),
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cdkit::io_error::IoError),
     #[error(transparent)]
     Write(#[from] cdkit::atomic::AtomicWriteError),
     #[error("signing failed: {0}")]
@@ -42,12 +37,8 @@ impl ExitCoded for Error {
     }
 }
 
-/// Shorthand for I/O errors that name their path.
+/// Shorthand for I/O errors that name their path (`map_err(io("read", &path))?`).
 pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io {
-        action,
-        path,
-        source,
-    }
+    let make = cdkit::io_error::io(action, path);
+    move |source| Error::Io(make(source))
 }

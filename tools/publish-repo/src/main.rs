@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use cdkit::cli::{parse_duration, CommonArgs};
-use cdkit::exit::{Exit, ExitCoded};
+use cdkit::exit::Exit;
 use cdkit::junit::{Case, Report, Suite};
 use publish_repo::config::Config;
 use publish_repo::ops::{self, Context, OpOutcome, Spec};
@@ -146,7 +146,7 @@ struct OptionalSigning {
     /// Sign with the secret key in this file.
     #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
     sign_key_file: Option<PathBuf>,
-    /// Publish without signatures.
+    /// Publish without signatures (clients then need [trusted=yes]).
     #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
     unsigned: bool,
 }
@@ -164,15 +164,8 @@ impl OptionalSigning {
 
 #[derive(Debug, Args)]
 struct PublishArgs {
-    /// Sign with this secret key from the keyring (GNUPGHOME honoured).
-    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
-    sign_key: Option<String>,
-    /// Sign with the secret key in this file.
-    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
-    sign_key_file: Option<PathBuf>,
-    /// Publish without signatures (clients then need [trusted=yes]).
-    #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
-    unsigned: bool,
+    #[command(flatten)]
+    signing: OptionalSigning,
     /// Versions of each package kept per suite (older ones leave the index).
     #[arg(long, env = "PUBLISH_REPO_KEEP", default_value_t = 5)]
     keep: usize,
@@ -182,31 +175,21 @@ struct PublishArgs {
 }
 
 impl PublishArgs {
+    /// Publishing commands need an explicit choice: a key, or `--unsigned`.
     fn signer(&self) -> Result<Signer, Error> {
-        match (&self.sign_key, &self.sign_key_file, self.unsigned) {
-            (Some(fpr), _, _) => Signer::from_fingerprint(fpr),
-            (None, Some(file), _) => Signer::from_key_file(file),
-            (None, None, true) => Ok(Signer::Unsigned),
-            (None, None, false) => Err(Error::Usage(
+        self.signing.signer()?.ok_or_else(|| {
+            Error::Usage(
                 "no signing key: give --sign-key FINGERPRINT, --sign-key-file FILE, or --unsigned"
                     .into(),
-            )),
-        }
+            )
+        })
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = cli.common.start(TOOL) {
-        eprintln!("{TOOL}: error: {e}");
-        return Exit::Usage.into();
-    }
-    let junit = cli.common.junit.clone();
-    let outcome = run(cli.command, junit.as_deref());
-    cdkit::cli::finish(TOOL, outcome, |e| {
-        e.chain()
-            .find_map(|cause| cause.downcast_ref::<Error>().map(ExitCoded::exit))
-    })
+    let common = cli.common.clone();
+    cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli.command, common.junit.as_deref()))
 }
 
 fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {

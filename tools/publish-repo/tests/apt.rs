@@ -2,96 +2,14 @@
 //! loopback HTTP server must see exactly the expected candidates after every operation.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use cdkit_testkit::apt::{make_deb, make_deb_with, AptClient, HttpServer, TestKey};
+use cdkit_testkit::apt::{make_deb, make_deb_with, AptClient, HttpServer};
 use cdkit_testkit::assert_valid_junit;
 
-const BIN: &str = env!("CARGO_BIN_EXE_publish-repo");
+mod common;
 
-struct Repo {
-    dir: tempfile::TempDir,
-    key: TestKey,
-}
-
-impl Repo {
-    fn new() -> Repo {
-        let repo = Repo {
-            dir: tempfile::tempdir().unwrap(),
-            key: TestKey::generate(),
-        };
-        let out = repo.run(&["init", "--origin", "cdkit", "--label", "cdkit test"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        repo
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn debs(&self) -> PathBuf {
-        self.dir.path().join("debs")
-    }
-
-    fn report(&self) -> PathBuf {
-        self.dir.path().join("reports/publish.xml")
-    }
-
-    /// Run `publish-repo SUBCOMMAND --repo ROOT ARGS…` (signing flags added for publishing commands).
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.arg(args[0])
-            .arg("--repo")
-            .arg(self.root())
-            .args(&args[1..]);
-        if matches!(args[0], "init" | "add" | "promote" | "remove") {
-            cmd.args(["--sign-key", &self.key.fingerprint]);
-        }
-        if matches!(args[0], "add" | "promote" | "remove") {
-            cmd.arg("--junit").arg(self.report());
-        }
-        cmd.env("GNUPGHOME", self.key.home.path()).output().unwrap()
-    }
-
-    fn add(&self, suite: &str, debs: &[PathBuf]) -> Output {
-        let mut args = vec!["add", "--suite", suite];
-        let paths: Vec<String> = debs.iter().map(|d| d.display().to_string()).collect();
-        args.extend(paths.iter().map(String::as_str));
-        self.run(&args)
-    }
-
-    fn client(&self, suite: &str) -> AptClient {
-        AptClient::new(
-            &format!("file://{}", self.root().display()),
-            suite,
-            Some(&self.key.public),
-        )
-    }
-
-    fn verify(&self) {
-        let out = Command::new(BIN)
-            .args(["verify", "--repo"])
-            .arg(self.root())
-            .arg("--keyring")
-            .arg(&self.key.public)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "verify: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(&out)
-        );
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
-}
+use common::{ok, stderr, Repo, BIN};
 
 #[test]
 fn apt_sees_adds_promotions_removals_and_retention() {

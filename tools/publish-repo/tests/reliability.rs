@@ -7,74 +7,22 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cdkit_testkit::apt::{make_deb, AptClient, HttpServer, TestKey};
+use cdkit_testkit::apt::{make_deb, AptClient, HttpServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_publish-repo");
+mod common;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    key: TestKey,
-}
+use common::Repo;
 
-impl Fixture {
-    fn new() -> Fixture {
-        let f = Fixture {
-            dir: tempfile::tempdir().unwrap(),
-            key: TestKey::generate(),
-        };
-        let out = f
-            .command(&["init", "--origin", "cdkit", "--label", "stress"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        f
-    }
-
-    fn repo(&self) -> PathBuf {
-        self.dir.path().join("repo")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.arg(args[0])
-            .arg("--repo")
-            .arg(self.repo())
-            .args(&args[1..])
-            .args(["--sign-key", &self.key.fingerprint, "-q"])
-            .env("GNUPGHOME", self.key.home.path());
-        cmd
-    }
-
-    fn add(&self, deb: &std::path::Path) -> Command {
-        let mut cmd = self.command(&["add", "--suite", "testing", "--keep", "3"]);
-        cmd.arg(deb);
-        cmd
-    }
-
-    fn verify(&self) {
-        let out = Command::new(BIN)
-            .args(["verify", "--repo"])
-            .arg(self.repo())
-            .arg("--keyring")
-            .arg(&self.key.public)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "verify: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+/// `add --keep 3` of one .deb into testing, quietly.
+fn add(repo: &Repo, deb: &std::path::Path) -> Command {
+    let mut cmd = repo.command(&["add", "--suite", "testing", "--keep", "3", "-q"]);
+    cmd.arg(deb);
+    cmd
 }
 
 #[test]
 fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
-    let f = Fixture::new();
+    let f = Repo::new();
     let debs: Vec<PathBuf> = (1..=200)
         .map(|i| {
             make_deb(
@@ -85,7 +33,7 @@ fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
             )
         })
         .collect();
-    let server = HttpServer::serve(&f.repo());
+    let server = HttpServer::serve(&f.root());
     let client = Arc::new(AptClient::new(
         &server.url(),
         "testing",
@@ -108,7 +56,7 @@ fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
         })
     };
     for deb in &debs {
-        let out = f.add(deb).output().unwrap();
+        let out = add(&f, deb).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -132,13 +80,12 @@ fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
 
 #[test]
 fn sigkill_at_random_points_leaves_a_verifiable_repository() {
-    let f = Fixture::new();
+    let f = Repo::new();
     let debs_dir = f.dir.path().join("debs");
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     for i in 1..=25 {
         let deb = make_deb(&debs_dir, "victim", &format!("1.{i}-1"), "amd64");
-        let mut child = f
-            .add(&deb)
+        let mut child = add(&f, &deb)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -153,10 +100,10 @@ fn sigkill_at_random_points_leaves_a_verifiable_repository() {
     }
     // A normal publish afterwards cleans up and clients update.
     let last = make_deb(&debs_dir, "victim", "9.0-1", "amd64");
-    assert!(f.add(&last).status().unwrap().success());
+    assert!(add(&f, &last).status().unwrap().success());
     f.verify();
     let client = AptClient::new(
-        &format!("file://{}", f.repo().display()),
+        &format!("file://{}", f.root().display()),
         "testing",
         Some(&f.key.public),
     );
@@ -166,7 +113,7 @@ fn sigkill_at_random_points_leaves_a_verifiable_repository() {
 
 #[test]
 fn four_concurrent_publishers_all_land() {
-    let f = Fixture::new();
+    let f = Repo::new();
     let debs_dir = f.dir.path().join("debs");
     let mut children = Vec::new();
     for writer in 0..4 {
@@ -174,7 +121,7 @@ fn four_concurrent_publishers_all_land() {
             .map(|i| make_deb(&debs_dir, &format!("w{writer}-p{i}"), "1.0-1", "amd64"))
             .collect();
         children.push(std::thread::spawn({
-            let cmds: Vec<Command> = debs.iter().map(|d| f.add(d)).collect();
+            let cmds: Vec<Command> = debs.iter().map(|d| add(&f, d)).collect();
             move || {
                 cmds.into_iter()
                     .map(|mut c| c.output().unwrap())
@@ -189,7 +136,7 @@ fn four_concurrent_publishers_all_land() {
         assert!(failures.is_empty(), "{failures:?}");
     }
     let client = AptClient::new(
-        &format!("file://{}", f.repo().display()),
+        &format!("file://{}", f.root().display()),
         "testing",
         Some(&f.key.public),
     );

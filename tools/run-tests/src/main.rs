@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use cdkit::cli::{parse_duration, CommonArgs};
-use cdkit::exit::{Exit, ExitCoded};
+use cdkit::exit::Exit;
 use run_tests::{Format, SuiteSpec, TOOL};
 
 const EXAMPLES: &str = "\
@@ -76,18 +76,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = cli.common.start(TOOL) {
-        eprintln!("{TOOL}: error: {e}");
-        return Exit::Usage.into();
-    }
-    let outcome = run(cli);
-    cdkit::cli::finish(TOOL, outcome, |e| {
-        e.chain().find_map(|cause| {
-            cause
-                .downcast_ref::<run_tests::Error>()
-                .map(ExitCoded::exit)
-        })
-    })
+    let common = cli.common.clone();
+    cdkit::cli::run_tool::<run_tests::Error>(TOOL, &common, || run(cli))
 }
 
 fn run(cli: Cli) -> anyhow::Result<Exit> {

@@ -1,0 +1,103 @@
+//! A repository made by the publish-repo binary in a temporary directory, with its own
+//! signing key, shared by the integration tests.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use cdkit_testkit::apt::{AptClient, TestKey};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_publish-repo");
+
+pub struct Repo {
+    pub dir: tempfile::TempDir,
+    pub key: TestKey,
+}
+
+impl Repo {
+    /// `init` a repository (suites testing and production, published empty and signed).
+    pub fn new() -> Repo {
+        let repo = Repo {
+            dir: tempfile::tempdir().unwrap(),
+            key: TestKey::generate(),
+        };
+        let out = repo.run(&["init", "--origin", "cdkit", "--label", "cdkit test"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        repo
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    pub fn debs(&self) -> PathBuf {
+        self.dir.path().join("debs")
+    }
+
+    pub fn report(&self) -> PathBuf {
+        self.dir.path().join("reports/publish.xml")
+    }
+
+    /// `publish-repo SUBCOMMAND --repo ROOT ARGS…`, signed with the test key (and writing a
+    /// report) where the subcommand publishes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg(args[0])
+            .arg("--repo")
+            .arg(self.root())
+            .args(&args[1..]);
+        if matches!(args[0], "init" | "add" | "promote" | "remove") {
+            cmd.args(["--sign-key", &self.key.fingerprint]);
+        }
+        if matches!(args[0], "add" | "promote" | "remove") {
+            cmd.arg("--junit").arg(self.report());
+        }
+        cmd.env("GNUPGHOME", self.key.home.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn add(&self, suite: &str, debs: &[PathBuf]) -> Output {
+        let mut cmd = self.command(&["add", "--suite", suite]);
+        cmd.args(debs);
+        cmd.output().unwrap()
+    }
+
+    /// A hermetic apt client of `suite` over file://.
+    pub fn client(&self, suite: &str) -> AptClient {
+        AptClient::new(
+            &format!("file://{}", self.root().display()),
+            suite,
+            Some(&self.key.public),
+        )
+    }
+
+    /// `publish-repo verify` must pass.
+    pub fn verify(&self) {
+        let out = Command::new(BIN)
+            .args(["verify", "--repo"])
+            .arg(self.root())
+            .arg("--keyring")
+            .arg(&self.key.public)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn ok(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+}
