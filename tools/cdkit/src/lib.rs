@@ -17,6 +17,7 @@ pub mod progress;
 pub mod redact;
 pub mod run_id;
 pub mod signals;
+pub mod ssh;
 pub mod text;
 
 pub use exit::Exit;
