@@ -53,6 +53,7 @@ pub struct Command {
     timeout: Option<Duration>,
     grace: Duration,
     log_output: bool,
+    stdin: Option<PathBuf>,
 }
 
 /// Why a command could not be run at all.
@@ -176,6 +177,7 @@ impl Command {
             timeout: None,
             grace: Duration::from_secs(5),
             log_output: true,
+            stdin: None,
         }
     }
 
@@ -218,6 +220,12 @@ impl Command {
     /// Time between TERM and KILL when stopping the group.
     pub fn grace(mut self, grace: Duration) -> Command {
         self.grace = grace;
+        self
+    }
+
+    /// Feed this file to the command's stdin (default: /dev/null), e.g. a .deb piped over ssh.
+    pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Command {
+        self.stdin = Some(path.into());
         self
     }
 
@@ -356,9 +364,19 @@ impl Command {
     }
 
     fn spawn(&self) -> Result<Child, ProcessError> {
+        let stdin =
+            match &self.stdin {
+                Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
+                    ProcessError::Spawn {
+                        program: format!("{} (stdin {})", self.program_name(), path.display()),
+                        source,
+                    }
+                })?),
+                None => Stdio::null(),
+            };
         let mut cmd = std::process::Command::new(&self.program);
         cmd.args(&self.args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env(crate::run_id::ENV, crate::run_id::get())
@@ -489,6 +507,24 @@ mod tests {
         assert!(seen.contains(&(Stream::Stdout, "three".into())));
         assert_eq!(done.stdout.text(), "one\nthree\n");
         assert_eq!(done.stderr.text(), "two\n");
+    }
+
+    #[test]
+    fn stdin_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::write(&input, "line from a file\n").unwrap();
+        let mut seen = Vec::new();
+        Command::new("cat")
+            .stdin_file(&input)
+            .quiet()
+            .run(|_, line| seen.push(line.to_string()))
+            .unwrap();
+        assert_eq!(seen, ["line from a file"]);
+        assert!(Command::new("cat")
+            .stdin_file(dir.path().join("missing"))
+            .run(|_, _| {})
+            .is_err());
     }
 
     #[test]

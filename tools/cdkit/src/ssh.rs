@@ -220,6 +220,17 @@ impl Session {
         timeout: Option<Duration>,
         on_line: impl FnMut(Stream, &str),
     ) -> Result<Finished, SshError> {
+        self.run_with_stdin(argv, None, timeout, on_line)
+    }
+
+    /// Like [`Session::run`], with `stdin` (a local file) fed to the remote command.
+    pub fn run_with_stdin(
+        &self,
+        argv: &[&str],
+        stdin: Option<&Path>,
+        timeout: Option<Duration>,
+        on_line: impl FnMut(Stream, &str),
+    ) -> Result<Finished, SshError> {
         let first = {
             let connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
             !*connected
@@ -231,7 +242,11 @@ impl Session {
         let _entered = span.enter();
         let mut stderr_tail = String::new();
         let mut on_line = on_line;
-        let result = self.command(argv).timeout(timeout).run(|stream, line| {
+        let mut command = self.command(argv).timeout(timeout);
+        if let Some(file) = stdin {
+            command = command.stdin_file(file);
+        }
+        let result = command.run(|stream, line| {
             if stream == Stream::Stderr {
                 stderr_tail = line.to_string();
             }

@@ -135,6 +135,16 @@ fn commands_run_multiplexed_and_hostile_words_stay_words() {
         output(&session, &["true"]).unwrap();
     }
     assert!(started.elapsed() < Duration::from_secs(10));
+    // A local file can be fed to the remote command (how a .deb is copied over).
+    let payload = sshd.dir.path().join("payload");
+    std::fs::write(&payload, "bytes for the host\n").unwrap();
+    let mut seen = String::new();
+    session
+        .run_with_stdin(&["cat"], Some(&payload), None, |_, line| {
+            seen.push_str(line)
+        })
+        .unwrap();
+    assert_eq!(seen, "bytes for the host");
     session.close();
 }
 
