@@ -1,10 +1,19 @@
 //! rolling-install: installs a package version across a fleet in batches (drain from the load
-//! balancer, install, health-check, re-enable) and restores every touched host on failure.
-//!
-//! Status: the building blocks exist and are tested (inventories, the batch plan and failure
-//! threshold, the HAProxy runtime API client); the rollout itself (executor, journal, lock,
-//! command line) is not written yet — see README.md.
+//! balancer, install, health-check, re-enable), with a journal of every step, and restores
+//! every touched host to its recorded version when anything fails.
 
 pub mod batch;
+pub mod deploy_lock;
+pub mod error;
 pub mod haproxy;
+pub mod health;
+pub mod host_ops;
 pub mod inventory;
+pub mod journal;
+pub mod lb;
+pub mod rollout;
+
+pub use error::Error;
+
+/// Tool name: the report's root and every classname's first part.
+pub const TOOL: &str = "rolling-install";

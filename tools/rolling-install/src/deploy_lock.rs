@@ -1,0 +1,106 @@
+//! The deployment lock: one rollout per group at a time, across Jenkins agents, as an atomic
+//! `mkdir` on a shared host (the first host of the group, or a lock host) holding the owner
+//! (run id, who, when). Another rollout waits up to `--lock-timeout`, then exits 75 naming
+//! the holder. `rolling-install lock status|release` inspect and break it.
+
+use std::time::{Duration, Instant};
+
+use cdkit::ssh::Session;
+
+use crate::host_ops::{HostError, HostOps};
+
+/// Where lock directories live on the lock host.
+pub const LOCK_ROOT: &str = "/var/lib/cdkit/locks";
+
+/// The lock directory for `group`.
+pub fn lock_dir(group: &str) -> String {
+    format!("{LOCK_ROOT}/rolling-install.{group}")
+}
+
+/// Why the lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("the deployment lock of {group} on {host} is held by {owner}; retry later or `rolling-install lock release`")]
+    Held {
+        group: String,
+        host: String,
+        owner: String,
+    },
+    #[error(transparent)]
+    Host(#[from] HostError),
+}
+
+/// A held deployment lock; released explicitly (a killed run leaves it, by design: the next
+/// run must see that someone was mid-rollout; `lock release` clears it).
+pub struct DeploymentLock<'a> {
+    ops: HostOps<'a>,
+    dir: String,
+    owner: String,
+}
+
+impl<'a> DeploymentLock<'a> {
+    /// Take the lock for `group` on `session`'s host, waiting up to `wait`.
+    pub fn acquire(
+        session: &'a Session,
+        sudo: bool,
+        group: &str,
+        owner: &str,
+        wait: Duration,
+    ) -> Result<DeploymentLock<'a>, LockError> {
+        let ops = HostOps::new(session, sudo, Duration::from_secs(30));
+        let dir = lock_dir(group);
+        let deadline = Instant::now() + wait;
+        let script =
+            "mkdir -p \"$1\" && mkdir \"$2\" 2>/dev/null && printf '%s\\n' \"$3\" > \"$2/owner\"";
+        loop {
+            match ops.shell_args("lock", script, &[LOCK_ROOT, &dir, owner]) {
+                Ok(_) => {
+                    return Ok(DeploymentLock {
+                        ops,
+                        dir,
+                        owner: owner.to_string(),
+                    })
+                }
+                Err(e) if e.is_unreachable() => return Err(e.into()),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(500))
+                }
+                Err(_) => {
+                    let holder = status(&ops, group)?
+                        .unwrap_or_else(|| "someone (no owner file yet)".into());
+                    return Err(LockError::Held {
+                        group: group.to_string(),
+                        host: session.target.name.clone(),
+                        owner: holder,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Release the lock (only if it is still ours).
+    pub fn release(self) -> Result<(), HostError> {
+        let script = "grep -qxF \"$2\" \"$1/owner\" 2>/dev/null && rm -rf \"$1\" || true";
+        self.ops
+            .shell_args("unlock", script, &[&self.dir, &self.owner])
+            .map(|_| ())
+    }
+}
+
+/// The owner of `group`'s lock, if held.
+pub fn status(ops: &HostOps, group: &str) -> Result<Option<String>, HostError> {
+    let dir = lock_dir(group);
+    let out = ops.shell_args(
+        "lock status",
+        "if [ -d \"$1\" ]; then cat \"$1/owner\" 2>/dev/null || echo unknown; fi",
+        &[&dir],
+    )?;
+    let owner = out.trim();
+    Ok((!owner.is_empty()).then(|| owner.to_string()))
+}
+
+/// Remove `group`'s lock whoever holds it (`lock release`).
+pub fn force_release(ops: &HostOps, group: &str) -> Result<(), HostError> {
+    ops.shell_args("lock release", "rm -rf \"$1\"", &[&lock_dir(group)])
+        .map(|_| ())
+}

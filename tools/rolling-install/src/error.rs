@@ -1,0 +1,38 @@
+//! rolling-install's errors before or around a rollout, and their exit codes.
+
+use cdkit::exit::{Exit, ExitCoded};
+
+/// What stops a rollout from starting (nothing was changed), or breaks its bookkeeping.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error(transparent)]
+    Lock(#[from] crate::deploy_lock::LockError),
+    #[error(transparent)]
+    Host(#[from] crate::host_ops::HostError),
+    #[error(transparent)]
+    Ssh(#[from] cdkit::ssh::SshError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    #[error(transparent)]
+    Report(#[from] cdkit::junit::JunitError),
+}
+
+impl ExitCoded for Error {
+    fn exit(&self) -> Exit {
+        match self {
+            // Held lock, or the lock host unreachable before anything changed: retry later.
+            Error::Lock(crate::deploy_lock::LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(crate::deploy_lock::LockError::Host(e)) | Error::Host(e)
+                if e.is_unreachable() =>
+            {
+                Exit::TempFail
+            }
+            Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
+            _ => Exit::Usage,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The health gate after an install: an HTTP check (URL template with `{host}`, expected
+//! status, optional expected body such as the version) made from the runner, or a command on
+//! the host; retried, each attempt bounded, and the host must then *stay* healthy for
+//! `--min-healthy` (a service that passes once and crashes a second later is not healthy).
+
+use std::time::{Duration, Instant};
+
+use cdkit::process::{Command, Stream};
+
+use crate::host_ops::HostOps;
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// GET the URL (`{host}` = the host's address, `{version}` = the target version).
+    Url {
+        template: String,
+        status: u16,
+        body: Option<String>,
+    },
+    /// `sh -c CMD` on the host; exit 0 is healthy.
+    Command(String),
+    /// No health gate.
+    None,
+}
+
+/// How long and how often.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub check: Check,
+    pub retries: u32,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub min_healthy: Duration,
+}
+
+impl Gate {
+    /// Wait until the host is healthy (and stays so for `min_healthy`), or say why not.
+    pub fn wait_healthy(
+        &self,
+        ops: &HostOps,
+        address: &str,
+        version: &str,
+    ) -> Result<String, String> {
+        if matches!(self.check, Check::None) {
+            return Ok("no health check".into());
+        }
+        let mut last = String::new();
+        let mut passed = false;
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                std::thread::sleep(self.interval);
+            }
+            match self.probe(ops, address, version) {
+                Ok(_) => {
+                    passed = true;
+                    break;
+                }
+                Err(why) => last = why,
+            }
+        }
+        if !passed {
+            return Err(format!(
+                "unhealthy after {} attempts: {last}",
+                self.retries + 1
+            ));
+        }
+        let until = Instant::now() + self.min_healthy;
+        while Instant::now() < until {
+            std::thread::sleep(
+                self.interval
+                    .min(until.saturating_duration_since(Instant::now())),
+            );
+            self.probe(ops, address, version).map_err(|why| {
+                format!("healthy at first, then failed within --min-healthy: {why}")
+            })?;
+        }
+        Ok("healthy".into())
+    }
+
+    fn probe(&self, ops: &HostOps, address: &str, version: &str) -> Result<(), String> {
+        match &self.check {
+            Check::None => Ok(()),
+            Check::Command(cmd) => ops
+                .shell("health check", cmd)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Check::Url {
+                template,
+                status,
+                body,
+            } => {
+                let url = template
+                    .replace("{host}", address)
+                    .replace("{version}", version);
+                let (code, text) = http_get(&url, self.timeout)?;
+                if code != *status {
+                    return Err(format!("{url} answered {code}, expected {status}"));
+                }
+                if let Some(expected) = body {
+                    let expected = expected.replace("{version}", version);
+                    if !text.contains(&expected) {
+                        return Err(format!("{url} answered without {expected:?}"));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// GET `url` with curl; returns the status code and the body.
+pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let mut lines = Vec::new();
+    let secs = format!("{:.1}", timeout.as_secs_f64().max(0.5));
+    let done = Command::new("curl")
+        .args(["-sS", "--max-time", &secs, "-w", "\n%{http_code}", "--"])
+        .arg(url)
+        .quiet()
+        .run(|stream, line| {
+            if stream == Stream::Stdout {
+                lines.push(line.to_string());
+            } else {
+                lines.push(format!("curl: {line}"));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    if !done.success() {
+        return Err(format!(
+            "{url}: {}",
+            lines.last().cloned().unwrap_or_else(|| done.describe())
+        ));
+    }
+    let code = lines.pop().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    Ok((code, lines.join("\n")))
+}

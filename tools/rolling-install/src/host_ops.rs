@@ -1,0 +1,255 @@
+//! What rolling-install does on a host, each an argument vector run over ssh (every word
+//! quoted, nothing user-controlled spliced into shell code): read the installed version,
+//! install a version from the host's APT sources or from a copied .deb, remove the package.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cdkit::process::{Finished, Stream};
+use cdkit::ssh::{Session, SshError};
+
+/// Where the package comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The hosts' APT repositories (`apt-get update`, then `apt-get install NAME=VERSION`).
+    Apt,
+    /// A local .deb copied to every host and installed with dpkg.
+    Deb(PathBuf),
+}
+
+/// Why a step on a host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{step} on {host} failed ({how}): {detail}")]
+    Failed {
+        host: String,
+        step: String,
+        how: String,
+        detail: String,
+    },
+}
+
+impl HostError {
+    /// Whether the host could not be reached at all (a JUnit `<error>`, not a `<failure>`).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, HostError::Ssh(SshError::Unreachable { .. }))
+    }
+}
+
+/// Commands on one host, with `sudo -n` when not logging in as root.
+pub struct HostOps<'a> {
+    pub session: &'a Session,
+    pub sudo: bool,
+    pub timeout: Duration,
+    /// Everything the host printed, for the JUnit testcase.
+    pub output: std::cell::RefCell<String>,
+}
+
+impl<'a> HostOps<'a> {
+    /// Operations over `session`.
+    pub fn new(session: &'a Session, sudo: bool, timeout: Duration) -> HostOps<'a> {
+        HostOps {
+            session,
+            sudo,
+            timeout,
+            output: std::cell::RefCell::new(String::new()),
+        }
+    }
+
+    fn run(
+        &self,
+        step: &str,
+        argv: &[&str],
+        stdin: Option<&std::path::Path>,
+    ) -> Result<(Finished, String), HostError> {
+        let mut full: Vec<&str> = Vec::new();
+        if self.sudo {
+            full.extend(["sudo", "-n"]);
+        }
+        full.extend(argv);
+        let mut stdout = String::new();
+        let mut last_err = String::new();
+        let done =
+            self.session
+                .run_with_stdin(&full, stdin, Some(self.timeout), |stream, line| {
+                    let mut out = self.output.borrow_mut();
+                    if out.len() < 256 * 1024 {
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                    match stream {
+                        Stream::Stdout => {
+                            stdout.push_str(line);
+                            stdout.push('\n');
+                        }
+                        Stream::Stderr => last_err = line.to_string(),
+                    }
+                })?;
+        if !done.success() {
+            return Err(HostError::Failed {
+                host: self.session.target.name.clone(),
+                step: step.to_string(),
+                how: done.describe(),
+                detail: if last_err.is_empty() {
+                    stdout.lines().last().unwrap_or("").to_string()
+                } else {
+                    last_err
+                },
+            });
+        }
+        Ok((done, stdout))
+    }
+
+    /// The installed version of `package`, `None` if it is not installed.
+    pub fn installed_version(&self, package: &str) -> Result<Option<String>, HostError> {
+        let argv = [
+            "dpkg-query",
+            "--show",
+            "--showformat=${db:Status-Status} ${Version}\\n",
+            package,
+        ];
+        match self.run("dpkg-query", &argv, None) {
+            Ok((_, out)) => Ok(parse_status(&out)),
+            // dpkg-query exits 1 for a package it has never heard of.
+            Err(HostError::Failed { how, .. }) if how == "exit status 1" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Install `package` at `version` from `source`.
+    pub fn install(&self, package: &str, version: &str, source: &Source) -> Result<(), HostError> {
+        let spec = format!("{package}={version}");
+        match source {
+            Source::Apt => {
+                self.run(
+                    "apt-get update",
+                    &[
+                        "env",
+                        "DEBIAN_FRONTEND=noninteractive",
+                        "apt-get",
+                        "-q",
+                        "update",
+                        "--error-on=any",
+                    ],
+                    None,
+                )?;
+                self.apt_install(&spec)
+            }
+            Source::Deb(deb) => {
+                let remote = format!("/tmp/cdkit-{package}_{}.deb", version.replace(':', "%3a"));
+                self.run(
+                    "copy .deb",
+                    &["sh", "-c", "cat > \"$1\"", "sh", &remote],
+                    Some(deb),
+                )?;
+                let result = self
+                    .run(
+                        "dpkg -i",
+                        &[
+                            "env",
+                            "DEBIAN_FRONTEND=noninteractive",
+                            "dpkg",
+                            "--force-confdef",
+                            "--force-confold",
+                            "-i",
+                            &remote,
+                        ],
+                        None,
+                    )
+                    .map(|_| ());
+                let _ = self.run("clean up", &["rm", "-f", &remote], None);
+                result
+            }
+        }
+    }
+
+    /// `apt-get install NAME=VERSION` (downgrades allowed: this is also the restore path).
+    pub fn apt_install(&self, spec: &str) -> Result<(), HostError> {
+        self.run(
+            "apt-get install",
+            &[
+                "env",
+                "DEBIAN_FRONTEND=noninteractive",
+                "apt-get",
+                "install",
+                "-y",
+                "-q",
+                "--allow-downgrades",
+                "-o",
+                "Dpkg::Options::=--force-confdef",
+                "-o",
+                "Dpkg::Options::=--force-confold",
+                spec,
+            ],
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// Remove `package` (restoring a host that did not have it).
+    pub fn remove(&self, package: &str) -> Result<(), HostError> {
+        self.run(
+            "apt-get remove",
+            &[
+                "env",
+                "DEBIAN_FRONTEND=noninteractive",
+                "apt-get",
+                "remove",
+                "-y",
+                "-q",
+                package,
+            ],
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// A fixed shell `script` with positional arguments `$1…` (each quoted): how tool-made
+    /// shell code gets user-controlled values without splicing them into the code.
+    pub fn shell_args(&self, step: &str, script: &str, args: &[&str]) -> Result<String, HostError> {
+        let mut argv = vec!["sh", "-c", script, "sh"];
+        argv.extend(args);
+        self.run(step, &argv, None).map(|(_, out)| out)
+    }
+
+    /// A user's shell command (a health check), run by `sh -c` on the host.
+    pub fn shell(&self, step: &str, command: &str) -> Result<String, HostError> {
+        self.run(step, &["sh", "-c", command], None)
+            .map(|(_, out)| out)
+    }
+}
+
+/// The version from `dpkg-query`'s "STATUS VERSION" line, if the package is installed.
+pub fn parse_status(out: &str) -> Option<String> {
+    let line = out.lines().next()?.trim();
+    let (status, version) = line.split_once(' ')?;
+    (matches!(
+        status,
+        "installed"
+            | "half-configured"
+            | "unpacked"
+            | "half-installed"
+            | "triggers-awaited"
+            | "triggers-pending"
+    ) && !version.is_empty())
+    .then(|| version.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_query_status_lines() {
+        assert_eq!(parse_status("installed 1.0-1\n").as_deref(), Some("1.0-1"));
+        assert_eq!(
+            parse_status("config-files 1.0-1\n"),
+            None,
+            "removed, only conffiles left"
+        );
+        assert_eq!(parse_status("not-installed \n"), None);
+        assert_eq!(parse_status(""), None);
+    }
+}

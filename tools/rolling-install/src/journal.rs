@@ -1,0 +1,159 @@
+//! The run journal (`--record FILE`): what this run changed, rewritten atomically after every
+//! step, so `rollback --record` can put every host back even after the runner was killed.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a host stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostState {
+    /// Not started.
+    Pending,
+    /// Steps under way.
+    InProgress,
+    /// On the target version and back in rotation.
+    Installed,
+    /// Its rollout failed (then it is restored, or not).
+    Failed,
+    /// Back on its previous version.
+    Restored,
+    /// Restoring failed: a human must look.
+    RestoreFailed,
+    /// ssh could not reach it.
+    Unreachable,
+}
+
+/// One step of one host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub step: String,
+    pub started: String,
+    pub seconds: f64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// One host of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostRecord {
+    pub name: String,
+    pub address: String,
+    /// The version installed before this run touched the host (`None`: not installed).
+    pub previous_version: Option<String>,
+    /// Whether the previous version was recorded (false until the host's turn came).
+    pub recorded: bool,
+    pub state: HostState,
+    /// Load balancers this run took the host out of and has not put it back into yet.
+    pub drained: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+/// The whole journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Journal {
+    pub tool: String,
+    pub run_id: String,
+    pub package: String,
+    pub version: String,
+    pub group: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub outcome: Option<String>,
+    pub hosts: Vec<HostRecord>,
+}
+
+/// Why a journal could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot read record {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("record {path} is not a rolling-install journal: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error(transparent)]
+    Write(#[from] cdkit::atomic::AtomicWriteError),
+}
+
+impl Journal {
+    /// Write the journal atomically.
+    pub fn save(&self, path: &Path) -> Result<(), JournalError> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| JournalError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        cdkit::atomic::write(path, &text)?;
+        Ok(())
+    }
+
+    /// Read a journal (for `rollback --record`).
+    pub fn load(path: &Path) -> Result<Journal, JournalError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|source| JournalError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&text).map_err(|e| JournalError::Invalid {
+            path: shown,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The record of host `name`.
+    pub fn host_mut(&mut self, name: &str) -> Option<&mut HostRecord> {
+        self.hosts.iter_mut().find(|h| h.name == name)
+    }
+}
+
+/// Now, RFC 3339 UTC.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journals_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("record.json");
+        let journal = Journal {
+            tool: "rolling-install".into(),
+            run_id: "r1".into(),
+            package: "hello".into(),
+            version: "2.0-1".into(),
+            group: "testing".into(),
+            started: now(),
+            finished: None,
+            outcome: None,
+            hosts: vec![HostRecord {
+                name: "h1".into(),
+                address: "10.0.0.1".into(),
+                previous_version: Some("1.0-1".into()),
+                recorded: true,
+                state: HostState::Installed,
+                drained: vec![],
+                steps: vec![Step {
+                    step: "install".into(),
+                    started: now(),
+                    seconds: 1.5,
+                    ok: true,
+                    detail: String::new(),
+                }],
+            }],
+        };
+        journal.save(&path).unwrap();
+        assert_eq!(Journal::load(&path).unwrap(), journal);
+        std::fs::write(&path, "{}").unwrap();
+        assert!(Journal::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("record.json"));
+    }
+}

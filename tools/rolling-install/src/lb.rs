@@ -1,0 +1,215 @@
+//! The load balancers of a rollout: HAProxy runtime APIs (several, for an HA pair) and/or a
+//! generic pair of hook commands for any other balancer. The server name of a host comes from
+//! an inventory variable or a template.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdkit::process::Command;
+
+use crate::haproxy::{Haproxy, LbError, Socket};
+use crate::inventory::Host;
+
+/// What to do when a drained host still has sessions after `--drain-timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DrainPolicy {
+    /// Go on with the install.
+    Proceed,
+    /// Kill the remaining sessions (`shutdown sessions server`), then go on.
+    Shutdown,
+    /// Fail the host.
+    Fail,
+}
+
+/// One load balancer.
+#[derive(Debug, Clone)]
+pub enum Balancer {
+    Haproxy(Haproxy),
+    /// `--lb-drain-cmd` / `--lb-ready-cmd`, run locally with `{host}` and `{server}` replaced
+    /// (each word separately: the template is split into words first, never given to a shell).
+    Hooks {
+        drain: Vec<String>,
+        ready: Vec<String>,
+    },
+}
+
+impl Balancer {
+    /// Parse `haproxy:SOCKET:BACKEND` (a local socket path).
+    pub fn parse_haproxy(spec: &str) -> Result<Balancer, String> {
+        let rest = spec
+            .strip_prefix("haproxy:")
+            .ok_or_else(|| format!("--lb {spec:?}: expected haproxy:SOCKET:BACKEND"))?;
+        let (socket, backend) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| format!("--lb {spec:?}: expected haproxy:SOCKET:BACKEND"))?;
+        Haproxy::new(Socket::Local(socket.into()), backend)
+            .map(Balancer::Haproxy)
+            .map_err(|e| format!("--lb {spec:?}: {e}"))
+    }
+
+    /// A stable name for journals and messages.
+    pub fn name(&self) -> String {
+        match self {
+            Balancer::Haproxy(h) => match &h.socket {
+                Socket::Local(p) => format!("haproxy:{}:{}", p.display(), h.backend),
+                Socket::Remote { session, path } => {
+                    format!("haproxy:{}:{path}:{}", session.target.name, h.backend)
+                }
+            },
+            Balancer::Hooks { .. } => "hooks".into(),
+        }
+    }
+
+    /// Take `server` out of rotation and wait for its sessions to end.
+    pub fn drain(
+        &self,
+        host: &Host,
+        server: &str,
+        timeout: Duration,
+        policy: DrainPolicy,
+    ) -> Result<(), String> {
+        match self {
+            Balancer::Haproxy(h) => {
+                h.drain(server).map_err(|e| e.to_string())?;
+                match h.wait_drained(server, timeout) {
+                    Ok(_) => Ok(()),
+                    Err(LbError::Timeout { status, .. }) => match policy {
+                        DrainPolicy::Proceed => {
+                            tracing::warn!(host = %host.name, "sessions left after --drain-timeout ({status}); proceeding");
+                            Ok(())
+                        }
+                        DrainPolicy::Shutdown => h
+                            .command(&format!("shutdown sessions server {}/{server}", h.backend))
+                            .map(|_| ())
+                            .map_err(|e| e.to_string()),
+                        DrainPolicy::Fail => Err(format!(
+                            "{server} still has sessions after --drain-timeout ({status})"
+                        )),
+                    },
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+            Balancer::Hooks { drain, .. } => run_hook(drain, host, server),
+        }
+    }
+
+    /// Put `server` back and wait until the balancer reports it UP.
+    pub fn ready(&self, host: &Host, server: &str, timeout: Duration) -> Result<(), String> {
+        match self {
+            Balancer::Haproxy(h) => {
+                h.ready(server).map_err(|e| e.to_string())?;
+                h.wait_up(server, timeout)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Balancer::Hooks { ready, .. } => run_hook(ready, host, server),
+        }
+    }
+
+    /// The balancer's view of `server`, for `--dry-run`.
+    pub fn describe(&self, server: &str) -> String {
+        match self {
+            Balancer::Haproxy(h) => match h.stat(server) {
+                Ok(s) => format!("{} ({} sessions)", s.status, s.scur),
+                Err(e) => format!("unknown: {e}"),
+            },
+            Balancer::Hooks { .. } => "managed by hooks".into(),
+        }
+    }
+}
+
+/// The HAProxy server name of `host`: its `template` (`{host}` = inventory name) or the
+/// inventory variable `haproxy_server`, else the host name.
+pub fn server_name(host: &Host, template: Option<&str>) -> String {
+    match template {
+        Some(t) => t.replace("{host}", &host.name),
+        None => host
+            .vars
+            .get("haproxy_server")
+            .cloned()
+            .unwrap_or_else(|| host.name.clone()),
+    }
+}
+
+fn run_hook(template: &[String], host: &Host, server: &str) -> Result<(), String> {
+    let argv: Vec<String> = template
+        .iter()
+        .map(|w| {
+            w.replace("{host}", &host.name)
+                .replace("{address}", host.address())
+                .replace("{server}", server)
+        })
+        .collect();
+    let Some((program, args)) = argv.split_first() else {
+        return Err("empty hook command".into());
+    };
+    let done = Command::new(program)
+        .args(args)
+        .run(|_, _| {})
+        .map_err(|e| e.to_string())?;
+    if done.success() {
+        Ok(())
+    } else {
+        Err(format!("{} ended with {}", argv.join(" "), done.describe()))
+    }
+}
+
+/// Split a hook template into words (whitespace-separated, quotes allowed).
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote = None;
+    let mut any = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    words.push(std::mem::take(&mut current));
+                    any = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                any = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("{text:?}: unterminated quote"));
+    }
+    if any {
+        words.push(current);
+    }
+    Ok(words)
+}
+
+/// Keeps the type used for remote HAProxy sockets in one place.
+pub type RemoteSession = Arc<cdkit::ssh::Session>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_names() {
+        assert!(Balancer::parse_haproxy("haproxy:/run/haproxy/admin.sock:be_hello").is_ok());
+        assert!(Balancer::parse_haproxy("nginx:/x").is_err());
+        assert!(Balancer::parse_haproxy("haproxy:/x:be;x").is_err());
+        let host = Host {
+            name: "h3".into(),
+            vars: [("haproxy_server".to_string(), "web03".to_string())].into(),
+        };
+        assert_eq!(server_name(&host, None), "web03");
+        assert_eq!(server_name(&host, Some("app-{host}")), "app-h3");
+        assert_eq!(
+            split_words("lbctl drain '{server} x'").unwrap(),
+            ["lbctl", "drain", "{server} x"]
+        );
+    }
+}

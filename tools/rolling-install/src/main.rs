@@ -1,0 +1,487 @@
+//! The `rolling-install` command line: parses arguments and hands over to the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use cdkit::cli::{parse_duration, CommonArgs};
+use cdkit::exit::Exit;
+use cdkit::junit::{Report, Suite};
+use cdkit::progress::Progress;
+use cdkit::ssh::{Client, Session, Target};
+use rolling_install::batch::{BatchSpec, MaxFail};
+use rolling_install::health::{Check, Gate};
+use rolling_install::host_ops::{HostOps, Source};
+use rolling_install::inventory::{Host, Inventory};
+use rolling_install::lb::{split_words, Balancer, DrainPolicy};
+use rolling_install::rollout::{OnFailure, Options, Rollout};
+use rolling_install::{deploy_lock, Error, TOOL};
+
+const EXAMPLES: &str = "\
+Examples:
+  rolling-install --inventory inventory.ini --group testing --package hello-service --version 2.0-1 \\
+      --batch 1,3,50% --lb haproxy:/run/haproxy/admin.sock:be_hello \\
+      --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json
+  rolling-install --inventory inventory.ini --group production ... --dry-run
+  rolling-install lock status --inventory inventory.ini --group production
+
+Exit status: 0 every host on the version; 1 failed, every touched host restored; 2 bad input;
+3 failed and NOT restored (the message says: rollback --record FILE); 75 deployment lock held or
+lock host unreachable; 124 --deadline; 130/143 interrupted (after restoring).";
+
+/// Install a package version across a group of hosts, safely, in batches.
+#[derive(Debug, Parser)]
+#[command(name = "rolling-install", about, after_help = EXAMPLES, disable_version_flag = true)]
+struct Cli {
+    #[command(subcommand)]
+    lock: Option<LockCommand>,
+    #[command(flatten)]
+    fleet: Fleet,
+    #[command(flatten)]
+    rollout: RolloutArgs,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum LockCommand {
+    /// Inspect or break the deployment lock of a group.
+    Lock {
+        #[arg(value_enum)]
+        action: LockAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LockAction {
+    Status,
+    Release,
+}
+
+#[derive(Debug, Args)]
+struct Fleet {
+    /// Ansible INI or YAML inventory, or a list of hosts.
+    #[arg(long, env = "ROLLING_INSTALL_INVENTORY", global = true)]
+    inventory: Option<PathBuf>,
+    /// The inventory group to deploy to.
+    #[arg(long, env = "ROLLING_INSTALL_GROUP", global = true)]
+    group: Option<String>,
+    /// Only these hosts of the inventory (comma-separated).
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_HOSTS",
+        value_delimiter = ',',
+        global = true
+    )]
+    hosts: Vec<String>,
+    /// ssh client configuration (default: the user's).
+    #[arg(long, env = "ROLLING_INSTALL_SSH_CONFIG", global = true)]
+    ssh_config: Option<PathBuf>,
+    #[arg(long, env = "ROLLING_INSTALL_CONNECT_TIMEOUT", value_parser = parse_duration, default_value = "10s", global = true)]
+    connect_timeout: Duration,
+    /// SSH connections set up at the same time.
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_MAX_NEW_CONNECTIONS",
+        default_value_t = 10,
+        global = true
+    )]
+    max_new_connections: usize,
+    /// Run remote commands with `sudo -n` (when not logging in as root).
+    #[arg(long, env = "ROLLING_INSTALL_SUDO", global = true)]
+    sudo: bool,
+    /// Host holding the deployment lock (default: the group's first host).
+    #[arg(long, env = "ROLLING_INSTALL_LOCK_HOST", global = true)]
+    lock_host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RolloutArgs {
+    #[arg(long, env = "ROLLING_INSTALL_PACKAGE")]
+    package: Option<String>,
+    #[arg(long, env = "ROLLING_INSTALL_VERSION")]
+    version: Option<String>,
+    /// Install this .deb (copied to each host) instead of using the hosts' APT sources.
+    #[arg(long, env = "ROLLING_INSTALL_DEB")]
+    deb: Option<PathBuf>,
+    /// Batch sizes, Ansible `serial` style: first is the canary, the last repeats.
+    #[arg(long, env = "ROLLING_INSTALL_BATCH", default_value = "1,20%")]
+    batch: BatchSpec,
+    /// Failed hosts tolerated over the whole run (N or P%); exceeding it stops and restores.
+    #[arg(long, env = "ROLLING_INSTALL_MAX_FAIL", default_value = "0")]
+    max_fail: MaxFail,
+    /// Load balancer: haproxy:SOCKET:BACKEND (repeat for an HA pair).
+    #[arg(long = "lb", env = "ROLLING_INSTALL_LB", value_delimiter = ' ')]
+    lbs: Vec<String>,
+    /// HAProxy server name template (`{host}`); default: inventory var haproxy_server, else the host name.
+    #[arg(long, env = "ROLLING_INSTALL_LB_SERVER")]
+    lb_server: Option<String>,
+    /// Command taking a host out of another balancer (`{host}`, `{address}`, `{server}`).
+    #[arg(long, env = "ROLLING_INSTALL_LB_DRAIN_CMD", requires = "lb_ready_cmd")]
+    lb_drain_cmd: Option<String>,
+    /// Command putting it back.
+    #[arg(long, env = "ROLLING_INSTALL_LB_READY_CMD", requires = "lb_drain_cmd")]
+    lb_ready_cmd: Option<String>,
+    #[arg(long, env = "ROLLING_INSTALL_DRAIN_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    drain_timeout: Duration,
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_DRAIN_POLICY",
+        value_enum,
+        default_value = "proceed"
+    )]
+    drain_policy: DrainPolicy,
+    /// How long the balancer may take to report a host UP again.
+    #[arg(long, env = "ROLLING_INSTALL_READY_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    ready_timeout: Duration,
+    /// Health URL template (`{host}` = address, `{version}` = target version).
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_HEALTH_URL",
+        conflicts_with = "health_cmd"
+    )]
+    health_url: Option<String>,
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_STATUS", default_value_t = 200)]
+    health_status: u16,
+    /// Text the health response must contain (`{version}` allowed).
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_BODY")]
+    health_body: Option<String>,
+    /// Shell command run on the host; exit 0 = healthy.
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_CMD")]
+    health_cmd: Option<String>,
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_RETRIES", default_value_t = 10)]
+    health_retries: u32,
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_INTERVAL", value_parser = parse_duration, default_value = "1s")]
+    health_interval: Duration,
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s")]
+    health_timeout: Duration,
+    /// The host must stay healthy this long after its first pass.
+    #[arg(long, env = "ROLLING_INSTALL_MIN_HEALTHY", value_parser = parse_duration, default_value = "0s")]
+    min_healthy: Duration,
+    /// Stop, restore and exit 124 if the run takes longer.
+    #[arg(long, env = "ROLLING_INSTALL_DEADLINE", value_parser = parse_duration)]
+    deadline: Option<Duration>,
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_ON_FAILURE",
+        value_enum,
+        default_value = "rollback"
+    )]
+    on_failure: OnFailure,
+    /// Journal of the run (JSON, rewritten after every step) for `rollback --record`.
+    #[arg(long, env = "ROLLING_INSTALL_RECORD")]
+    record: Option<PathBuf>,
+    /// Limit for each remote command.
+    #[arg(long, env = "ROLLING_INSTALL_COMMAND_TIMEOUT", value_parser = parse_duration, default_value = "10m")]
+    command_timeout: Duration,
+    #[arg(long, env = "ROLLING_INSTALL_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+    lock_timeout: Duration,
+    /// Do not take the deployment lock.
+    #[arg(long, env = "ROLLING_INSTALL_NO_LOCK")]
+    no_lock: bool,
+    /// Show the plan, versions, balancer states, reachability and the lock; change nothing.
+    #[arg(long, env = "ROLLING_INSTALL_DRY_RUN")]
+    dry_run: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = cli.common.clone();
+    cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let inventory_path = cli
+        .fleet
+        .inventory
+        .clone()
+        .ok_or_else(|| Error::Usage("--inventory FILE is required".into()))?;
+    let inventory = Inventory::load(&inventory_path)?;
+    let group = cli.fleet.group.clone().unwrap_or_else(|| "all".into());
+    let mut hosts = inventory.group(&group).map_err(Error::Usage)?;
+    if !cli.fleet.hosts.is_empty() {
+        for wanted in &cli.fleet.hosts {
+            if !hosts.iter().any(|h| &h.name == wanted) {
+                return Err(
+                    Error::Usage(format!("--hosts: {wanted} is not in group {group}")).into(),
+                );
+            }
+        }
+        hosts.retain(|h| cli.fleet.hosts.contains(&h.name));
+    }
+    if hosts.is_empty() {
+        return Err(Error::Usage(format!("group {group} has no hosts")).into());
+    }
+    let (client, _control_dir) = Client::new(
+        Path::new("/tmp"),
+        cli.fleet.ssh_config.clone(),
+        cli.fleet.connect_timeout,
+        cli.fleet.max_new_connections,
+    )
+    .map_err(|e| {
+        Error::Usage(format!(
+            "cannot create an ssh control directory in /tmp: {e}"
+        ))
+    })?;
+    let sessions: Vec<Session> = hosts
+        .iter()
+        .map(|h| {
+            Target::new(&h.name, h.address(), h.port(), h.user()).map(|t| Session::new(&client, t))
+        })
+        .collect::<Result<_, _>>()?;
+    let lock_session = lock_session(&cli.fleet, &inventory, &hosts, &client)?;
+
+    let result = match cli.lock {
+        Some(LockCommand::Lock { action }) => {
+            lock_command(action, &lock_session, cli.fleet.sudo, &group)
+        }
+        None => rollout(&cli, &group, &hosts, &sessions, &lock_session),
+    };
+    for session in sessions.iter().chain(std::iter::once(&lock_session)) {
+        session.close();
+    }
+    result
+}
+
+fn lock_session(
+    fleet: &Fleet,
+    inventory: &Inventory,
+    hosts: &[Host],
+    client: &Client,
+) -> Result<Session, Error> {
+    let host = match &fleet.lock_host {
+        Some(name) => inventory
+            .all()
+            .into_iter()
+            .find(|h| &h.name == name)
+            .unwrap_or(Host {
+                name: name.clone(),
+                vars: Default::default(),
+            }),
+        None => hosts[0].clone(),
+    };
+    Ok(Session::new(
+        client,
+        Target::new(&host.name, host.address(), host.port(), host.user())?,
+    ))
+}
+
+fn lock_command(
+    action: LockAction,
+    session: &Session,
+    sudo: bool,
+    group: &str,
+) -> anyhow::Result<Exit> {
+    let ops = HostOps::new(session, sudo, Duration::from_secs(30));
+    match action {
+        LockAction::Status => match deploy_lock::status(&ops, group)? {
+            Some(owner) => println!("{group}: locked by {owner}"),
+            None => println!("{group}: not locked"),
+        },
+        LockAction::Release => {
+            deploy_lock::force_release(&ops, group)?;
+            println!("{group}: released");
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
+    let r = &cli.rollout;
+    let package = r
+        .package
+        .clone()
+        .ok_or_else(|| Error::Usage("--package NAME is required".into()))?;
+    let version = r
+        .version
+        .clone()
+        .ok_or_else(|| Error::Usage("--version VERSION is required".into()))?;
+    cdkit::policy::validate_package_name(&package).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit::policy::Version::parse(&version).map_err(|e| Error::Usage(e.to_string()))?;
+    if let Some(t) = &r.lb_server {
+        rolling_install::haproxy::check_name("--lb-server", &t.replace("{host}", "h"))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+    }
+    let source = match &r.deb {
+        Some(deb) if !deb.is_file() => {
+            return Err(Error::Usage(format!(
+                "--deb {}: no such file",
+                deb.display()
+            )))
+        }
+        Some(deb) => Source::Deb(deb.clone()),
+        None => Source::Apt,
+    };
+    let check = match (&r.health_url, &r.health_cmd) {
+        (Some(url), _) => Check::Url {
+            template: url.clone(),
+            status: r.health_status,
+            body: r.health_body.clone(),
+        },
+        (None, Some(cmd)) => Check::Command(cmd.clone()),
+        (None, None) => Check::None,
+    };
+    Ok(Options {
+        package,
+        version,
+        group: group.to_string(),
+        source,
+        batch: r.batch.clone(),
+        max_fail: r.max_fail,
+        sudo: cli.fleet.sudo,
+        gate: Gate {
+            check,
+            retries: r.health_retries,
+            interval: r.health_interval,
+            timeout: r.health_timeout,
+            min_healthy: r.min_healthy,
+        },
+        drain_timeout: r.drain_timeout,
+        drain_policy: r.drain_policy,
+        ready_timeout: r.ready_timeout,
+        on_failure: r.on_failure,
+        deadline: r.deadline,
+        server_template: r.lb_server.clone(),
+        command_timeout: r.command_timeout,
+        record: r.record.clone(),
+    })
+}
+
+fn balancers(r: &RolloutArgs) -> Result<Vec<Balancer>, Error> {
+    let mut list: Vec<Balancer> = r
+        .lbs
+        .iter()
+        .map(|s| Balancer::parse_haproxy(s))
+        .collect::<Result<_, _>>()
+        .map_err(Error::Usage)?;
+    if let (Some(drain), Some(ready)) = (&r.lb_drain_cmd, &r.lb_ready_cmd) {
+        list.push(Balancer::Hooks {
+            drain: split_words(drain).map_err(Error::Usage)?,
+            ready: split_words(ready).map_err(Error::Usage)?,
+        });
+    }
+    Ok(list)
+}
+
+fn rollout(
+    cli: &Cli,
+    group: &str,
+    hosts: &[Host],
+    sessions: &[Session],
+    lock_session: &Session,
+) -> anyhow::Result<Exit> {
+    let opts = options(cli, group)?;
+    let balancers = balancers(&cli.rollout)?;
+    if cli.rollout.dry_run {
+        dry_run(
+            &opts,
+            hosts,
+            sessions,
+            &balancers,
+            lock_session,
+            cli.fleet.sudo,
+        )?;
+        return Ok(Exit::Success);
+    }
+    let owner = format!(
+        "{} (run {})",
+        cdkit::lock::describe_self(TOOL),
+        cdkit::run_id::get()
+    );
+    let lock = if cli.rollout.no_lock {
+        None
+    } else {
+        Some(deploy_lock::DeploymentLock::acquire(
+            lock_session,
+            cli.fleet.sudo,
+            group,
+            &owner,
+            cli.rollout.lock_timeout,
+        )?)
+    };
+    let started = chrono::Utc::now();
+    let progress = Progress::new(cli.common.progress, Some(hosts.len() as u64));
+    let run = Rollout::new(&opts, hosts, sessions, &balancers, progress);
+    let report = run.run();
+    if let Some(lock) = lock {
+        if let Err(e) = lock.release() {
+            tracing::error!("could not release the deployment lock: {e}");
+        }
+    }
+    if let Some(path) = &cli.common.junit {
+        let mut junit = Report::new(TOOL);
+        junit.suites.push(Suite {
+            name: format!("{TOOL}.{}", opts.package),
+            timestamp: started,
+            time: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
+            properties: vec![
+                ("version".into(), opts.version.clone()),
+                ("group".into(), group.to_string()),
+                ("run-id".into(), cdkit::run_id::get().into()),
+            ],
+            cases: report.cases,
+            system_out: None,
+            system_err: None,
+        });
+        junit.write(path)?;
+    }
+    if report.exit.is_success() {
+        tracing::info!("{}", report.summary);
+    } else {
+        cdkit::cli::final_line(TOOL, &report.summary);
+    }
+    Ok(report.exit)
+}
+
+fn dry_run(
+    opts: &Options,
+    hosts: &[Host],
+    sessions: &[Session],
+    balancers: &[Balancer],
+    lock_session: &Session,
+    sudo: bool,
+) -> Result<(), Error> {
+    println!(
+        "plan: {} {} on {} host(s) of {}",
+        opts.package,
+        opts.version,
+        hosts.len(),
+        opts.group
+    );
+    for (n, batch) in opts.batch.plan(hosts.len()).iter().enumerate() {
+        println!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
+        for &i in batch {
+            let ops = HostOps::new(&sessions[i], sudo, Duration::from_secs(30));
+            let version = match ops.installed_version(&opts.package) {
+                Ok(Some(v)) => v,
+                Ok(None) => "not installed".into(),
+                Err(e) => format!("UNREACHABLE ({e})"),
+            };
+            let server =
+                rolling_install::lb::server_name(&hosts[i], opts.server_template.as_deref());
+            let lbs: Vec<String> = balancers
+                .iter()
+                .map(|b| format!("{}: {}", b.name(), b.describe(&server)))
+                .collect();
+            println!(
+                "  {} ({}): {version}; {}",
+                hosts[i].name,
+                hosts[i].address(),
+                if lbs.is_empty() {
+                    "no load balancer".into()
+                } else {
+                    lbs.join("; ")
+                }
+            );
+        }
+    }
+    let ops = HostOps::new(lock_session, sudo, Duration::from_secs(30));
+    match deploy_lock::status(&ops, &opts.group) {
+        Ok(Some(owner)) => println!("lock on {}: held by {owner}", lock_session.target.name),
+        Ok(None) => println!("lock on {}: free", lock_session.target.name),
+        Err(e) => println!("lock on {}: unknown ({e})", lock_session.target.name),
+    }
+    Ok(())
+}
