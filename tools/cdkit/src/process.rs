@@ -54,6 +54,7 @@ pub struct Command {
     grace: Duration,
     log_output: bool,
     stdin: Option<PathBuf>,
+    stop_on_interrupt: bool,
 }
 
 /// Why a command could not be run at all.
@@ -178,6 +179,7 @@ impl Command {
             grace: Duration::from_secs(5),
             log_output: true,
             stdin: None,
+            stop_on_interrupt: true,
         }
     }
 
@@ -220,6 +222,14 @@ impl Command {
     /// Time between TERM and KILL when stopping the group.
     pub fn grace(mut self, grace: Duration) -> Command {
         self.grace = grace;
+        self
+    }
+
+    /// Let the command finish when this process is interrupted (SIGINT/SIGTERM): for steps
+    /// that must complete so the tool can reach a known-good state (a remote install, the
+    /// restore that follows). Bound such commands with [`Command::timeout`].
+    pub fn keep_running_on_interrupt(mut self) -> Command {
+        self.stop_on_interrupt = false;
         self
     }
 
@@ -286,7 +296,7 @@ impl Command {
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
             }
             if stop_reason.is_none() {
-                if let Some(sig) = signals::received() {
+                if let Some(sig) = signals::received().filter(|_| self.stop_on_interrupt) {
                     stop_reason = Some(Ending::Interrupted(sig));
                 } else if deadline.is_some_and(|d| Instant::now() >= d) {
                     stop_reason = Some(Ending::TimedOut);

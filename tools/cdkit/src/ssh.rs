@@ -203,9 +203,12 @@ impl Session {
         args
     }
 
-    /// The `Command` that runs `argv` on the host (for callers that need its options).
+    /// The `Command` that runs `argv` on the host (for callers that need its options). A
+    /// remote step is never cut off by an interrupt of this process: it finishes (within its
+    /// timeout) so the tool can still bring the host to a known-good state.
     pub fn command(&self, argv: &[&str]) -> Command {
         Command::new("ssh")
+            .keep_running_on_interrupt()
             .args(self.ssh_args())
             .arg("--")
             .arg(&self.target.address)

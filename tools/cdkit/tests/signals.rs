@@ -27,4 +27,13 @@ fn sigterm_is_noted_and_stops_a_running_command_instead_of_killing_the_tool() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(cdkit::signals::received(), Some(15));
     assert_eq!(cdkit::Exit::for_signal(15).code(), 143);
+
+    // A step that must finish for the tool to reach a known-good state keeps running.
+    let done = Command::new("sh")
+        .args(["-c", "sleep 0.3; exit 4"])
+        .keep_running_on_interrupt()
+        .quiet()
+        .run(|_, _| {})
+        .unwrap();
+    assert_eq!(done.ending, Ending::Exited(4));
 }

@@ -117,6 +117,7 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         .args(["-sS", "--max-time", &secs, "-w", "\n%{http_code}", "--"])
         .arg(url)
         .quiet()
+        .keep_running_on_interrupt()
         .run(|stream, line| {
             if stream == Stream::Stdout {
                 lines.push(line.to_string());

@@ -276,12 +276,12 @@ fn lock_command(
 ) -> anyhow::Result<Exit> {
     let ops = HostOps::new(session, sudo, Duration::from_secs(30));
     match action {
-        LockAction::Status => match deploy_lock::status(&ops, group)? {
+        LockAction::Status => match deploy_lock::status(&ops, group).map_err(Error::from)? {
             Some(owner) => println!("{group}: locked by {owner}"),
             None => println!("{group}: not locked"),
         },
         LockAction::Release => {
-            deploy_lock::force_release(&ops, group)?;
+            deploy_lock::force_release(&ops, group).map_err(Error::from)?;
             println!("{group}: released");
         }
     }
@@ -393,13 +393,16 @@ fn rollout(
     let lock = if cli.rollout.no_lock {
         None
     } else {
-        Some(deploy_lock::DeploymentLock::acquire(
-            lock_session,
-            cli.fleet.sudo,
-            group,
-            &owner,
-            cli.rollout.lock_timeout,
-        )?)
+        Some(
+            deploy_lock::DeploymentLock::acquire(
+                lock_session,
+                cli.fleet.sudo,
+                group,
+                &owner,
+                cli.rollout.lock_timeout,
+            )
+            .map_err(Error::from)?,
+        )
     };
     let started = chrono::Utc::now();
     let progress = Progress::new(cli.common.progress, Some(hosts.len() as u64));
