@@ -49,6 +49,11 @@ def health_reports_the_version():
 
 
 @test
+def version_reports_the_version():
+    assert get("/version") == (200, hello.VERSION + "\n")
+
+
+@test
 def unknown_paths_are_404():
     assert get("/nope")[0] == 404
 

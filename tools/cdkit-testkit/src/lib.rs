@@ -13,14 +13,19 @@ pub fn schema_path() -> PathBuf {
     workspace_root().join("tests/schemas/xunit-plugin-junit-10.xsd")
 }
 
-/// The workspace root: two levels above the crate under test. Read at run time (cargo and
-/// nextest set `CARGO_MANIFEST_DIR` for test processes), because a path compiled into this
-/// crate goes stale when clones at different paths share one target directory.
+/// The workspace root: the nearest directory above the crate under test that holds
+/// `tests/schemas`. Found at run time (cargo and nextest set `CARGO_MANIFEST_DIR` for test
+/// processes), because a path compiled into this crate goes stale when clones at different
+/// paths share one target directory, and crates sit at different depths (`tools/x`, `tests`).
 pub fn workspace_root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest_dir.join("../..")
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("tests/schemas").is_dir() && dir.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest_dir.join("../.."))
 }
 
 /// Validate `report` with `xmllint --schema`, panicking with xmllint's complaint if invalid;

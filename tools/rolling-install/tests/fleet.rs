@@ -1,0 +1,320 @@
+//! rolling-install on the testbed: real hosts (systemd-nspawn, sshd, dpkg, apt), a real
+//! HAProxy in front of them, real packages from a signed APT repository. One lab of ten hosts
+//! is shared by every scenario, run in sequence.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rolling-install");
+const LAB: &str = "ri-e2e";
+const HOSTS: usize = 10;
+
+fn root() -> PathBuf {
+    cdkit_testkit::workspace_root()
+}
+
+fn testbed(args: &[&str]) -> Output {
+    // `--name` goes right after the subcommand: after it come a host command's own arguments.
+    Command::new(root().join("scripts/testbed"))
+        .arg(args[0])
+        .args(["--name", LAB])
+        .args(&args[1..])
+        .output()
+        .expect("scripts/testbed")
+}
+
+fn must(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Build hello-service VERSION (optionally broken) with dpkg-buildpackage.
+fn build(version: &str, broken: Option<&str>, out: &Path) -> PathBuf {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("hello-service");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(root().join("examples/hello-service"))
+        .arg(&tree)
+        .status()
+        .unwrap()
+        .success());
+    let changelog = tree.join("debian/changelog");
+    let old = std::fs::read_to_string(&changelog).unwrap();
+    std::fs::write(
+        &changelog,
+        format!("hello-service ({version}) bookworm; urgency=medium\n\n  * Test build.\n\n -- cdkit developers <cdkit@example.com>  Thu, 26 Nov 2026 09:00:00 +0000\n\n{old}"),
+    )
+    .unwrap();
+    let mut cmd = Command::new("dpkg-buildpackage");
+    cmd.args(["-us", "-uc", "-b"])
+        .current_dir(&tree)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(b) = broken {
+        cmd.env("HELLO_BUILD_BROKEN", b);
+    }
+    assert!(
+        cmd.status().unwrap().success(),
+        "dpkg-buildpackage {version}"
+    );
+    let deb = work.path().join(format!("hello-service_{version}_all.deb"));
+    let target = out.join(deb.file_name().unwrap());
+    std::fs::copy(&deb, &target).unwrap();
+    target
+}
+
+/// rolling-install inside the lab with the testbed's inventory, ssh config and HAProxy.
+fn rollout(version: &str, extra: &[&str], dir: &Path) -> Output {
+    let report = dir.join(format!("ri-{version}.xml"));
+    let record = dir.join(format!("ri-{version}.json"));
+    let mut args = vec![
+        "run".to_string(),
+        "--name".into(),
+        LAB.into(),
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
+             --package hello-service --version {version} --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
+             --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --health-retries 4 --health-interval 500ms \
+             --record {} --junit {} -q \"$@\"",
+            record.display(),
+            report.display()
+        ),
+        BIN.into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let out = Command::new(root().join("scripts/testbed"))
+        .args(&args)
+        .output()
+        .unwrap();
+    if report.exists() {
+        cdkit_testkit::assert_valid_junit(&report);
+    }
+    out
+}
+
+fn versions() -> Vec<String> {
+    (1..=HOSTS)
+        .map(|i| {
+            let out = testbed(&[
+                "exec",
+                &format!("h{i}"),
+                "dpkg-query",
+                "-W",
+                "-f=${Version}",
+                "hello-service",
+            ]);
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .collect()
+}
+
+fn haproxy_states() -> Vec<String> {
+    let out = must(testbed(&["status", "--json"]), "status");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("status --json");
+    v["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .map(|h| h["haproxy"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Start `load` in the background; returns a function that waits and says how many failed.
+fn load(seconds: u32) -> impl FnOnce() -> (u64, String) {
+    let child = Command::new(root().join("scripts/testbed"))
+        .args([
+            "load",
+            "--name",
+            LAB,
+            "--rate",
+            "40",
+            "--duration",
+            &format!("{seconds}s"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    move || {
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        (v["failed"].as_u64().unwrap_or(u64::MAX), text)
+    }
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
+    let _ = testbed(&["down"]);
+    must(
+        testbed(&["up", "-n", &HOSTS.to_string(), "--lb"]),
+        "testbed up",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let debs = dir.path().join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let packages = [
+        build("1.0-1", None, &debs),
+        build("2.0-1", None, &debs),
+        build("2.1-1", Some("health"), &debs),
+        build("2.2-1", Some("postinst"), &debs),
+    ];
+    for suite in ["testing", "production"] {
+        let mut args = vec!["publish", "--suite", suite];
+        let paths: Vec<String> = packages.iter().map(|p| p.display().to_string()).collect();
+        args.extend(paths.iter().map(String::as_str));
+        must(testbed(&args), "publish");
+    }
+
+    // Start everyone on 1.0.
+    let out = rollout("1.0-1", &["--batch", "100%"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+
+    // 1.0 -> 2.0 in batches 1,3,50% under constant load: all on 2.0, no failed request.
+    let done = load(25);
+    let out = rollout("2.0-1", &["--batch", "1,3,50%"], dir.path());
+    let (failed, text) = done();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_eq!(failed, 0, "{text}");
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
+
+    // A broken 2.1 (health fails): the canary is restored, nobody else touched, exit 1.
+    let done = load(15);
+    let out = rollout("2.1-1", &["--batch", "1,3,50%"], dir.path());
+    let (failed, text) = done();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_eq!(failed, 0, "{text}");
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.1-1.json")).unwrap()).unwrap();
+    let touched: Vec<&str> = journal["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["recorded"].as_bool() == Some(true))
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(touched, ["h1"], "only the canary was touched");
+    assert_eq!(journal["hosts"][0]["state"], "restored");
+
+    // 2.2 whose postinst fails on host 3: hosts 3, 2, 1 restored (newest first), exit 1,
+    // every host back in rotation.
+    must(
+        testbed(&["exec", "h3", "touch", "/etc/cdkit-fail-postinst"]),
+        "mark h3",
+    );
+    let out = rollout("2.2-1", &["--batch", "1"], dir.path());
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.2-1.json")).unwrap()).unwrap();
+    for i in 0..3 {
+        assert_eq!(journal["hosts"][i]["state"], "restored", "h{}", i + 1);
+    }
+    must(
+        testbed(&["exec", "h3", "rm", "/etc/cdkit-fail-postinst"]),
+        "unmark h3",
+    );
+
+    // A host cut off before its turn: an error for it, every touched host restored.
+    let cutter = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        testbed(&["cut-host", "h6"])
+    });
+    let out = rollout(
+        "1.0-1",
+        &["--batch", "1", "--connect-timeout", "3s"],
+        dir.path(),
+    );
+    must(cutter.join().unwrap(), "cut-host");
+    let xml = std::fs::read_to_string(dir.path().join("ri-1.0-1.xml")).unwrap();
+    assert!(xml.contains("type=\"unreachable\""), "{xml}");
+    assert!(matches!(code(&out), 1 | 3), "{}", stderr(&out));
+    must(testbed(&["heal-host", "h6"]), "heal-host");
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+
+    // Lock contention: 75, naming the holder.
+    must(
+        testbed(&["exec", "h1", "sh", "-c", "mkdir -p /var/lib/cdkit/locks/rolling-install.all && echo another-run > /var/lib/cdkit/locks/rolling-install.all/owner"]),
+        "take the lock",
+    );
+    let out = rollout("1.0-1", &["--lock-timeout", "1s"], dir.path());
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+    assert!(stderr(&out).contains("another-run"), "{}", stderr(&out));
+    must(
+        testbed(&[
+            "exec",
+            "h1",
+            "rm",
+            "-rf",
+            "/var/lib/cdkit/locks/rolling-install.all",
+        ]),
+        "free the lock",
+    );
+
+    // --dry-run changes nothing.
+    let (before_versions, before_lb) = (versions(), haproxy_states());
+    let out = rollout("1.0-1", &["--dry-run"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("batch 1 (canary)"));
+    assert_eq!((versions(), haproxy_states()), (before_versions, before_lb));
+
+    // SIGTERM mid-batch: ends known-good (restored), exit 143.
+    let child = Command::new(root().join("scripts/testbed"))
+        .args(["run", "--name", LAB, "--", "sh", "-c"])
+        .arg(format!(
+            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
+             --package hello-service --version 1.0-1 --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
+             --health-url 'http://{{host}}:8080/health' --batch 1 --record {} -q",
+            dir.path().join("ri-sigterm.json").display()
+        ))
+        .arg(BIN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    // Signal rolling-install itself (the child of `testbed run`), not the wrapper.
+    let _ = Command::new("pkill")
+        .args(["-TERM", "-f", "target/.*/rolling-install --inventory"])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
+
+    must(testbed(&["down"]), "testbed down");
+}
