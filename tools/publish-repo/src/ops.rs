@@ -67,10 +67,11 @@ pub fn add(
     config.check_suite(suite)?;
     config.check_component(component)?;
 
-    // Read and validate every package before anything changes.
+    // Read and validate every package before anything changes (two readers: parsing is
+    // cheap, but the checksums read every byte).
+    let infos = read_all(debs)?;
     let mut candidates = Vec::new();
-    for deb in debs {
-        let info = cdkit::deb::read_deb(deb)?;
+    for (deb, info) in debs.iter().zip(infos) {
         let field = |name| info.field(name).unwrap_or_default().trim().to_string();
         let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
         let bad = |e: cdkit::policy::PolicyError| Error::Usage(format!("{}: {e}", deb.display()));
@@ -177,12 +178,30 @@ pub fn add(
         cases.push(c);
     }
     if changed {
+        // The new pool files reach the disk before any index lists them.
+        cdkit::atomic::sync_filesystem(ctx.repo)?;
         commit(ctx, &config, suite, state)?;
     }
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
     })
+}
+
+/// Read every .deb, on two threads, keeping the order of `debs`.
+fn read_all(debs: &[PathBuf]) -> Result<Vec<cdkit::deb::DebInfo>, Error> {
+    let half = debs.len().div_ceil(2);
+    let (first, second) = debs.split_at(half.min(debs.len()));
+    let read = |part: &[PathBuf]| -> Result<Vec<cdkit::deb::DebInfo>, cdkit::deb::ReadError> {
+        part.iter().map(|d| cdkit::deb::read_deb(d)).collect()
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| read(second));
+        (read(first), other.join())
+    });
+    let mut all = a?;
+    all.extend(b.map_err(|_| Error::Usage("a .deb reader thread panicked".into()))??);
+    Ok(all)
 }
 
 /// A `PKG` or `PKG=VERSION` argument.
@@ -343,30 +362,49 @@ pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
-/// Apply retention, save the state, publish, and drop pool files nothing references.
+/// Apply retention, save the state, publish, and delete the pool files that were referenced
+/// before and are not any more (by any suite or retained index generation).
 fn commit(ctx: &Context, config: &Config, suite: &str, mut state: SuiteState) -> Result<(), Error> {
     for dropped in state.retain_newest(ctx.keep) {
         tracing::info!(package = %dropped.package, version = %dropped.version, "retention (--keep {}) drops {} from {suite}", ctx.keep, dropped.id());
     }
+    let others: Vec<(String, SuiteState)> = config
+        .suites
+        .iter()
+        .filter(|name| *name != suite)
+        .map(|name| Ok((name.clone(), state::load(ctx.repo, name)?)))
+        .collect::<Result<_, Error>>()?;
+    let previous = state::load(ctx.repo, suite)?;
+    let before = referenced_files(ctx.repo, config, &previous, &others)?;
     state::save(ctx.repo, suite, &state)?;
     publish::publish_suite(ctx.repo, config, suite, &state, ctx.signer)?;
-    let mut referenced = BTreeSet::new();
-    for name in &config.suites {
-        let current = if name == suite {
-            state.clone()
-        } else {
-            state::load(ctx.repo, name)?
-        };
-        referenced.extend(current.entries.into_iter().map(|e| e.filename));
-        for generation in load_generations(ctx.repo, name)? {
-            referenced.extend(generation.pool);
-        }
-    }
-    let removed = pool::collect_garbage(ctx.repo, &referenced)?;
+    let after = referenced_files(ctx.repo, config, &state, &others)?;
+    let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
+    let removed = pool::remove_files(ctx.repo, &gone)?;
     if removed > 0 {
         tracing::info!("removed {removed} pool file(s) no suite or retained index lists");
     }
     Ok(())
+}
+
+/// Pool files listed by any suite's state (`suite` as given) or retained index generation.
+fn referenced_files(
+    repo: &Path,
+    config: &Config,
+    state: &SuiteState,
+    others: &[(String, SuiteState)],
+) -> Result<BTreeSet<String>, Error> {
+    let mut referenced: BTreeSet<String> =
+        state.entries.iter().map(|e| e.filename.clone()).collect();
+    for (_, other) in others {
+        referenced.extend(other.entries.iter().map(|e| e.filename.clone()));
+    }
+    for name in &config.suites {
+        for generation in load_generations(repo, name)? {
+            referenced.extend(generation.pool);
+        }
+    }
+    Ok(referenced)
 }
 
 /// Every suite's state.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{io, Error};
 
@@ -34,51 +34,38 @@ pub fn source_name(source_field: Option<&str>, package: &str) -> String {
         .to_string()
 }
 
-/// Copy `deb` into the pool at `rel` (atomically); an existing file there is left alone.
+/// Copy `deb` into the pool at `rel` (temp file + rename; an existing file is left alone).
+/// Not yet durable: the caller runs [`cdkit::atomic::sync_filesystem`] once for the whole
+/// batch before any index refers to the files.
 pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<(), Error> {
     let target = repo.join(rel);
     if target.exists() {
         return Ok(());
     }
     let mut source = fs::File::open(deb).map_err(io("read", deb))?;
-    cdkit::atomic::write_with(&target, |w| std::io::copy(&mut source, w).map(|_| ()))?;
+    cdkit::atomic::write_unsynced(&target, |w| std::io::copy(&mut source, w).map(|_| ()))?;
     Ok(())
 }
 
-/// Delete pool files that `referenced` does not name; returns how many were deleted. Call
-/// only under the repository lock.
-pub fn collect_garbage(repo: &Path, referenced: &BTreeSet<String>) -> Result<usize, Error> {
+/// Delete the pool files in `gone` (repository-relative) and the directories they leave
+/// empty; returns how many files were deleted. Call only under the repository lock.
+pub fn remove_files(repo: &Path, gone: &BTreeSet<String>) -> Result<usize, Error> {
     let pool = repo.join("pool");
     let mut removed = 0;
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![pool.clone()];
-    while let Some(dir) = stack.pop() {
-        let Ok(listing) = fs::read_dir(&dir) else {
-            continue;
-        };
-        dirs.push(dir.clone());
-        for item in listing.flatten() {
-            let path = item.path();
-            if item.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(repo)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            // Unreferenced files go, including `.NAME.tmp` files of a killed publisher's
-            // atomic write: the caller holds the repository lock, so none is in progress.
-            if !referenced.contains(&rel) {
-                fs::remove_file(&path).map_err(io("remove", &path))?;
-                removed += 1;
-            }
+    for rel in gone {
+        let path = repo.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io("remove", &path)(e)),
         }
-    }
-    // Empty directories, deepest first (never the pool itself).
-    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-    for dir in dirs.into_iter().filter(|d| *d != pool) {
-        let _ = fs::remove_dir(dir); // fails harmlessly if not empty
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| d.starts_with(&pool) && *d != pool) {
+            if fs::remove_dir(d).is_err() {
+                break; // not empty
+            }
+            dir = d.parent();
+        }
     }
     Ok(removed)
 }

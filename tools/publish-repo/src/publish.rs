@@ -137,12 +137,17 @@ pub fn publish_suite(
     let gen_dir = dists.join(&name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
 
-    // Indexes, and by-hash copies of them and of every retained generation's indexes.
+    // Indexes, and by-hash copies of them (hard links) and of every retained generation's
+    // indexes. Nothing here is visible until the switch; one syncfs makes it all durable.
     for file in &files {
-        write_durable(&gen_dir.join(&file.path), &file.bytes)?;
+        let canonical = gen_dir.join(&file.path);
+        write_plain(&canonical, &file.bytes)?;
         let by_hash = gen_dir.join(by_hash_path(&file.path, &file.sha256));
         if !by_hash.exists() {
-            write_durable(&by_hash, &file.bytes)?;
+            if let Some(parent) = by_hash.parent() {
+                fs::create_dir_all(parent).map_err(io("create", parent))?;
+            }
+            fs::hard_link(&canonical, &by_hash).map_err(io("link", &by_hash))?;
         }
     }
     if let Some(previous) = &previous {
@@ -161,7 +166,7 @@ pub fn publish_suite(
     // (one-second resolution) can never hide a publish that came within the same second.
     let release = release_text(config, suite, &date, &files);
     let release_path = gen_dir.join("Release");
-    write_durable(&release_path, release.as_bytes())?;
+    write_plain(&release_path, release.as_bytes())?;
     signer.sign(
         &release_path,
         &gen_dir.join("InRelease"),
@@ -177,10 +182,10 @@ pub fn publish_suite(
                 .map_err(io("open", &path))?;
             file.set_modified(mtime)
                 .map_err(io("set the time of", &path))?;
-            file.sync_all().map_err(io("sync", &path))?;
         }
     }
-    sync_dir(&gen_dir)?;
+    // One flush for the whole new tree (and the pool files added before it).
+    cdkit::atomic::sync_filesystem(&gen_dir)?;
 
     // The switch.
     let tmp_link = dists.join(format!(".{suite}.link"));
@@ -215,15 +220,12 @@ fn current_generation_dir(link: &Path) -> Result<Option<PathBuf>, Error> {
     Ok(Some(fs::canonicalize(link).map_err(io("resolve", link))?))
 }
 
-/// Write a file in a directory no client sees yet: create parents, write, fsync.
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::io::Write;
+/// Write a file in a directory no client sees yet (made durable by the syncfs before the switch).
+fn write_plain(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(io("create", parent))?;
     }
-    let mut file = fs::File::create(path).map_err(io("create", path))?;
-    file.write_all(bytes).map_err(io("write", path))?;
-    file.sync_all().map_err(io("sync", path))
+    fs::write(path, bytes).map_err(io("write", path))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), Error> {
