@@ -15,10 +15,14 @@ fn root() -> PathBuf {
 }
 
 fn testbed(args: &[&str]) -> Output {
+    testbed_of(LAB, args)
+}
+
+fn testbed_of(lab: &str, args: &[&str]) -> Output {
     // `--name` goes right after the subcommand: after it come a host command's own arguments.
     Command::new(root().join("scripts/testbed"))
         .arg(args[0])
-        .args(["--name", LAB])
+        .args(["--name", lab])
         .args(&args[1..])
         .output()
         .expect("scripts/testbed")
@@ -317,4 +321,40 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     );
 
     must(testbed(&["down"]), "testbed down");
+}
+
+#[test]
+fn fifty_hosts_in_one_run() {
+    const BIG: &str = "ri-50";
+    let _ = testbed_of(BIG, &["down"]);
+    must(testbed_of(BIG, &["up", "-n", "50"]), "testbed up -n 50");
+    let dir = tempfile::tempdir().unwrap();
+    let deb = build("1.0-1", None, dir.path());
+    for suite in ["testing", "production"] {
+        must(testbed_of(BIG, &["publish", "--suite", suite, deb.to_str().unwrap()]), "publish");
+    }
+    let report = dir.path().join("ri-50.xml");
+    let out = Command::new(root().join("scripts/testbed"))
+        .args(["run", "--name", BIG, "--", "sh", "-c"])
+        .arg(format!(
+            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
+             --package hello-service --version 1.0-1 --batch 1,5,20% --max-new-connections 10 \
+             --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --junit {} -q",
+            report.display()
+        ))
+        .arg(BIN)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    cdkit_testkit::assert_valid_junit(&report);
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 50);
+    let installed = (1..=50)
+        .filter(|i| {
+            let out = testbed_of(BIG, &["exec", &format!("h{i}"), "dpkg-query", "-W", "-f=${Version}", "hello-service"]);
+            String::from_utf8_lossy(&out.stdout).trim() == "1.0-1"
+        })
+        .count();
+    assert_eq!(installed, 50);
+    must(testbed_of(BIG, &["down"]), "testbed down");
 }
