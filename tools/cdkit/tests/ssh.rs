@@ -1,88 +1,13 @@
 //! cdkit::ssh against a real sshd started on loopback for this test, with strict host key
 //! checking and a throwaway client key.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use cdkit_testkit::sshd::{free_port, start_sshd, Sshd};
 use std::time::{Duration, Instant};
 
 use cdkit::process::Stream;
 use cdkit::ssh::{Client, Session, SshError, Target};
-
-struct Sshd {
-    dir: tempfile::TempDir,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen (apt-get install openssh-client)");
-    assert!(ok.success());
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_sshd() -> Sshd {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    keygen(&d.join("host_key"));
-    keygen(&d.join("client_key"));
-    std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-    let port = free_port();
-    std::fs::write(
-        d.join("sshd_config"),
-        format!(
-            "ListenAddress 127.0.0.1:{port}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\nPidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nMaxStartups 100:30:200\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
-    let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
-    std::fs::write(
-        d.join("known_hosts"),
-        format!("[127.0.0.1]:{port} {host_pub}"),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("ssh_config"),
-        format!(
-            "Host *\n  User root\n  IdentityFile {d}/client_key\n  IdentitiesOnly yes\n  UserKnownHostsFile {d}/known_hosts\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n",
-            d = d.display()
-        ),
-    )
-    .unwrap();
-    std::fs::create_dir_all("/run/sshd").unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(d.join("sshd_config"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("/usr/sbin/sshd (apt-get install openssh-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "sshd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Sshd { dir, child, port }
-}
 
 fn client(sshd: &Sshd) -> (Client, tempfile::TempDir) {
     Client::new(

@@ -34,15 +34,30 @@ pub enum Balancer {
 }
 
 impl Balancer {
-    /// Parse `haproxy:SOCKET:BACKEND` (a local socket path).
-    pub fn parse_haproxy(spec: &str) -> Result<Balancer, String> {
-        let rest = spec
-            .strip_prefix("haproxy:")
-            .ok_or_else(|| format!("--lb {spec:?}: expected haproxy:SOCKET:BACKEND"))?;
-        let (socket, backend) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| format!("--lb {spec:?}: expected haproxy:SOCKET:BACKEND"))?;
-        Haproxy::new(Socket::Local(socket.into()), backend)
+    /// Parse `haproxy:SOCKET:BACKEND` (a local admin socket) or `haproxy:HOST:SOCKET:BACKEND`
+    /// (the socket on load-balancer host HOST, reached over ssh with `connect`).
+    pub fn parse_haproxy(
+        spec: &str,
+        connect: impl Fn(&str) -> Result<RemoteSession, String>,
+    ) -> Result<Balancer, String> {
+        let usage = || format!("--lb {spec:?}: expected haproxy:[HOST:]SOCKET:BACKEND");
+        let rest = spec.strip_prefix("haproxy:").ok_or_else(usage)?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (socket, backend) = match parts[..] {
+            [path, backend] if !path.is_empty() => (Socket::Local(path.into()), backend),
+            [host, path, backend] if path.starts_with('/') => {
+                cdkit::ssh::validate_host(host).map_err(|e| format!("--lb {spec:?}: {e}"))?;
+                (
+                    Socket::Remote {
+                        session: connect(host)?,
+                        path: path.to_string(),
+                    },
+                    backend,
+                )
+            }
+            _ => return Err(usage()),
+        };
+        Haproxy::new(socket, backend)
             .map(Balancer::Haproxy)
             .map_err(|e| format!("--lb {spec:?}: {e}"))
     }
@@ -198,9 +213,16 @@ mod tests {
 
     #[test]
     fn specs_and_names() {
-        assert!(Balancer::parse_haproxy("haproxy:/run/haproxy/admin.sock:be_hello").is_ok());
-        assert!(Balancer::parse_haproxy("nginx:/x").is_err());
-        assert!(Balancer::parse_haproxy("haproxy:/x:be;x").is_err());
+        let no_ssh = |_: &str| -> Result<RemoteSession, String> { Err("no ssh here".into()) };
+        assert!(
+            Balancer::parse_haproxy("haproxy:/run/haproxy/admin.sock:be_hello", no_ssh).is_ok()
+        );
+        assert!(Balancer::parse_haproxy("nginx:/x", no_ssh).is_err());
+        assert!(Balancer::parse_haproxy("haproxy:/x:be;x", no_ssh).is_err());
+        let err =
+            Balancer::parse_haproxy("haproxy:lb1:/run/haproxy/admin.sock:be", no_ssh).unwrap_err();
+        assert_eq!(err, "no ssh here", "a remote socket goes through ssh");
+        assert!(Balancer::parse_haproxy("haproxy:-oProxyCommand=x:/s:be", no_ssh).is_err());
         let host = Host {
             name: "h3".into(),
             vars: [("haproxy_server".to_string(), "web03".to_string())].into(),

@@ -237,7 +237,15 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Some(LockCommand::Lock { action }) => {
             lock_command(action, &lock_session, cli.fleet.sudo, &group)
         }
-        None => rollout(&cli, &group, &hosts, &sessions, &lock_session),
+        None => rollout(
+            &cli,
+            &group,
+            &hosts,
+            &sessions,
+            &lock_session,
+            &inventory,
+            &client,
+        ),
     };
     for session in sessions.iter().chain(std::iter::once(&lock_session)) {
         session.close();
@@ -349,11 +357,29 @@ fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
     })
 }
 
-fn balancers(r: &RolloutArgs) -> Result<Vec<Balancer>, Error> {
+fn balancers(
+    r: &RolloutArgs,
+    inventory: &Inventory,
+    client: &Client,
+) -> Result<Vec<Balancer>, Error> {
+    // An LB host is an inventory host (its address, port and user apply) or a plain address.
+    let connect = |name: &str| -> Result<std::sync::Arc<Session>, String> {
+        let host = inventory
+            .all()
+            .into_iter()
+            .find(|h| h.name == name)
+            .unwrap_or(Host {
+                name: name.to_string(),
+                vars: Default::default(),
+            });
+        Target::new(&host.name, host.address(), host.port(), host.user())
+            .map(|t| std::sync::Arc::new(Session::new(client, t)))
+            .map_err(|e| e.to_string())
+    };
     let mut list: Vec<Balancer> = r
         .lbs
         .iter()
-        .map(|s| Balancer::parse_haproxy(s))
+        .map(|s| Balancer::parse_haproxy(s, connect))
         .collect::<Result<_, _>>()
         .map_err(Error::Usage)?;
     if let (Some(drain), Some(ready)) = (&r.lb_drain_cmd, &r.lb_ready_cmd) {
@@ -371,9 +397,11 @@ fn rollout(
     hosts: &[Host],
     sessions: &[Session],
     lock_session: &Session,
+    inventory: &Inventory,
+    client: &Client,
 ) -> anyhow::Result<Exit> {
     let opts = options(cli, group)?;
-    let balancers = balancers(&cli.rollout)?;
+    let balancers = balancers(&cli.rollout, inventory, client)?;
     if cli.rollout.dry_run {
         dry_run(
             &opts,

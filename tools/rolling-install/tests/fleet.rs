@@ -331,7 +331,10 @@ fn fifty_hosts_in_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let deb = build("1.0-1", None, dir.path());
     for suite in ["testing", "production"] {
-        must(testbed_of(BIG, &["publish", "--suite", suite, deb.to_str().unwrap()]), "publish");
+        must(
+            testbed_of(BIG, &["publish", "--suite", suite, deb.to_str().unwrap()]),
+            "publish",
+        );
     }
     let report = dir.path().join("ri-50.xml");
     let out = Command::new(root().join("scripts/testbed"))
@@ -351,7 +354,17 @@ fn fifty_hosts_in_one_run() {
     assert_eq!(xml.matches("<testcase ").count(), 50);
     let installed = (1..=50)
         .filter(|i| {
-            let out = testbed_of(BIG, &["exec", &format!("h{i}"), "dpkg-query", "-W", "-f=${Version}", "hello-service"]);
+            let out = testbed_of(
+                BIG,
+                &[
+                    "exec",
+                    &format!("h{i}"),
+                    "dpkg-query",
+                    "-W",
+                    "-f=${Version}",
+                    "hello-service",
+                ],
+            );
             String::from_utf8_lossy(&out.stdout).trim() == "1.0-1"
         })
         .count();

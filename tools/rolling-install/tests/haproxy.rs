@@ -145,6 +145,37 @@ fn a_failing_health_check_keeps_the_server_out_of_up() {
 }
 
 #[test]
+fn a_socket_on_another_host_is_driven_over_ssh() {
+    let lab = lab();
+    let sshd = cdkit_testkit::sshd::start_sshd();
+    let (client, _control) = cdkit::ssh::Client::new(
+        Path::new("/tmp"),
+        Some(sshd.ssh_config()),
+        Duration::from_secs(5),
+        4,
+    )
+    .unwrap();
+    let session = cdkit::ssh::Session::new(
+        &client,
+        cdkit::ssh::Target::new("lb1", "127.0.0.1", Some(sshd.port), None).unwrap(),
+    );
+    let socket = Socket::Remote {
+        session: std::sync::Arc::new(session),
+        path: lab.dir.path().join("admin.sock").display().to_string(),
+    };
+    let lb = Haproxy::new(socket, "be").unwrap();
+    lb.wait_up("web1", Duration::from_secs(10)).unwrap();
+    lb.drain("web1").unwrap();
+    assert_eq!(lb.stat("web1").unwrap().status, "DRAIN");
+    lb.ready("web1").unwrap();
+    lb.wait_up("web1", Duration::from_secs(10)).unwrap();
+    assert!(matches!(
+        lb.drain("web9"),
+        Err(LbError::NoSuchServer { .. })
+    ));
+}
+
+#[test]
 fn unknown_servers_and_sockets_are_named() {
     let lab = lab();
     let lb = Haproxy::new(socket(lab.dir.path()), "be").unwrap();
