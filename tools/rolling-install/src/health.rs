@@ -18,7 +18,7 @@ pub enum Check {
         status: u16,
         body: Option<String>,
     },
-    /// `sh -c CMD` on the host; exit 0 is healthy.
+    /// `sh -c CMD` on the host (`{version}` = the target version); exit 0 is healthy.
     Command(String),
     /// No health gate.
     None,
@@ -81,8 +81,9 @@ impl Gate {
     fn probe(&self, ops: &HostOps, address: &str, version: &str) -> Result<(), String> {
         match &self.check {
             Check::None => Ok(()),
+            // The version is validated (Debian's grammar has no shell metacharacters).
             Check::Command(cmd) => ops
-                .shell("health check", cmd)
+                .shell("health check", &cmd.replace("{version}", version))
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Check::Url {

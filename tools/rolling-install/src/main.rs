@@ -148,7 +148,7 @@ struct RolloutArgs {
     /// Text the health response must contain (`{version}` allowed).
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_BODY")]
     health_body: Option<String>,
-    /// Shell command run on the host; exit 0 = healthy.
+    /// Shell command run on the host (`{version}` allowed); exit 0 = healthy.
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_CMD")]
     health_cmd: Option<String>,
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_RETRIES", default_value_t = 10)]

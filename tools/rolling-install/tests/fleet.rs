@@ -307,9 +307,15 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(6));
-    // Signal rolling-install itself (the child of `testbed run`), not the wrapper.
+    // Signal rolling-install itself (the child of `testbed run`), not the wrapper: the
+    // process whose command line names this run's unique record file.
+    let marker = dir.path().join("ri-sigterm.json").display().to_string();
     let _ = Command::new("pkill")
-        .args(["-TERM", "-f", "target/.*/rolling-install --inventory"])
+        .args([
+            "-TERM",
+            "-f",
+            &format!("rolling-install --inventory .*{marker}"),
+        ])
         .status();
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 143, "{}", stderr(&out));
