@@ -78,28 +78,19 @@ fn build(version: &str, broken: Option<&str>, out: &Path) -> PathBuf {
 fn rollout(version: &str, extra: &[&str], dir: &Path) -> Output {
     let report = dir.join(format!("ri-{version}.xml"));
     let record = dir.join(format!("ri-{version}.json"));
-    let mut args = vec![
-        "run".to_string(),
-        "--name".into(),
-        LAB.into(),
-        "--".into(),
-        "sh".into(),
-        "-c".into(),
-        format!(
-            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
-             --package hello-service --version {version} --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
-             --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --health-retries 4 --health-interval 500ms \
-             --record {} --junit {} -q \"$@\"",
+    let out = in_lab(
+        LAB,
+        &format!(
+            "--version {version} --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
+             --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --health-retries 4 \
+             --health-interval 500ms --record {} --junit {} -q \"$@\"",
             record.display(),
             report.display()
         ),
-        BIN.into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let out = Command::new(root().join("scripts/testbed"))
-        .args(&args)
-        .output()
-        .unwrap();
+    )
+    .args(extra)
+    .output()
+    .unwrap();
     if report.exists() {
         cdkit_testkit::assert_valid_junit(&report);
     }
@@ -107,19 +98,41 @@ fn rollout(version: &str, extra: &[&str], dir: &Path) -> Output {
 }
 
 fn versions() -> Vec<String> {
-    (1..=HOSTS)
+    versions_of(LAB, HOSTS)
+}
+
+/// The installed hello-service version on each of `count` hosts of `lab`.
+fn versions_of(lab: &str, count: usize) -> Vec<String> {
+    (1..=count)
         .map(|i| {
-            let out = testbed(&[
-                "exec",
-                &format!("h{i}"),
-                "dpkg-query",
-                "-W",
-                "-f=${Version}",
-                "hello-service",
-            ]);
+            let host = format!("h{i}");
+            let out = testbed_of(
+                lab,
+                &[
+                    "exec",
+                    &host,
+                    "dpkg-query",
+                    "-W",
+                    "-f=${Version}",
+                    "hello-service",
+                ],
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         })
         .collect()
+}
+
+/// rolling-install run inside `lab` with its inventory and ssh config, plus `flags`
+/// (shell words; the lab's variables like `$CDKIT_TESTBED_HAPROXY_SOCKET` expand).
+fn in_lab(lab: &str, flags: &str) -> Command {
+    let mut cmd = Command::new(root().join("scripts/testbed"));
+    cmd.args(["run", "--name", lab, "--", "sh", "-c"])
+        .arg(format!(
+            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all \
+             --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" --package hello-service {flags}"
+        ))
+        .arg(BIN);
+    cmd
 }
 
 fn haproxy_states() -> Vec<String> {
@@ -293,15 +306,14 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     assert_eq!((versions(), haproxy_states()), (before_versions, before_lb));
 
     // SIGTERM mid-batch: ends known-good (restored), exit 143.
-    let child = Command::new(root().join("scripts/testbed"))
-        .args(["run", "--name", LAB, "--", "sh", "-c"])
-        .arg(format!(
-            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
-             --package hello-service --version 1.0-1 --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
+    let child = in_lab(
+        LAB,
+        &format!(
+            "--version 1.0-1 --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
              --health-url 'http://{{host}}:8080/health' --batch 1 --record {} -q",
             dir.path().join("ri-sigterm.json").display()
-        ))
-        .arg(BIN)
+        ),
+    )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -343,36 +355,23 @@ fn fifty_hosts_in_one_run() {
         );
     }
     let report = dir.path().join("ri-50.xml");
-    let out = Command::new(root().join("scripts/testbed"))
-        .args(["run", "--name", BIG, "--", "sh", "-c"])
-        .arg(format!(
-            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" \
-             --package hello-service --version 1.0-1 --batch 1,5,20% --max-new-connections 10 \
+    let out = in_lab(
+        BIG,
+        &format!(
+            "--version 1.0-1 --batch 1,5,20% --max-new-connections 10 \
              --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --junit {} -q",
             report.display()
-        ))
-        .arg(BIN)
-        .output()
-        .unwrap();
+        ),
+    )
+    .output()
+    .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     cdkit_testkit::assert_valid_junit(&report);
     let xml = std::fs::read_to_string(&report).unwrap();
     assert_eq!(xml.matches("<testcase ").count(), 50);
-    let installed = (1..=50)
-        .filter(|i| {
-            let out = testbed_of(
-                BIG,
-                &[
-                    "exec",
-                    &format!("h{i}"),
-                    "dpkg-query",
-                    "-W",
-                    "-f=${Version}",
-                    "hello-service",
-                ],
-            );
-            String::from_utf8_lossy(&out.stdout).trim() == "1.0-1"
-        })
+    let installed = versions_of(BIG, 50)
+        .iter()
+        .filter(|v| *v == "1.0-1")
         .count();
     assert_eq!(installed, 50);
     must(testbed_of(BIG, &["down"]), "testbed down");
