@@ -338,6 +338,32 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         haproxy_states()
     );
 
+    // --deb: the package copied to every host and installed with dpkg.
+    let deb = packages[0].display().to_string();
+    let out = rollout("1.0-1", &["--deb", &deb, "--batch", "50%"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+
+    // --on-failure halt: the failed canary is left as it is, and the run says a human must
+    // act (exit 3, with the rollback command).
+    let out = rollout(
+        "2.1-1",
+        &["--batch", "1", "--on-failure", "halt"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("rollback --record"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(versions()[0], "2.1-1", "halt leaves the canary");
+    assert!(
+        versions()[1..].iter().all(|v| v == "1.0-1"),
+        "{:?}",
+        versions()
+    );
+
     must(testbed(&["down"]), "testbed down");
 }
 
