@@ -344,6 +344,42 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
 
+    // A health command on the host (with {version}), --min-healthy, and hook commands for a
+    // balancer that is not HAProxy (word-split, run locally, {host} filled in).
+    let hooks = dir.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let drain = format!("touch {}/drain-{{host}}", hooks.display());
+    let ready = format!("touch {}/ready-{{host}}", hooks.display());
+    let out = in_lab(
+        LAB,
+        "--version 2.0-1 --batch 50% --min-healthy 2s \
+         --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" -q \"$@\"",
+    )
+    .args([
+        "--health-cmd",
+        "systemctl is-active --quiet hello-service && curl -fsS http://127.0.0.1:8080/version | grep -qx {version}",
+        "--lb-drain-cmd",
+        &drain,
+        "--lb-ready-cmd",
+        &ready,
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    for i in 1..=HOSTS {
+        assert!(
+            hooks.join(format!("drain-h{i}")).exists()
+                && hooks.join(format!("ready-h{i}")).exists(),
+            "h{i}"
+        );
+    }
+
+    // --deadline: the run stops after the batch that passed it, restores, exits 124.
+    let out = rollout("1.0-1", &["--batch", "1", "--deadline", "1s"], dir.path());
+    assert_eq!(code(&out), 124, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+
     // --on-failure halt: the failed canary is left as it is, and the run says a human must
     // act (exit 3, with the rollback command).
     let out = rollout(
@@ -359,7 +395,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     );
     assert_eq!(versions()[0], "2.1-1", "halt leaves the canary");
     assert!(
-        versions()[1..].iter().all(|v| v == "1.0-1"),
+        versions()[1..].iter().all(|v| v == "2.0-1"),
         "{:?}",
         versions()
     );
