@@ -135,6 +135,13 @@ impl<'a> Rollout<'a> {
         }
     }
 
+    /// Read a host's record (no write).
+    fn record<T>(&self, host: usize, f: impl FnOnce(&HostRecord) -> T) -> T {
+        let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        f(&journal.hosts[host])
+    }
+
+    /// Change a host's record and rewrite the journal.
     fn with_record<T>(&self, host: usize, f: impl FnOnce(&mut HostRecord) -> T) -> T {
         let value = {
             let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,7 +199,7 @@ impl<'a> Rollout<'a> {
         let ops = HostOps::new(session, self.opts.sudo, self.opts.command_timeout);
         let package = &self.opts.package;
         let outcome = (|| -> Result<Outcome, HostError> {
-            let recorded = self.with_record(host, |r| r.recorded);
+            let recorded = self.record(host, |r| r.recorded);
             let current = ops.installed_version(package)?;
             if !recorded {
                 self.with_record(host, |r| {
@@ -208,14 +215,14 @@ impl<'a> Rollout<'a> {
                     v.clone().unwrap_or_else(|| "not installed".into()),
                 ),
             };
-            let drained = self.with_record(host, |r| !r.drained.is_empty());
+            let drained = self.record(host, |r| !r.drained.is_empty());
             if current == wanted && !drained {
                 return Ok(Outcome::Installed); // nothing to do: already there, in rotation
             }
             let server = server_name(h, self.opts.server_template.as_deref());
             for lb in self.balancers {
                 let name = lb.name();
-                if self.with_record(host, |r| r.drained.contains(&name)) {
+                if self.record(host, |r| r.drained.contains(&name)) {
                     continue;
                 }
                 self.with_record(host, |r| r.drained.push(name.clone()));
@@ -337,7 +344,7 @@ impl<'a> Rollout<'a> {
                     .collect()
             });
             for (i, outcome) in results {
-                if self.with_record(i, |r| r.recorded) {
+                if self.record(i, |r| r.recorded) {
                     touched.push(i);
                 }
                 let state = match &outcome {
@@ -366,7 +373,7 @@ impl<'a> Rollout<'a> {
         let mut restored: Vec<usize> = Vec::new();
         if stop.is_some() && self.opts.on_failure == OnFailure::Rollback {
             for &i in touched.iter().rev() {
-                let previous = self.with_record(i, |r| r.previous_version.clone());
+                let previous = self.record(i, |r| r.previous_version.clone());
                 tracing::warn!(host = %self.hosts[i].name, "restoring {} to {}", self.hosts[i].name, previous.as_deref().unwrap_or("not installed"));
                 match self.turn(i, &Goal::Restore(previous)) {
                     Outcome::Installed => {
@@ -384,7 +391,7 @@ impl<'a> Rollout<'a> {
         // Every host this run drained goes back into rotation, or is named.
         let mut still_drained: Vec<String> = Vec::new();
         for i in 0..total {
-            let drained = self.with_record(i, |r| r.drained.clone());
+            let drained = self.record(i, |r| r.drained.clone());
             for name in drained {
                 let Some(lb) = self.balancers.iter().find(|b| b.name() == name) else {
                     continue;
