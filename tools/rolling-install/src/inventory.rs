@@ -153,7 +153,7 @@ impl Inventory {
                         .insert(k.trim().to_string(), unquote(v.trim()));
                 }
                 _ => {
-                    let mut words = shell_words(line).map_err(|m| at(&m))?.into_iter();
+                    let mut words = split_words(line, true).map_err(|m| at(&m))?.into_iter();
                     let pattern = words.next().unwrap_or_default();
                     let mut vars = BTreeMap::new();
                     for word in words {
@@ -395,13 +395,15 @@ fn unquote(value: &str) -> String {
     value.to_string()
 }
 
-/// Split a host line into words, honouring single and double quotes.
-fn shell_words(line: &str) -> Result<Vec<String>, String> {
+/// Split `text` into words at whitespace, honouring single and double quotes; with
+/// `comments`, an unquoted `#` at the start of a word ends the line (inventory host lines).
+/// Also splits `--lb-drain-cmd`/`--lb-ready-cmd` templates, which never reach a shell.
+pub fn split_words(text: &str, comments: bool) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut quote: Option<char> = None;
     let mut in_word = false;
-    for c in line.chars() {
+    for c in text.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), c) => current.push(c),
@@ -415,7 +417,7 @@ fn shell_words(line: &str) -> Result<Vec<String>, String> {
                     in_word = false;
                 }
             }
-            (None, '#') if !in_word => break,
+            (None, '#') if comments && !in_word => break,
             (None, c) => {
                 current.push(c);
                 in_word = true;
@@ -423,7 +425,7 @@ fn shell_words(line: &str) -> Result<Vec<String>, String> {
         }
     }
     if quote.is_some() {
-        return Err("unterminated quote".into());
+        return Err(format!("{text:?}: unterminated quote"));
     }
     if in_word {
         words.push(current);

@@ -169,41 +169,6 @@ fn run_hook(template: &[String], host: &Host, server: &str) -> Result<(), String
     }
 }
 
-/// Split a hook template into words (whitespace-separated, quotes allowed).
-pub fn split_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quote = None;
-    let mut any = false;
-    for c in text.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => current.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                any = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if any {
-                    words.push(std::mem::take(&mut current));
-                    any = false;
-                }
-            }
-            (None, c) => {
-                current.push(c);
-                any = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return Err(format!("{text:?}: unterminated quote"));
-    }
-    if any {
-        words.push(current);
-    }
-    Ok(words)
-}
-
 /// Keeps the type used for remote HAProxy sockets in one place.
 pub type RemoteSession = Arc<cdkit::ssh::Session>;
 
@@ -230,7 +195,7 @@ mod tests {
         assert_eq!(server_name(&host, None), "web03");
         assert_eq!(server_name(&host, Some("app-{host}")), "app-h3");
         assert_eq!(
-            split_words("lbctl drain '{server} x'").unwrap(),
+            crate::inventory::split_words("lbctl drain '{server} x'", false).unwrap(),
             ["lbctl", "drain", "{server} x"]
         );
     }

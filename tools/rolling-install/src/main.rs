@@ -14,8 +14,9 @@ use cdkit::ssh::{Client, Session, Target};
 use rolling_install::batch::{BatchSpec, MaxFail};
 use rolling_install::health::{Check, Gate};
 use rolling_install::host_ops::{HostOps, Source};
+use rolling_install::inventory::split_words;
 use rolling_install::inventory::{Host, Inventory};
-use rolling_install::lb::{split_words, Balancer, DrainPolicy};
+use rolling_install::lb::{Balancer, DrainPolicy};
 use rolling_install::rollout::{OnFailure, Options, Rollout};
 use rolling_install::{deploy_lock, Error, TOOL};
 
@@ -384,8 +385,8 @@ fn balancers(
         .map_err(Error::Usage)?;
     if let (Some(drain), Some(ready)) = (&r.lb_drain_cmd, &r.lb_ready_cmd) {
         list.push(Balancer::Hooks {
-            drain: split_words(drain).map_err(Error::Usage)?,
-            ready: split_words(ready).map_err(Error::Usage)?,
+            drain: split_words(drain, false).map_err(Error::Usage)?,
+            ready: split_words(ready, false).map_err(Error::Usage)?,
         });
     }
     Ok(list)
