@@ -2,7 +2,7 @@
 //! parser), start-up (logging, signals) and the single place where an outcome becomes an exit
 //! status and a one-line error.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,6 +20,14 @@ pub struct CommonArgs {
     /// Log line format on stderr.
     #[arg(long, env = log::FORMAT_ENV, value_enum, default_value = "text", global = true)]
     pub log_format: LogFormat,
+
+    /// Also append every log line as JSON to this file.
+    #[arg(long, env = log::FILE_ENV, value_name = "PATH", global = true)]
+    pub log_file: Option<PathBuf>,
+
+    /// Also send every log line to a syslog collector (RFC 5424): udp://HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, env = crate::syslog::ENV, value_name = "URL", global = true)]
+    pub syslog: Option<crate::syslog::Target>,
 
     /// Progress display: bars on a terminal, plain lines in CI.
     #[arg(
@@ -49,10 +57,50 @@ impl CommonArgs {
             format: self.log_format,
             verbosity,
             filter: std::env::var(log::FILTER_ENV).ok(),
+            file: self.log_file.clone(),
+            syslog: self.syslog.clone(),
         })?;
         crate::signals::install().map_err(StartError::Signals)?;
         Ok(())
     }
+}
+
+/// The hidden first argument with which a tool writes its man pages and shell completions
+/// into a package staging directory (`TOOL --cdkit-write-docs STAGE`), for
+/// `scripts/package-cdkit`. An argument, not an environment variable: a variable left set in a
+/// CI job would silently turn every tool into a no-op.
+pub const WRITE_DOCS: &str = "--cdkit-write-docs";
+
+/// `P::parse()`, plus [`WRITE_DOCS`]: what every tool's `main` calls to read its command line,
+/// so the Debian package's man pages and completions come from the same clap definition.
+pub fn parse<P: clap::Parser>() -> P {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(WRITE_DOCS)) {
+        let command = P::command();
+        let tool = command.get_name().to_string();
+        let code = match (args.next(), args.next()) {
+            (Some(stage), None) => {
+                match crate::docs::write(command, std::path::Path::new(&stage)) {
+                    Ok(written) => {
+                        for path in written {
+                            println!("{}", path.display());
+                        }
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("{tool}: error: cannot write the man pages and completions into {}: {e}", Path::new(&stage).display());
+                        1
+                    }
+                }
+            }
+            _ => {
+                eprintln!("{tool}: error: usage: {tool} {WRITE_DOCS} STAGE_DIR");
+                2
+            }
+        };
+        std::process::exit(code);
+    }
+    P::parse()
 }
 
 /// Why a tool could not start.
@@ -79,11 +127,13 @@ where
         crate::console::write_line(&format!("{tool}: error: {e}"));
         return Exit::Usage.into();
     }
-    finish(tool, body(), |error| {
+    let code = finish(tool, body(), |error| {
         error
             .chain()
             .find_map(|cause| cause.downcast_ref::<E>().map(crate::exit::ExitCoded::exit))
-    })
+    });
+    log::finish();
+    code
 }
 
 /// Print the one-line error the contract asks for (`TOOL: error: …: cause`) and map the

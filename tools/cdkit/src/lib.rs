@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod cli;
 pub mod console;
+pub mod docs;
 pub mod exit;
 pub mod hash;
 pub mod io_error;
@@ -18,6 +19,7 @@ pub mod redact;
 pub mod run_id;
 pub mod signals;
 pub mod ssh;
+pub mod syslog;
 pub mod text;
 
 pub use exit::Exit;

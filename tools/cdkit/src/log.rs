@@ -5,9 +5,17 @@
 //! Span fields (`host`, `step`, `package`, …) are inherited by the events inside the span, so
 //! the output of a remote command logged inside `info_span!("install", host = "web07")` is
 //! found in the central log by host.
+//!
+//! Besides stderr, every line can also go to a file of JSON lines (`--log-file`, appended, so
+//! the tools of one pipeline run can share one file) and to a syslog collector (`--syslog`,
+//! see [`crate::syslog`]), where a streamed line's host becomes the record's HOSTNAME.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
@@ -19,12 +27,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::console;
+use crate::syslog;
 use crate::text::sanitize;
 
 /// Environment variable holding an EnvFilter string (e.g. `info,cdkit=debug`).
 pub const FILTER_ENV: &str = "CDKIT_LOG";
 /// Environment variable selecting the format when `--log-format` is not given.
 pub const FORMAT_ENV: &str = "CDKIT_LOG_FORMAT";
+/// Environment variable for `--log-file`.
+pub const FILE_ENV: &str = "CDKIT_LOG_FILE";
 
 /// How log lines are rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -42,6 +53,11 @@ pub enum LogError {
     Filter { filter: String, reason: String },
     #[error("logging was already initialised")]
     AlreadyInitialised,
+    #[error("cannot open the log file {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Everything `init` needs.
@@ -53,9 +69,15 @@ pub struct LogConfig {
     pub verbosity: i8,
     /// An EnvFilter string; overrides `verbosity` (from `CDKIT_LOG`).
     pub filter: Option<String>,
+    /// Also append every line as JSON to this file.
+    pub file: Option<PathBuf>,
+    /// Also send every line to this syslog collector.
+    pub syslog: Option<syslog::Target>,
 }
 
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+static TOOL: OnceLock<&'static str> = OnceLock::new();
+static SYSLOG: OnceLock<syslog::Sender> = OnceLock::new();
 
 /// The format logging was set up with (text before `init`).
 pub fn format() -> LogFormat {
@@ -71,15 +93,78 @@ pub fn init(config: LogConfig) -> Result<(), LogError> {
         })?,
         _ => EnvFilter::new(level_for(config.verbosity).as_str().to_ascii_lowercase()),
     };
+    let file = match &config.file {
+        Some(path) => Some(open_log_file(path)?),
+        None => None,
+    };
     let _ = FORMAT.set(config.format);
+    let _ = TOOL.set(config.tool);
+    let syslog = config
+        .syslog
+        .map(|target| SYSLOG.get_or_init(|| syslog::Sender::new(target, notice)));
     tracing_subscriber::registry()
         .with(LineLayer {
             tool: config.tool,
             format: config.format,
+            file: file.map(|f| LogFile {
+                file: Mutex::new(f),
+                failed: AtomicBool::new(false),
+            }),
+            syslog,
         })
         .with(filter)
         .try_init()
         .map_err(|_| LogError::AlreadyInitialised)
+}
+
+/// Open `path` for appending (created if need be): O_APPEND makes each line's single write land
+/// whole at the end, also when several tools of one run share the file.
+fn open_log_file(path: &Path) -> Result<std::fs::File, LogError> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|source| LogError::File {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The end of a run: wait a little (at most 3 s) for syslog records still queued, and say on
+/// stderr how many never reached the collector. Called by [`crate::cli::run_tool`].
+pub fn finish() {
+    if let Some(sender) = SYSLOG.get() {
+        let dropped = sender.finish(Duration::from_secs(3));
+        if dropped > 0 {
+            notice(&format!(
+                "{dropped} log line(s) did not reach the syslog collector {}",
+                sender.target()
+            ));
+        }
+    }
+}
+
+/// A line about logging itself, on stderr only and in the chosen format (never through
+/// tracing: a failing sink must not feed itself).
+fn notice(message: &str) {
+    let tool = TOOL.get().copied().unwrap_or("cdkit");
+    let line = match format() {
+        LogFormat::Json => render_json(tool, &Level::WARN, message, &[]),
+        LogFormat::Text => format!("{tool}: warning: {message}"),
+    };
+    console::write_line(&line);
+}
+
+/// This machine's name, for lines that did not come from another host.
+fn local_hostname() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        nix::unistd::gethostname()
+            .ok()
+            .and_then(|n| n.into_string().ok())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "localhost".into())
+    })
 }
 
 fn level_for(verbosity: i8) -> Level {
@@ -137,10 +222,40 @@ impl FieldCollector {
     }
 }
 
-/// The layer that renders every event as one line.
+/// The layer that renders every event as one line, for each sink.
 struct LineLayer {
     tool: &'static str,
     format: LogFormat,
+    file: Option<LogFile>,
+    syslog: Option<&'static syslog::Sender>,
+}
+
+/// `--log-file`: JSON lines appended; a write error is said once, then the file is skipped.
+struct LogFile {
+    file: Mutex<std::fs::File>,
+    failed: AtomicBool,
+}
+
+impl LogFile {
+    fn write_line(&self, line: &str) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        let result = match self.file.lock() {
+            Ok(mut file) => file.write_all(&buf),
+            Err(_) => Ok(()),
+        };
+        if let Err(e) = result {
+            if !self.failed.swap(true, Ordering::Relaxed) {
+                notice(&format!(
+                    "cannot write the log file: {e}; it gets no more lines"
+                ));
+            }
+        }
+    }
 }
 
 /// Keys the record itself owns; a field with one of these names is renamed, not lost.
@@ -185,12 +300,66 @@ where
         }
         merge(&mut fields, &collector.fields);
         let message = collector.message.unwrap_or_default();
-        let line = match self.format {
-            LogFormat::Json => render_json(self.tool, event.metadata().level(), &message, &fields),
-            LogFormat::Text => render_text(self.tool, event.metadata().level(), &message, &fields),
-        };
-        console::write_line(&line);
+        let level = event.metadata().level();
+        let ts = timestamp();
+        let json = (self.format == LogFormat::Json || self.file.is_some())
+            .then(|| render_json_at(&ts, self.tool, level, &message, &fields));
+        match (&json, self.format) {
+            (Some(json), LogFormat::Json) => console::write_line(json),
+            _ => console::write_line(&render_text_at(&ts, self.tool, level, &message, &fields)),
+        }
+        if let (Some(file), Some(json)) = (&self.file, &json) {
+            file.write_line(json);
+        }
+        if let Some(sender) = self.syslog {
+            sender.send(&render_syslog(&ts, self.tool, level, &message, &fields));
+        }
     }
+}
+
+/// The RFC 5424 record of one line: HOSTNAME and the `host` parameter are the line's `host`
+/// field (the remote machine a streamed line came from) or this machine; the structured data
+/// carries run_id, tool and every span and event field.
+fn render_syslog(
+    ts: &str,
+    tool: &'static str,
+    level: &Level,
+    message: &str,
+    fields: &[(&'static str, Value)],
+) -> String {
+    let host = fields
+        .iter()
+        .find(|(name, _)| *name == "host")
+        .map(|(_, value)| match value {
+            Value::String(s) => sanitize(s),
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|| local_hostname().to_string());
+    let mut params: Vec<(&str, String)> = Vec::with_capacity(fields.len() + 3);
+    params.push(("run_id", crate::run_id::get().to_string()));
+    params.push(("tool", tool.to_string()));
+    params.push(("host", host.clone()));
+    for (name, value) in fields {
+        let value = match value {
+            Value::String(s) => sanitize(s),
+            other => other.to_string(),
+        };
+        match *name {
+            "host" => {}
+            "run_id" => params.push(("field_run_id", value)),
+            "tool" => params.push(("field_tool", value)),
+            name => params.push((name, value)),
+        }
+    }
+    syslog::format(&syslog::Record {
+        severity: syslog::severity(level),
+        timestamp: ts,
+        hostname: &host,
+        app_name: tool,
+        procid: std::process::id(),
+        params: &params,
+        message: &sanitize(message),
+    })
 }
 
 fn merge(into: &mut Vec<(&'static str, Value)>, from: &[(&'static str, Value)]) {
@@ -229,8 +398,18 @@ fn render_json(
     message: &str,
     fields: &[(&'static str, Value)],
 ) -> String {
+    render_json_at(&timestamp(), tool, level, message, fields)
+}
+
+fn render_json_at(
+    ts: &str,
+    tool: &str,
+    level: &Level,
+    message: &str,
+    fields: &[(&'static str, Value)],
+) -> String {
     let mut object = Map::new();
-    object.insert("timestamp".into(), Value::String(timestamp()));
+    object.insert("timestamp".into(), Value::String(ts.to_string()));
     object.insert("level".into(), Value::String(level.as_str().into()));
     object.insert("tool".into(), Value::String(tool.into()));
     object.insert("run_id".into(), Value::String(crate::run_id::get().into()));
@@ -254,7 +433,18 @@ fn sanitize_value(value: &Value) -> Value {
 }
 
 /// `TIMESTAMP LEVEL tool: message key=value …` for people reading a console.
+#[cfg(test)]
 fn render_text(
+    tool: &str,
+    level: &Level,
+    message: &str,
+    fields: &[(&'static str, Value)],
+) -> String {
+    render_text_at(&timestamp(), tool, level, message, fields)
+}
+
+fn render_text_at(
+    ts: &str,
     tool: &str,
     level: &Level,
     message: &str,
@@ -262,7 +452,7 @@ fn render_text(
 ) -> String {
     let level = level.as_str();
     let mut line = String::with_capacity(64 + message.len());
-    line.push_str(&timestamp());
+    line.push_str(ts);
     line.push(' ');
     line.push_str(&" ".repeat(5usize.saturating_sub(level.len())));
     line.push_str(level);

@@ -1,0 +1,124 @@
+//! Man pages and shell completions generated from a tool's clap definition, for the cdkit
+//! Debian package (issue 9). Every tool's `main` parses its arguments through
+//! [`crate::cli::parse`], so `TOOL --cdkit-write-docs STAGE` writes that tool's pages into a
+//! package staging tree: the pages always describe exactly the binary that is packaged, and a
+//! new tool needs no packaging code of its own.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap_complete::Shell;
+
+/// Where each kind of file goes in the package, relative to the staging root (the Debian
+/// locations: man-db, bash-completion, zsh's vendor-completions, fish's vendor_completions.d).
+pub const MAN_DIR: &str = "usr/share/man/man1";
+pub const BASH_DIR: &str = "usr/share/bash-completion/completions";
+pub const ZSH_DIR: &str = "usr/share/zsh/vendor-completions";
+pub const FISH_DIR: &str = "usr/share/fish/vendor_completions.d";
+
+/// Write the man pages of `cmd` (one per visible subcommand too, `tool-sub.1.gz`, gzip -9 with
+/// no time stamp, as Debian Policy §12.1 asks) and its bash, zsh and fish completions under
+/// `stage`. Returns the written paths.
+pub fn write(mut cmd: clap::Command, stage: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let name = cmd.get_name().to_string();
+    let mut written = Vec::new();
+
+    cmd.build();
+    let man_dir = stage.join(MAN_DIR);
+    std::fs::create_dir_all(&man_dir)?;
+    man_pages(&cmd, &man_dir, &mut written)?;
+
+    for (shell, dir, file) in [
+        (Shell::Bash, BASH_DIR, name.clone()),
+        (Shell::Zsh, ZSH_DIR, format!("_{name}")),
+        (Shell::Fish, FISH_DIR, format!("{name}.fish")),
+    ] {
+        let dir = stage.join(dir);
+        std::fs::create_dir_all(&dir)?;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, name.clone(), &mut script);
+        let path = dir.join(file);
+        std::fs::write(&path, script)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn man_pages(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands() {
+        if !sub.is_hide_set() && sub.get_name() != "help" {
+            man_pages(sub, dir, written)?;
+        }
+    }
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let path = dir.join(format!("{}.gz", man.get_filename()));
+    let file = std::fs::File::create(&path)?;
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(file, flate2::Compression::best());
+    gz.write_all(&page)?;
+    gz.finish()?.sync_all()?;
+    written.push(path);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "demo-tool", version, about = "Does one thing")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Sub,
+        #[command(flatten)]
+        common: crate::cli::CommonArgs,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Sub {
+        /// Add things.
+        Add {
+            #[arg(long)]
+            suite: String,
+        },
+        #[command(hide = true)]
+        Secret,
+    }
+
+    #[test]
+    fn pages_and_completions_land_in_the_package_layout() {
+        use clap::CommandFactory;
+        let stage = tempfile::tempdir().unwrap();
+        let written = write(Cli::command(), stage.path()).unwrap();
+        let rel: Vec<String> = written
+            .iter()
+            .map(|p| p.strip_prefix(stage.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "usr/share/man/man1/demo-tool-add.1.gz",
+                "usr/share/man/man1/demo-tool.1.gz",
+                "usr/share/bash-completion/completions/demo-tool",
+                "usr/share/zsh/vendor-completions/_demo-tool",
+                "usr/share/fish/vendor_completions.d/demo-tool.fish",
+            ]
+        );
+        let mut page = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&written[1]).unwrap()),
+            &mut page,
+        )
+        .unwrap();
+        assert!(page.contains(".TH demo-tool 1"), "{page}");
+        assert!(page.contains("\\-\\-syslog"), "{page}");
+        let bash = std::fs::read_to_string(&written[2]).unwrap();
+        assert!(
+            bash.contains("--log-file") && bash.contains("add"),
+            "{bash}"
+        );
+    }
+}
