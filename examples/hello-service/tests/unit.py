@@ -56,6 +56,12 @@ def version_reports_the_version():
 @test
 def unknown_paths_are_404():
     assert get("/nope")[0] == 404
+    assert get("/slow/x")[0] == 404
+
+
+@test
+def slow_answers_after_the_wait():
+    assert get("/slow/0") == (200, "slept\n")
 
 
 print("TAP version 13")

@@ -148,6 +148,11 @@ fn haproxy_states() -> Vec<String> {
 
 /// Start `load` in the background; returns a function that waits and says how many failed.
 fn load(seconds: u32) -> impl FnOnce() -> (u64, String) {
+    load_at(seconds, "http://127.0.0.1:8000")
+}
+
+/// `load` through the HAProxy listening at `url` in the lab.
+fn load_at(seconds: u32, url: &str) -> impl FnOnce() -> (u64, String) {
     let child = Command::new(root().join("scripts/testbed"))
         .args([
             "load",
@@ -157,6 +162,8 @@ fn load(seconds: u32) -> impl FnOnce() -> (u64, String) {
             "40",
             "--duration",
             &format!("{seconds}s"),
+            "--url",
+            url,
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -193,6 +200,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         build("2.0-1", None, &debs),
         build("2.1-1", Some("health"), &debs),
         build("2.2-1", Some("postinst"), &debs),
+        build("2.3-1", Some("slow"), &debs),
     ];
     for suite in ["testing", "production"] {
         let mut args = vec!["publish", "--suite", suite];
@@ -399,8 +407,297 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         "{:?}",
         versions()
     );
+    let out = rollout("2.0-1", &["--batch", "100%"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    ha_pair(dir.path());
+    drain_policies(dir.path());
+    cut_during_install(dir.path(), &packages[4]);
 
     must(testbed(&["down"]), "testbed down");
+}
+
+/// Server statuses of backend be_hello on the HAProxy whose admin socket is `socket`.
+fn lb_states_at(socket: &Path) -> Vec<(String, String)> {
+    let out = must(
+        testbed(&[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            &format!(
+                "echo 'show stat' | socat stdio unix-connect:{}",
+                socket.display()
+            ),
+        ]),
+        "show stat",
+    );
+    out.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() > 17 && f[0] == "be_hello" && f[1] != "BACKEND")
+        .map(|f| (f[1].to_string(), f[17].to_string()))
+        .collect()
+}
+
+fn all_up(states: &[(String, String)]) -> bool {
+    states.len() == HOSTS && states.iter().all(|(_, s)| s == "UP")
+}
+
+/// A second HAProxy in the lab over the same servers (an HA pair), on port 8001 with its own
+/// admin socket and server-state file; returns the socket.
+fn start_second_haproxy(dir: &Path) -> PathBuf {
+    let lb2 = dir.join("lb2");
+    std::fs::create_dir_all(&lb2).unwrap();
+    let socket = lb2.join("admin.sock");
+    let script = format!(
+        "set -e; sed -e \"s|$CDKIT_TESTBED_HAPROXY_SOCKET|{sock}|\" -e 's|127.0.0.1:8000|127.0.0.1:8001|' \
+         -e 's|server-state-file .*|server-state-file {dir}/server-state|' \"$CDKIT_TESTBED_DIR/haproxy/haproxy.cfg\" \
+         > {dir}/haproxy.cfg; : > {dir}/server-state; haproxy -D -f {dir}/haproxy.cfg -p {dir}/haproxy.pid",
+        sock = socket.display(),
+        dir = lb2.display()
+    );
+    must(
+        testbed(&["run", "--", "sh", "-c", &script]),
+        "second HAProxy",
+    );
+    let start = std::time::Instant::now();
+    while !all_up(&lb_states_at(&socket)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the second HAProxy's servers did not come UP: {:?}",
+            lb_states_at(&socket)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    socket
+}
+
+/// An HA pair of HAProxies: every host is drained from both and put back into both, and load
+/// through either one fails nothing.
+fn ha_pair(dir: &Path) {
+    let socket = start_second_haproxy(dir);
+    let second = format!("haproxy:{}:be_hello", socket.display());
+    let (done1, done2) = (
+        load_at(25, "http://127.0.0.1:8000"),
+        load_at(25, "http://127.0.0.1:8001"),
+    );
+    let out = rollout("1.0-1", &["--batch", "1,3,50%", "--lb", &second], dir);
+    let ((failed1, text1), (failed2, text2)) = (done1(), done2());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+    assert_eq!((failed1, failed2), (0, 0), "{text1}\n{text2}");
+    let states1 = haproxy_states();
+    assert!(states1.iter().all(|s| s == "UP"), "{states1:?}");
+    let states2 = lb_states_at(&socket);
+    assert!(all_up(&states2), "{states2:?}");
+    let journal: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("ri-1.0-1.json")).unwrap()).unwrap();
+    for host in journal["hosts"].as_array().unwrap() {
+        let steps: Vec<&str> = host["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["step"].as_str())
+            .collect();
+        for lb in ["haproxy:", second.as_str()] {
+            for verb in ["drain", "ready"] {
+                assert!(
+                    steps.iter().any(|s| s.starts_with(&format!("{verb} {lb}"))),
+                    "{}: no `{verb} {lb}` step in {steps:?}",
+                    host["name"]
+                );
+            }
+        }
+    }
+}
+
+/// Long-lived sessions on the canary when it is drained: `--drain-policy fail` fails the host
+/// (nothing installed, back in rotation, exit 1); `shutdown` ends the sessions and goes on.
+fn drain_policies(dir: &Path) {
+    // Slow requests through HAProxy until the canary h1 holds one (roundrobin spreads them).
+    let mut slow = Command::new(root().join("scripts/testbed"))
+        .args(["run", "--name", LAB, "--", "sh", "-c"])
+        .arg("for i in $(seq 20); do curl -s -m 90 -o /dev/null http://127.0.0.1:8000/slow/60 & done; wait")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let socket = root_socket();
+    loop {
+        let out = must(
+            testbed(&[
+                "run",
+                "--",
+                "sh",
+                "-c",
+                &format!("echo 'show stat' | socat stdio unix-connect:{socket}"),
+            ]),
+            "show stat",
+        );
+        let h1_sessions = out
+            .lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|f| f.len() > 4 && f[0] == "be_hello" && f[1] == "h1")
+            .and_then(|f| f[4].parse::<u32>().ok())
+            .unwrap_or(0);
+        if h1_sessions > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "h1 never held a slow session"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    let out = rollout(
+        "2.0-1",
+        &[
+            "--hosts",
+            "h1",
+            "--drain-timeout",
+            "2s",
+            "--drain-policy",
+            "fail",
+        ],
+        dir,
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(versions()[0], "1.0-1", "nothing installed on h1");
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
+
+    let out = rollout(
+        "2.0-1",
+        &[
+            "--hosts",
+            "h1",
+            "--drain-timeout",
+            "2s",
+            "--drain-policy",
+            "shutdown",
+        ],
+        dir,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(versions()[0], "2.0-1");
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
+    // Back to one version everywhere; the slow requests are no longer needed.
+    let _ = Command::new("pkill")
+        .args(["-f", "127.0.0.1:8000/slow/60"])
+        .status();
+    let _ = slow.wait();
+    let out = rollout("1.0-1", &["--hosts", "h1"], dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// The testbed's HAProxy admin socket (its state directory is under /run/cdkit-testbed).
+fn root_socket() -> String {
+    let out = must(
+        testbed(&[
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$CDKIT_TESTBED_HAPROXY_SOCKET\"",
+        ]),
+        "socket",
+    );
+    out.trim().to_string()
+}
+
+/// A host cut off in the middle of its install (its postinst is waiting): the run names it
+/// (exit 3), every other touched host is restored, and the cut host is NOT put back into
+/// rotation while its package state is unknown. Healed, it is brought back by another run.
+fn cut_during_install(dir: &Path, slow_deb: &Path) {
+    let slow_version = "2.3-1";
+    assert!(slow_deb.display().to_string().contains(slow_version));
+    must(
+        testbed(&[
+            "exec",
+            "h2",
+            "sh",
+            "-c",
+            "echo 8 > /etc/cdkit-slow-postinst",
+        ]),
+        "mark h2 slow",
+    );
+    let watcher = std::thread::spawn(|| {
+        let start = std::time::Instant::now();
+        loop {
+            let out = testbed(&[
+                "exec",
+                "h2",
+                "test",
+                "-e",
+                "/run/hello-service-postinst-waiting",
+            ]);
+            if out.status.success() {
+                return testbed(&["cut-host", "h2"]);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "h2's postinst never started"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let out = rollout(
+        slow_version,
+        &[
+            "--batch",
+            "1",
+            "--connect-timeout",
+            "3s",
+            "--ready-timeout",
+            "5s",
+        ],
+        dir,
+    );
+    must(watcher.join().unwrap(), "cut-host h2");
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(stderr(&out).contains("h2"), "{}", stderr(&out));
+    let journal: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(format!("ri-{slow_version}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(journal["hosts"][0]["state"], "restored", "h1");
+    assert_ne!(journal["hosts"][1]["state"], "restored", "h2 cannot be");
+    assert!(
+        !journal["hosts"][1]["drained"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "h2 is recorded as still drained"
+    );
+    // Reconciliation: h2 stays out of rotation (MAINT), the others are UP.
+    let states = haproxy_states();
+    assert!(states[1].starts_with("MAINT"), "{states:?}");
+    assert!(
+        states.iter().enumerate().all(|(i, s)| i == 1 || s == "UP"),
+        "{states:?}"
+    );
+    must(testbed(&["heal-host", "h2"]), "heal-host h2");
+    must(
+        testbed(&["exec", "h2", "rm", "-f", "/etc/cdkit-slow-postinst"]),
+        "unmark h2",
+    );
+    let out = rollout("1.0-1", &["--hosts", "h2"], dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+    assert!(
+        haproxy_states().iter().all(|s| s == "UP"),
+        "{:?}",
+        haproxy_states()
+    );
 }
 
 #[test]
