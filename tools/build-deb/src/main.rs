@@ -63,7 +63,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
     cdkit::cli::run_tool::<build_deb::Error>(TOOL, &common, || run(cli))
 }

@@ -187,7 +187,7 @@ impl PublishArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
     cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli.command, common.junit.as_deref()))
 }

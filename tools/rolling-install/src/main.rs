@@ -188,7 +188,7 @@ struct RolloutArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
     cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli))
 }

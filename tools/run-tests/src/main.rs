@@ -75,7 +75,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
     cdkit::cli::run_tool::<run_tests::Error>(TOOL, &common, || run(cli))
 }
