@@ -1,0 +1,264 @@
+//! MariaDB/MySQL with the synchronous `mysql` crate. DDL commits implicitly there, so a
+//! migration cannot commit together with its history row: the engine writes an in-progress
+//! row first and marks it done afterwards. The migration file is sent whole (the server parses
+//! it, stored-procedure bodies included) and *every* result set is read, because an error in a
+//! later statement only surfaces there (`query_drop` would report success). The lock is
+//! `GET_LOCK(name, 0)` polled, released on the same connection.
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, OptsBuilder, Row};
+
+use super::{connect_error, poll_lock, Connect, Driver, ExecError, PolledLock};
+use crate::history::{Applied, COLUMNS, TABLE};
+use crate::split::{self, Dialect};
+use crate::url::{DbUrl, Kind};
+use crate::Error;
+
+pub(super) struct Mysql {
+    conn: Conn,
+    lock_name: String,
+    database: String,
+    locked: bool,
+}
+
+impl Mysql {
+    pub(super) fn connect(url: &DbUrl, _how: &Connect<'_>) -> Result<Mysql, Error> {
+        let raw = match url.raw.strip_prefix("mariadb://") {
+            Some(rest) => format!("mysql://{rest}"),
+            None => url.raw.clone(),
+        };
+        let opts = Opts::from_url(&raw).map_err(|e| Error::Url {
+            url: url.redacted.clone(),
+            problem: cdkit::redact::redact(&e.to_string()).into_owned(),
+        })?;
+        let opts = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(Duration::from_secs(10)));
+        let conn = Conn::new(opts).map_err(|e| connect_error(url, e))?;
+        // GET_LOCK names are server-wide: one lock per database. At most 64 characters.
+        let mut lock_name = format!("db-migrate.{}", url.database);
+        lock_name.truncate(64);
+        Ok(Mysql {
+            conn,
+            lock_name,
+            database: url.database.clone(),
+            locked: false,
+        })
+    }
+
+    fn describe_holder(&mut self) -> String {
+        let query = "SELECT p.ID, p.USER, p.HOST, p.TIME, coalesce(left(p.INFO, 80), '') \
+                     FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(?)";
+        match self
+            .conn
+            .exec_first::<Row, _, _>(query, (self.lock_name.as_str(),))
+        {
+            Ok(Some(row)) => {
+                let id: u64 = get(&row, 0).unwrap_or(0);
+                let user: String = get(&row, 1).unwrap_or_default();
+                let host: String = get(&row, 2).unwrap_or_default();
+                let time: i64 = get(&row, 3).unwrap_or(0);
+                let info: String = get(&row, 4).unwrap_or_default();
+                format!(
+                    "MariaDB connection {id} ({user}@{host}, current statement running {time}s: {})",
+                    info.replace('\n', " ")
+                )
+            }
+            Ok(None) => "another connection (it has just released it)".into(),
+            Err(e) => format!("another connection (cannot tell which: {e})"),
+        }
+    }
+}
+
+fn get<T: mysql::prelude::FromValue>(row: &Row, i: usize) -> Option<T> {
+    row.get_opt::<T, usize>(i).and_then(Result::ok)
+}
+
+fn exec_error(e: &mysql::Error) -> ExecError {
+    match e {
+        mysql::Error::MySqlError(my) => {
+            let mut err =
+                ExecError::new(format!("ERROR {} ({}): {}", my.code, my.state, my.message));
+            err.code = Some(my.code.to_string());
+            err
+        }
+        other => ExecError::new(other),
+    }
+}
+
+fn db_err(context: &str, e: mysql::Error) -> Error {
+    Error::db(context, e)
+}
+
+impl Driver for Mysql {
+    fn kind(&self) -> Kind {
+        Kind::Mysql
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
+        poll_lock(self, timeout)
+    }
+
+    fn unlock(&mut self) {
+        if self.locked {
+            let _ = self
+                .conn
+                .exec_drop("SELECT RELEASE_LOCK(?)", (self.lock_name.as_str(),));
+            self.locked = false;
+        }
+    }
+
+    fn history_exists(&mut self) -> Result<bool, Error> {
+        let n: Option<i64> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (TABLE,),
+            )
+            .map_err(|e| db_err("cannot look for the history table", e))?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    fn create_history(&mut self) -> Result<(), Error> {
+        self.conn
+            .query_drop(crate::history::create_sql(Kind::Mysql))
+            .map_err(|e| db_err(&format!("cannot create {TABLE}"), e))
+    }
+
+    fn read_history(&mut self) -> Result<Vec<Applied>, Error> {
+        let rows: Vec<Row> = self
+            .conn
+            .query(format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY version"))
+            .map_err(|e| db_err(&format!("cannot read {TABLE}"), e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Applied {
+                version: get(r, 0).unwrap_or(0),
+                name: get(r, 1).unwrap_or_default(),
+                checksum: get(r, 2).unwrap_or_default(),
+                checksum_algo: get(r, 3).unwrap_or_default(),
+                down_sql: get::<Option<String>>(r, 4).flatten(),
+                applied_at: get(r, 5).unwrap_or_default(),
+                applied_by: get(r, 6).unwrap_or_default(),
+                execution_ms: get(r, 7).unwrap_or(0),
+                success: get::<i64>(r, 8).unwrap_or(0) != 0,
+                release: get::<Option<String>>(r, 9).flatten(),
+            })
+            .collect())
+    }
+
+    fn apply_atomic(&mut self, _sql: &str, _row: &Applied) -> Result<(), ExecError> {
+        Err(ExecError::new(
+            "MariaDB cannot commit DDL together with the history row (engine bug: use the in-progress path)",
+        ))
+    }
+
+    fn revert_atomic(&mut self, _sql: &str, _version: i64) -> Result<(), ExecError> {
+        Err(ExecError::new(
+            "MariaDB cannot commit DDL together with the history row (engine bug: use the in-progress path)",
+        ))
+    }
+
+    fn run_unwrapped(&mut self, sql: &str) -> Result<(), ExecError> {
+        let statements = split::split(sql, Dialect::Mysql);
+        let describe = |done: usize, e: &mysql::Error| {
+            let mut err = exec_error(e);
+            err.changed = done > 0;
+            err.statement = statements.get(done).map(|s| s.text.to_string());
+            err
+        };
+        let mut result = self.conn.query_iter(sql).map_err(|e| describe(0, &e))?;
+        let mut done = 0;
+        while let Some(set) = result.iter() {
+            for row in set {
+                if let Err(e) = row {
+                    return Err(describe(done, &e));
+                }
+            }
+            done += 1;
+        }
+        Ok(())
+    }
+
+    fn insert_row(&mut self, row: &Applied) -> Result<(), Error> {
+        self.conn
+            .exec_drop(
+                format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                (
+                    row.version,
+                    row.name.as_str(),
+                    row.checksum.as_str(),
+                    row.checksum_algo.as_str(),
+                    row.down_sql.as_deref(),
+                    row.applied_at.as_str(),
+                    row.applied_by.as_str(),
+                    row.execution_ms,
+                    row.success,
+                    row.release.as_deref(),
+                ),
+            )
+            .map_err(|e| {
+                db_err(
+                    &format!("cannot record version {} in {TABLE}", row.version),
+                    e,
+                )
+            })
+    }
+
+    fn set_success(&mut self, version: i64, success: bool, ms: Option<i64>) -> Result<(), Error> {
+        self.conn
+            .exec_drop(
+                format!(
+                    "UPDATE {TABLE} SET success = ?, execution_ms = coalesce(?, execution_ms) WHERE version = ?"
+                ),
+                (success, ms, version),
+            )
+            .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
+    }
+
+    fn delete_row(&mut self, version: i64) -> Result<(), Error> {
+        self.conn
+            .exec_drop(format!("DELETE FROM {TABLE} WHERE version = ?"), (version,))
+            .map_err(|e| db_err(&format!("cannot delete version {version} from {TABLE}"), e))
+    }
+
+    fn update_checksum(
+        &mut self,
+        version: i64,
+        checksum: &str,
+        algo: &str,
+        down_sql: Option<&str>,
+    ) -> Result<(), Error> {
+        self.conn
+            .exec_drop(
+                format!(
+                    "UPDATE {TABLE} SET checksum = ?, checksum_algo = ?, down_sql = ? WHERE version = ?"
+                ),
+                (checksum, algo, down_sql, version),
+            )
+            .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
+    }
+}
+
+impl PolledLock for Mysql {
+    fn try_lock(&mut self) -> Result<bool, Error> {
+        let got: Option<Option<i64>> = self
+            .conn
+            .exec_first("SELECT GET_LOCK(?, 0)", (self.lock_name.as_str(),))
+            .map_err(|e| db_err("cannot poll the migration lock", e))?;
+        self.locked = got.flatten() == Some(1);
+        Ok(self.locked)
+    }
+
+    fn holder(&mut self) -> String {
+        self.describe_holder()
+    }
+
+    fn database(&self) -> String {
+        self.database.clone()
+    }
+}

@@ -1,0 +1,546 @@
+//! The policy every command follows, whatever the database: parse the URL and the files
+//! before connecting (bad input changes nothing), take the lock before reading the history
+//! (so a waiting runner sees what the previous one applied), refuse on drift or an
+//! in-progress mark, then apply or revert one migration at a time, each committed with its
+//! history row where the database allows it and behind an in-progress mark where it does not.
+
+use std::time::Instant;
+
+use cdkit::progress::Progress;
+
+use crate::checksum;
+use crate::driver::{self, Connect, Driver, ExecError};
+use crate::error::repair_command;
+use crate::files::{self, Migration};
+use crate::history::{self, Applied};
+use crate::report::{Direction, Outcome, Report, Step, StepFailure};
+use crate::status::{self, Status, ACCEPTED_MISSING};
+use crate::url::{self, DbUrl};
+use crate::{Error, Options, RepairAction};
+
+/// A connection, and the URL it came from.
+struct Session {
+    url: DbUrl,
+    driver: Box<dyn Driver>,
+}
+
+/// What other sessions see as the lock holder.
+fn holder(options: &Options) -> String {
+    format!(
+        "db-migrate run {} by {} (pid {})",
+        cdkit::run_id::get(),
+        options.applied_by,
+        std::process::id()
+    )
+}
+
+fn open(url: DbUrl, options: &Options, read_only: bool) -> Result<Session, Error> {
+    let holder = holder(options);
+    let driver = driver::connect(
+        &url,
+        &Connect {
+            holder: &holder,
+            read_only,
+            busy_timeout: options.lock_timeout,
+        },
+    )?;
+    Ok(Session { url, driver })
+}
+
+impl Session {
+    /// Run `body` holding the migration lock; the lock is released afterwards whatever happens
+    /// (and by the server or kernel if this process dies).
+    fn locked<T>(
+        &mut self,
+        options: &Options,
+        body: impl FnOnce(&mut Session) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.driver.lock(options.lock_timeout)?;
+        let result = body(self);
+        self.driver.unlock();
+        result
+    }
+
+    fn history_or_empty(&mut self) -> Result<Vec<Applied>, Error> {
+        if self.driver.history_exists()? {
+            self.driver.read_history()
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    fn ensure_history(&mut self) -> Result<Vec<Applied>, Error> {
+        if !self.driver.history_exists()? {
+            self.driver.create_history()?;
+        }
+        self.driver.read_history()
+    }
+}
+
+fn max_applied(history: &[Applied]) -> Option<i64> {
+    history
+        .iter()
+        .filter(|a| a.success)
+        .map(|a| a.version)
+        .max()
+}
+
+fn pending<'a>(files: &'a [Migration], history: &[Applied], to: Option<i64>) -> Vec<&'a Migration> {
+    files
+        .iter()
+        .filter(|f| to.is_none_or(|t| f.version <= t))
+        .filter(|f| !history.iter().any(|h| h.version == f.version))
+        .collect()
+}
+
+pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report, Error> {
+    let url = url::parse(url)?;
+    if let Some(t) = to {
+        if t < 0 {
+            return Err(Error::Usage(format!("--to {t}: a version is 0 or more")));
+        }
+    }
+    let files = files::load(&options.dir)?;
+    let started = Instant::now();
+    let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
+    let mut session = open(url, options, options.dry_run)?;
+    let result = if options.dry_run {
+        let history = session.history_or_empty()?;
+        status::check(Some(&files), &history, &session.url.redacted)?;
+        report.version_before = max_applied(&history);
+        for m in pending(&files, &history, to) {
+            report
+                .steps
+                .push(planned(m.version, &m.name, Direction::Up));
+            report.version_after = report.version_after.max(Some(m.version));
+        }
+        report.version_after = report.version_after.max(report.version_before);
+        Ok(())
+    } else {
+        session.locked(options, |s| {
+            let history = s.ensure_history()?;
+            status::check(Some(&files), &history, &s.url.redacted)?;
+            report.version_before = max_applied(&history);
+            let todo = pending(&files, &history, to);
+            if let (Some(first), Some(top)) = (todo.first(), report.version_before) {
+                if first.version < top {
+                    tracing::warn!(
+                        "{} is older than the applied version {top}; applying it out of order",
+                        first.label()
+                    );
+                }
+            }
+            let mut progress = Progress::new(options.progress, Some(todo.len() as u64));
+            for m in todo {
+                interrupted(&mut report)?;
+                let step = apply(s, m, options);
+                progress.advance(1);
+                progress.event(
+                    &format!("{} {}", m.label(), outcome_word(&step)),
+                    Some(step.elapsed),
+                );
+                finish_step(&mut report, step, &s.url.redacted)?;
+            }
+            report.version_after = max_applied(&s.driver.read_history()?);
+            Ok(())
+        })
+    };
+    report.elapsed = started.elapsed();
+    result.map(|()| report)
+}
+
+pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Report, Error> {
+    let url = url::parse(url)?;
+    if target < 0 {
+        return Err(Error::Usage(format!(
+            "--to {target}: a version is 0 or more"
+        )));
+    }
+    let started = Instant::now();
+    let mut report = Report::new(
+        &url.database,
+        &url.redacted,
+        Direction::Down,
+        options.dry_run,
+    );
+    let mut session = open(url, options, options.dry_run)?;
+    let plan =
+        |report: &mut Report, history: &[Applied], url: &str| -> Result<Vec<Applied>, Error> {
+            status::check(None, history, url)?;
+            report.version_before = max_applied(history);
+            let mut todo: Vec<Applied> = history
+                .iter()
+                .filter(|h| h.version > target)
+                .cloned()
+                .collect();
+            todo.sort_by_key(|h| std::cmp::Reverse(h.version));
+            // Refuse before changing anything if one of them cannot be reverted.
+            if let Some(h) = todo.iter().find(|h| h.down_sql.is_none()) {
+                return Err(Error::NoDownSql {
+                    version: h.version,
+                    name: h.name.clone(),
+                });
+            }
+            Ok(todo)
+        };
+    let result = if options.dry_run {
+        let history = session.history_or_empty()?;
+        let redacted = session.url.redacted.clone();
+        let todo = plan(&mut report, &history, &redacted)?;
+        for h in &todo {
+            report
+                .steps
+                .push(planned(h.version, &h.name, Direction::Down));
+        }
+        report.version_after = max_applied(&history).filter(|&v| v <= target).or_else(|| {
+            history
+                .iter()
+                .filter(|h| h.version <= target && h.success)
+                .map(|h| h.version)
+                .max()
+        });
+        Ok(())
+    } else {
+        session.locked(options, |s| {
+            let history = s.history_or_empty()?;
+            let redacted = s.url.redacted.clone();
+            let todo = plan(&mut report, &history, &redacted)?;
+            let mut progress = Progress::new(options.progress, Some(todo.len() as u64));
+            for h in &todo {
+                interrupted(&mut report)?;
+                let step = revert(s, h);
+                progress.advance(1);
+                progress.event(
+                    &format!("{:04}_{} {}", h.version, h.name, outcome_word(&step)),
+                    Some(step.elapsed),
+                );
+                finish_step(&mut report, step, &redacted)?;
+            }
+            report.version_after = max_applied(&s.history_or_empty()?);
+            Ok(())
+        })
+    };
+    report.elapsed = started.elapsed();
+    result.map(|()| report)
+}
+
+fn planned(version: i64, name: &str, direction: Direction) -> Step {
+    Step {
+        version,
+        name: name.to_string(),
+        direction,
+        elapsed: std::time::Duration::ZERO,
+        outcome: Outcome::Planned,
+    }
+}
+
+fn outcome_word(step: &Step) -> &'static str {
+    match (&step.outcome, step.direction) {
+        (Outcome::Done, Direction::Up) => "applied",
+        (Outcome::Done, Direction::Down) => "reverted",
+        (Outcome::Planned, _) => "planned",
+        (Outcome::Failed(f), _) if f.half_applied => "FAILED half-way",
+        (Outcome::Failed(_), _) => "FAILED (rolled back)",
+    }
+}
+
+/// Stop between migrations when SIGINT/SIGTERM arrived: the database is consistent here.
+fn interrupted(report: &mut Report) -> Result<(), Error> {
+    match cdkit::signals::received() {
+        Some(signal) => Err(Error::Interrupted {
+            signal,
+            report: Box::new(report.clone()),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Record a step in the report; a failed step ends the run with its error.
+fn finish_step(report: &mut Report, step: Step, url: &str) -> Result<(), Error> {
+    let failure = match &step.outcome {
+        Outcome::Failed(f) => Some(f.clone()),
+        _ => None,
+    };
+    let (version, name, direction) = (step.version, step.name.clone(), step.direction);
+    match &step.outcome {
+        Outcome::Done => tracing::debug!(
+            "{} {:04}_{name} ({} ms)",
+            outcome_word(&step),
+            version,
+            step.elapsed.as_millis()
+        ),
+        Outcome::Failed(f) => {
+            tracing::error!("{} {version:04}_{name}: {}", outcome_word(&step), f.message)
+        }
+        Outcome::Planned => {}
+    }
+    report.steps.push(step);
+    let Some(f) = failure else {
+        return Ok(());
+    };
+    let report = Box::new(report.clone());
+    Err(if f.half_applied {
+        Error::HalfApplied {
+            version,
+            name,
+            direction,
+            message: f.message,
+            repair: repair_command(url, version),
+            report,
+        }
+    } else {
+        Error::Failed {
+            version,
+            name,
+            direction,
+            message: f.message,
+            report,
+        }
+    })
+}
+
+fn failed(version: i64, name: &str, direction: Direction, started: Instant, e: ExecError) -> Step {
+    Step {
+        version,
+        name: name.to_string(),
+        direction,
+        elapsed: started.elapsed(),
+        outcome: Outcome::Failed(StepFailure {
+            message: e.message,
+            code: e.code,
+            statement: e.statement.map(|s| cdkit::redact::redact(&s).into_owned()),
+            half_applied: e.changed,
+        }),
+    }
+}
+
+fn bookkeeping_failed(e: Error) -> ExecError {
+    let mut err = ExecError::new(e);
+    err.changed = true;
+    err
+}
+
+/// Apply one migration: atomically with its history row where possible, else behind an
+/// in-progress row that is cleared on success (and deleted again if nothing had run).
+fn apply(s: &mut Session, m: &Migration, options: &Options) -> Step {
+    let started = Instant::now();
+    let mut row = Applied {
+        version: m.version,
+        name: m.name.clone(),
+        checksum: m.checksum.clone(),
+        checksum_algo: checksum::ALGORITHM.to_string(),
+        down_sql: m.down_sql.clone(),
+        applied_at: history::now(),
+        applied_by: options.applied_by.clone(),
+        execution_ms: 0,
+        success: true,
+        release: options.release.clone(),
+    };
+    let result = if m.transactional && s.driver.transactional_ddl() {
+        s.driver.apply_atomic(&m.up_sql, &row)
+    } else {
+        row.success = false;
+        match s.driver.insert_row(&row) {
+            Err(e) => Err(ExecError::new(e)),
+            Ok(()) => match s.driver.run_unwrapped(&m.up_sql) {
+                Ok(()) => {
+                    let ms = started.elapsed().as_millis() as i64;
+                    s.driver
+                        .set_success(m.version, true, Some(ms))
+                        .map_err(bookkeeping_failed)
+                }
+                Err(e) if !e.changed => match s.driver.delete_row(m.version) {
+                    Ok(()) => Err(e),
+                    Err(_) => Err(ExecError { changed: true, ..e }),
+                },
+                Err(e) => Err(e),
+            },
+        }
+    };
+    match result {
+        Ok(()) => Step {
+            version: m.version,
+            name: m.name.clone(),
+            direction: Direction::Up,
+            elapsed: started.elapsed(),
+            outcome: Outcome::Done,
+        },
+        Err(e) => failed(m.version, &m.name, Direction::Up, started, e),
+    }
+}
+
+/// Revert one migration with its stored down SQL (same transaction policy as [`apply`]).
+fn revert(s: &mut Session, h: &Applied) -> Step {
+    let started = Instant::now();
+    let sql = h.down_sql.as_deref().unwrap_or("");
+    let result = if crate::split::is_blank(sql) {
+        // An empty down migration: nothing to undo but the history row.
+        s.driver.delete_row(h.version).map_err(ExecError::new)
+    } else if files::is_transactional(sql) && s.driver.transactional_ddl() {
+        s.driver.revert_atomic(sql, h.version)
+    } else {
+        match s.driver.set_success(h.version, false, None) {
+            Err(e) => Err(ExecError::new(e)),
+            Ok(()) => match s.driver.run_unwrapped(sql) {
+                Ok(()) => s.driver.delete_row(h.version).map_err(bookkeeping_failed),
+                Err(e) if !e.changed => match s.driver.set_success(h.version, true, None) {
+                    Ok(()) => Err(e),
+                    Err(_) => Err(ExecError { changed: true, ..e }),
+                },
+                Err(e) => Err(e),
+            },
+        }
+    };
+    match result {
+        Ok(()) => Step {
+            version: h.version,
+            name: h.name.clone(),
+            direction: Direction::Down,
+            elapsed: started.elapsed(),
+            outcome: Outcome::Done,
+        },
+        Err(e) => failed(h.version, &h.name, Direction::Down, started, e),
+    }
+}
+
+pub(crate) fn history(url: &str) -> Result<Vec<Applied>, Error> {
+    let url = url::parse(url)?;
+    open(url, &Options::default(), true)?.history_or_empty()
+}
+
+pub(crate) fn status(url: &str, options: &Options) -> Result<Status, Error> {
+    let url = url::parse(url)?;
+    let files = files::load(&options.dir)?;
+    let mut session = open(url, options, true)?;
+    let history = session.history_or_empty()?;
+    Ok(Status {
+        database: session.url.database.clone(),
+        url: session.url.redacted.clone(),
+        current_version: max_applied(&history),
+        migrations: status::compute(&files, &history),
+    })
+}
+
+pub(crate) fn validate(url: Option<&str>, options: &Options) -> Result<usize, Error> {
+    let files = files::load(&options.dir)?;
+    if let Some(url) = url {
+        let url = url::parse(url)?;
+        let mut session = open(url, options, true)?;
+        let history = session.history_or_empty()?;
+        status::check(Some(&files), &history, &session.url.redacted)?;
+    }
+    Ok(files.len())
+}
+
+pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Result<String, Error> {
+    let url = url::parse(url)?;
+    let files = match action {
+        RepairAction::AcceptChecksum(_) => files::load(&options.dir)?,
+        _ => Vec::new(),
+    };
+    let mut session = open(url, options, false)?;
+    session.locked(options, |s| {
+        let history = s.history_or_empty()?;
+        let row = |v: i64| {
+            history.iter().find(|h| h.version == v).ok_or_else(|| {
+                Error::Usage(format!("version {v} has no history row in this database"))
+            })
+        };
+        match action {
+            RepairAction::AcceptChecksum(versions) => {
+                let mut done = Vec::new();
+                for &v in versions {
+                    let h = row(v)?;
+                    match files.iter().find(|f| f.version == v) {
+                        Some(f) => s.driver.update_checksum(
+                            v,
+                            &f.checksum,
+                            checksum::ALGORITHM,
+                            f.down_sql.as_deref().or(h.down_sql.as_deref()),
+                        )?,
+                        None => s.driver.update_checksum(
+                            v,
+                            "",
+                            ACCEPTED_MISSING,
+                            h.down_sql.as_deref(),
+                        )?,
+                    }
+                    done.push(v.to_string());
+                }
+                Ok(format!(
+                    "accepted the current files of version(s) {}",
+                    done.join(", ")
+                ))
+            }
+            RepairAction::ClearInProgress(v) => {
+                let h = row(*v)?;
+                if h.success {
+                    return Err(Error::Usage(format!(
+                        "version {v} is applied, not in progress"
+                    )));
+                }
+                s.driver.delete_row(*v)?;
+                Ok(format!(
+                    "cleared the in-progress mark of version {v}: `up` will run it again"
+                ))
+            }
+            RepairAction::MarkApplied(v) => {
+                let h = row(*v)?;
+                if h.success {
+                    return Err(Error::Usage(format!("version {v} is already applied")));
+                }
+                s.driver.set_success(*v, true, None)?;
+                Ok(format!("marked version {v} as applied"))
+            }
+        }
+    })
+}
+
+pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Report, Error> {
+    let url = url::parse(url)?;
+    let files = files::load(&options.dir)?;
+    let adopted: Vec<&Migration> = files.iter().filter(|f| f.version <= version).collect();
+    if adopted.is_empty() {
+        return Err(Error::Usage(format!(
+            "baseline {version}: no migration file in {} has version {version} or lower",
+            options.dir.display()
+        )));
+    }
+    let started = Instant::now();
+    let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
+    let mut session = open(url, options, false)?;
+    session.locked(options, |s| {
+        let history = s.ensure_history()?;
+        if !history.is_empty() {
+            return Err(Error::Usage(format!(
+                "baseline {version}: the database already has {} history row(s); baseline only adopts a database without history",
+                history.len()
+            )));
+        }
+        for m in adopted {
+            s.driver.insert_row(&Applied {
+                version: m.version,
+                name: m.name.clone(),
+                checksum: m.checksum.clone(),
+                checksum_algo: checksum::ALGORITHM.into(),
+                down_sql: None,
+                applied_at: history::now(),
+                applied_by: format!("{} (baseline)", options.applied_by),
+                execution_ms: 0,
+                success: true,
+                release: options.release.clone(),
+            })?;
+            report.steps.push(Step {
+                version: m.version,
+                name: m.name.clone(),
+                direction: Direction::Up,
+                elapsed: std::time::Duration::ZERO,
+                outcome: Outcome::Done,
+            });
+        }
+        report.version_after = max_applied(&s.driver.read_history()?);
+        Ok(())
+    })?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}

@@ -1,0 +1,168 @@
+//! Every way a db-migrate run can end badly, each mapped to its exit code of the cross-tool
+//! contract (CONVENTIONS §1), so that the binary, the `rollback` tool and tests agree on what
+//! happened. Messages never contain a password: URLs are redacted before they are stored here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cdkit::exit::{Exit, ExitCoded};
+
+use crate::report::Report;
+
+/// Why a command did not reach its goal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad invocation: arguments that cannot work together, a bad name for `new`.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The database URL cannot be used (unknown scheme, unparsable). `url` is redacted.
+    #[error("database URL {url}: {problem}")]
+    Url { url: String, problem: String },
+
+    /// A migration file or the directory is unusable: bad name, duplicate version, unreadable.
+    #[error("{path}: {problem}")]
+    BadMigration { path: PathBuf, problem: String },
+
+    /// Applied migrations whose files changed or disappeared since they were applied.
+    #[error("{}; fix the files, or accept them with {}", join_drift(.items), repair_hint(.items))]
+    Drift { items: Vec<Drift> },
+
+    /// `down` would revert a migration that has no stored down SQL (none shipped when it was
+    /// applied, or it was adopted by `baseline`).
+    #[error("cannot revert version {version} ({name}): no down SQL was stored when it was applied; choose a target of {version} or higher")]
+    NoDownSql { version: i64, name: String },
+
+    /// The database is unreachable or refused us before anything was changed; safe to retry.
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+
+    /// Another runner held the migration lock for the whole `--lock-timeout`.
+    #[error("the migration lock of {database} is held by {holder}; waited {}s, retry when it has finished", .waited.as_secs())]
+    LockTimeout {
+        database: String,
+        holder: String,
+        waited: Duration,
+    },
+
+    /// A database operation outside any migration failed (reading or creating the history);
+    /// nothing was changed by this run.
+    #[error("{context}: {message}")]
+    Database { context: String, message: String },
+
+    /// A migration failed and was rolled back (or never started changing anything): the
+    /// database is as it was before that migration. Earlier steps of the run stay done.
+    #[error("{} {version} ({name}) failed and was rolled back: {message}", .direction.verb())]
+    Failed {
+        version: i64,
+        name: String,
+        direction: crate::report::Direction,
+        message: String,
+        report: Box<Report>,
+    },
+
+    /// A non-transactional migration (MariaDB, or `-- no-transaction`) failed after some of
+    /// its statements had run: a human must look at the database, then run `repair`.
+    #[error("{} {version} ({name}) failed half-way and is marked in progress: {message}; inspect the database, then run: {repair}", .direction.verb())]
+    HalfApplied {
+        version: i64,
+        name: String,
+        direction: crate::report::Direction,
+        message: String,
+        repair: String,
+        report: Box<Report>,
+    },
+
+    /// An earlier run left a migration marked in progress (it failed half-way or was killed).
+    #[error("version {version} ({name}) is marked in progress by an earlier run that failed or was killed ({since}); inspect the database, then run: {repair}")]
+    InProgress {
+        version: i64,
+        name: String,
+        since: String,
+        repair: String,
+    },
+
+    /// SIGINT/SIGTERM arrived; the run stopped between migrations (a known-good state).
+    #[error(
+        "interrupted by signal {signal} after the current migration; the database is consistent"
+    )]
+    Interrupted { signal: i32, report: Box<Report> },
+}
+
+/// One applied migration whose file no longer matches.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    pub version: i64,
+    pub name: String,
+    /// The checksum stored when it was applied (`sha256-lf:` + hex).
+    pub recorded: String,
+    /// The checksum of the file now; `None` when the file is gone.
+    pub current: Option<String>,
+}
+
+fn join_drift(items: &[Drift]) -> String {
+    items
+        .iter()
+        .map(|d| match &d.current {
+            Some(now) => format!(
+                "applied migration {} ({}) was edited: recorded checksum {}, file checksum {}",
+                d.version, d.name, d.recorded, now
+            ),
+            None => format!(
+                "applied migration {} ({}) has no file any more (recorded checksum {})",
+                d.version, d.name, d.recorded
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn repair_hint(items: &[Drift]) -> String {
+    let versions: Vec<String> = items.iter().map(|d| d.version.to_string()).collect();
+    format!("db-migrate repair --accept-checksum {}", versions.join(","))
+}
+
+impl Error {
+    /// The partial report of a run that failed part-way (what was applied or reverted before
+    /// the failure), for JUnit and for callers such as `rollback`.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Error::Failed { report, .. }
+            | Error::HalfApplied { report, .. }
+            | Error::Interrupted { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn db(context: impl Into<String>, message: impl std::fmt::Display) -> Error {
+        Error::Database {
+            context: context.into(),
+            message: cdkit::redact::redact(&message.to_string()).into_owned(),
+        }
+    }
+}
+
+impl ExitCoded for Error {
+    fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_)
+            | Error::Url { .. }
+            | Error::BadMigration { .. }
+            | Error::Drift { .. }
+            | Error::NoDownSql { .. } => Exit::Usage,
+            Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
+            Error::Database { .. } | Error::Failed { .. } => Exit::Failed,
+            Error::HalfApplied { .. } | Error::InProgress { .. } => Exit::NotRestored,
+            Error::Interrupted { signal, .. } => Exit::for_signal(*signal),
+        }
+    }
+}
+
+/// The exact `repair` commands for an in-progress mark, as printed in errors: run it again
+/// after undoing its partial changes, or record it as applied after finishing it by hand.
+pub(crate) fn repair_command(url: &str, version: i64) -> String {
+    format!(
+        "`db-migrate --database-url {url} repair --clear-in-progress {version}` (to run it again) \
+         or `db-migrate --database-url {url} repair --mark-applied {version}` (if you completed it by hand)"
+    )
+}

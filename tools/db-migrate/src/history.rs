@@ -1,0 +1,63 @@
+//! The history table, `db_migrate_history`: one row per applied migration with everything a
+//! later run needs to trust it (checksum and its algorithm) and to undo it without the files
+//! (the down SQL as it was at apply time), plus who applied it, when, how long it took and
+//! from which release. `success = false` marks a non-transactional migration in progress.
+
+use crate::url::Kind;
+
+/// The table's name in every database.
+pub const TABLE: &str = "db_migrate_history";
+
+/// One history row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub checksum_algo: String,
+    /// The down SQL stored when the migration was applied (`None`: irreversible/baseline).
+    pub down_sql: Option<String>,
+    /// RFC 3339 UTC.
+    pub applied_at: String,
+    pub applied_by: String,
+    pub execution_ms: i64,
+    /// False while a non-transactional migration is in progress (or after it failed half-way).
+    pub success: bool,
+    /// The package version given with `--release`.
+    pub release: Option<String>,
+}
+
+/// The `CREATE TABLE` for one database; column types differ, the columns do not.
+pub fn create_sql(kind: Kind) -> String {
+    match kind {
+        Kind::Postgres => format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             checksum TEXT NOT NULL, checksum_algo TEXT NOT NULL, down_sql TEXT, \
+             applied_at TEXT NOT NULL, applied_by TEXT NOT NULL, execution_ms BIGINT NOT NULL, \
+             success BOOLEAN NOT NULL, package_version TEXT)"
+        ),
+        Kind::Sqlite => format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+             checksum TEXT NOT NULL, checksum_algo TEXT NOT NULL, down_sql TEXT, \
+             applied_at TEXT NOT NULL, applied_by TEXT NOT NULL, execution_ms INTEGER NOT NULL, \
+             success INTEGER NOT NULL, package_version TEXT)"
+        ),
+        Kind::Mysql => format!(
+            "CREATE TABLE IF NOT EXISTS {TABLE} (version BIGINT NOT NULL PRIMARY KEY, \
+             name VARCHAR(255) NOT NULL, checksum VARCHAR(128) NOT NULL, \
+             checksum_algo VARCHAR(32) NOT NULL, down_sql LONGTEXT NULL, \
+             applied_at VARCHAR(40) NOT NULL, applied_by VARCHAR(255) NOT NULL, \
+             execution_ms BIGINT NOT NULL, success BOOLEAN NOT NULL, \
+             package_version VARCHAR(255) NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+        ),
+    }
+}
+
+/// The columns in the order every driver selects them.
+pub const COLUMNS: &str = "version, name, checksum, checksum_algo, down_sql, applied_at, \
+                           applied_by, execution_ms, success, package_version";
+
+/// Now, as stored in `applied_at`.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,306 @@
+//! The `db-migrate` command line: parses arguments, calls the library, prints and writes the
+//! JUnit report (also when a run fails), and leaves the exit code to the contract.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use cdkit::cli::{parse_duration, CommonArgs};
+use cdkit::exit::{Exit, ExitCoded};
+use cdkit::junit;
+use db_migrate::{Error, Options, RepairAction, Report, TOOL};
+
+const EXAMPLES: &str = "\
+Examples:
+  db-migrate --database-url sqlite:/var/lib/app/app.db up
+  DATABASE_URL=postgres://app@db1/app db-migrate --release 1.4.2-1 --junit reports/migrate.xml up
+  db-migrate --database-url mysql://app@db1/app down --to 12
+  db-migrate --database-url postgres://app@db1/app status --json
+  db-migrate --dir migrations new add_users_email
+  db-migrate --database-url postgres://app@db1/app repair --accept-checksum 7
+
+Files: NNNN_name.up.sql and optional NNNN_name.down.sql; a first line `-- no-transaction`
+runs a migration outside a transaction, statement by statement.
+
+Exit status: 0 done, 1 a migration failed and was rolled back, 2 bad input (arguments, URL,
+migration files, an applied migration edited or deleted), 3 a migration is half-applied
+(the message names the `repair` command), 75 lock held by another run or database
+unreachable (retry), 130/143 interrupted between migrations.";
+
+/// Versioned SQL migrations for SQLite, PostgreSQL and MariaDB.
+#[derive(Debug, Parser)]
+#[command(name = "db-migrate", version, about, after_help = EXAMPLES)]
+struct Cli {
+    /// sqlite:PATH, postgres://USER[:PASS]@HOST[:PORT]/DB, mysql:// or mariadb://USER[:PASS]@HOST[:PORT]/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
+
+    /// The migrations directory.
+    #[arg(
+        long,
+        env = "DB_MIGRATE_DIR",
+        default_value = "migrations",
+        global = true,
+        value_name = "DIR"
+    )]
+    dir: PathBuf,
+
+    /// How long to wait for another run's lock before giving up with exit 75.
+    #[arg(long, env = "DB_MIGRATE_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "5m", global = true, value_name = "DUR")]
+    lock_timeout: Duration,
+
+    /// Print what would run; change nothing.
+    #[arg(long, env = "DB_MIGRATE_DRY_RUN", global = true)]
+    dry_run: bool,
+
+    /// Package version applying the migrations, kept in the history (e.g. 1.4.2-1).
+    #[arg(
+        long,
+        env = "DB_MIGRATE_RELEASE",
+        global = true,
+        value_name = "VERSION"
+    )]
+    release: Option<String>,
+
+    #[command(flatten)]
+    common: CommonArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply pending migrations in version order.
+    Up {
+        /// Stop after this version.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+    },
+    /// Revert applied migrations above VERSION, newest first, with their stored down SQL.
+    Down {
+        /// The version to go back to (0: before every migration). Required: never "all" by default.
+        #[arg(long, value_name = "VERSION", required = true)]
+        to: i64,
+    },
+    /// Show every migration's state.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the files (and, with a database URL, that applied migrations still match them).
+    Validate,
+    /// Create the next migration's .up.sql and .down.sql.
+    New {
+        /// letters, digits, _ or -
+        name: String,
+    },
+    /// Repair the history explicitly: accept edited files, or settle an in-progress mark.
+    Repair {
+        /// Accept the current file (checksum and down SQL) of these applied versions.
+        #[arg(long, value_name = "VERSION,...", value_delimiter = ',', required_unless_present_any = ["clear_in_progress", "mark_applied"], conflicts_with_all = ["clear_in_progress", "mark_applied"])]
+        accept_checksum: Vec<i64>,
+        /// Delete the in-progress mark so that `up` runs the migration again.
+        #[arg(long, value_name = "VERSION", conflicts_with = "mark_applied")]
+        clear_in_progress: Option<i64>,
+        /// Record the in-progress migration as applied (finished by hand).
+        #[arg(long, value_name = "VERSION")]
+        mark_applied: Option<i64>,
+    },
+    /// Adopt an existing database: record migrations up to VERSION as applied without running them.
+    Baseline { version: i64 },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let common = cli.common.clone();
+    cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli))
+}
+
+fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let mut options = Options::default();
+    options.dir = cli.dir.clone();
+    options.lock_timeout = cli.lock_timeout;
+    options.dry_run = cli.dry_run;
+    options.release = cli.release.clone();
+    options.progress = cli.common.progress;
+    let url = || {
+        cli.database_url.clone().ok_or_else(|| {
+            Error::Usage(format!(
+                "no database: give --database-url URL or set {}",
+                db_migrate::URL_ENV
+            ))
+        })
+    };
+    match &cli.command {
+        Command::New { name } => {
+            let (up, down) = db_migrate::new::create(&cli.dir, name)?;
+            println!("{}\n{}", up.display(), down.display());
+            Ok(Exit::Success)
+        }
+        Command::Validate => {
+            let n = db_migrate::validate(cli.database_url.as_deref(), &options)?;
+            println!("{n} migration(s) in {} are valid", cli.dir.display());
+            Ok(Exit::Success)
+        }
+        Command::Status { json } => {
+            let status = db_migrate::status(&url()?, &options)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", status.table());
+            }
+            Ok(Exit::Success)
+        }
+        Command::Repair {
+            accept_checksum,
+            clear_in_progress,
+            mark_applied,
+        } => {
+            let action = match (clear_in_progress, mark_applied) {
+                (Some(v), _) => RepairAction::ClearInProgress(*v),
+                (_, Some(v)) => RepairAction::MarkApplied(*v),
+                _ => RepairAction::AcceptChecksum(accept_checksum.clone()),
+            };
+            let summary = db_migrate::repair(&url()?, &action, &options)?;
+            tracing::info!("{summary}");
+            Ok(Exit::Success)
+        }
+        Command::Up { to } => {
+            let url = url()?;
+            let result = db_migrate::up(&url, *to, &options);
+            finish(&cli, &url, result)
+        }
+        Command::Down { to } => {
+            let url = url()?;
+            let result = db_migrate::down_to(&url, *to, &options);
+            finish(&cli, &url, result)
+        }
+        Command::Baseline { version } => {
+            let url = url()?;
+            let result = db_migrate::baseline(&url, *version, &options);
+            finish(&cli, &url, result)
+        }
+    }
+}
+
+/// Print the dry-run plan or the summary, write the JUnit report (also on failure), and pass
+/// the error on for the one-line message and exit code.
+fn finish(cli: &Cli, url: &str, result: Result<Report, Error>) -> anyhow::Result<Exit> {
+    let junit_report = match &result {
+        Ok(report) => Some(report.to_junit()),
+        Err(e) => match e.report() {
+            Some(report) => Some(report.to_junit()),
+            None => Some(error_junit(url, e)),
+        },
+    };
+    if let (Some(path), Some(report)) = (&cli.common.junit, junit_report) {
+        report.write(path)?;
+    }
+    let report = result?;
+    if report.dry_run {
+        print_plan(cli, url, &report)?;
+    }
+    let verb = match (&cli.command, report.dry_run) {
+        (Command::Down { .. }, false) => "reverted",
+        (Command::Down { .. }, true) => "would revert",
+        (Command::Baseline { .. }, _) => "adopted",
+        (_, false) => "applied",
+        (_, true) => "would apply",
+    };
+    let count = if report.dry_run {
+        report.steps.len()
+    } else {
+        report.done()
+    };
+    tracing::info!(
+        "{verb} {count} migration(s) in {:.2} s; {} at version {}",
+        report.elapsed.as_secs_f64(),
+        report.url,
+        report
+            .version_after
+            .map_or_else(|| "none".to_string(), |v| v.to_string())
+    );
+    Ok(Exit::Success)
+}
+
+/// The SQL a dry run would execute, on stdout.
+fn print_plan(cli: &Cli, url: &str, report: &Report) -> anyhow::Result<()> {
+    let files = match &cli.command {
+        Command::Up { .. } => db_migrate::files::load(&cli.dir)?,
+        _ => Vec::new(),
+    };
+    let history = match &cli.command {
+        Command::Down { .. } => db_migrate::history(url)?,
+        _ => Vec::new(),
+    };
+    for step in &report.steps {
+        let sql = match step.direction {
+            db_migrate::Direction::Up => files
+                .iter()
+                .find(|f| f.version == step.version)
+                .map(|f| f.up_sql.clone()),
+            db_migrate::Direction::Down => history
+                .iter()
+                .find(|h| h.version == step.version)
+                .and_then(|h| h.down_sql.clone()),
+        }
+        .unwrap_or_default();
+        println!(
+            "-- db-migrate: would {} {:04}_{}\n{}\n",
+            step.direction.verb(),
+            step.version,
+            step.name,
+            sql.trim_end()
+        );
+    }
+    Ok(())
+}
+
+/// A report for a run that stopped before any migration (drift, lock, connection): one case
+/// naming the problem, so Jenkins shows why nothing ran.
+fn error_junit(url: &str, e: &Error) -> junit::Report {
+    let database = db_migrate::url::parse(url)
+        .map(|u| u.database)
+        .unwrap_or_else(|_| "database".into());
+    let suite = format!("{TOOL}.{database}");
+    let (name, kind) = match e {
+        Error::Drift { .. } => ("drift", "drift"),
+        Error::InProgress { .. } => ("in-progress", "half-applied"),
+        Error::LockTimeout { .. } => ("lock", "lock-timeout"),
+        Error::Connect { .. } => ("connect", "unreachable"),
+        Error::NoDownSql { .. } => ("plan", "no-down-sql"),
+        _ => ("run", "error"),
+    };
+    let problem = junit::Problem {
+        message: cdkit::redact::redact(&e.to_string()).into_owned(),
+        kind: kind.into(),
+        body: String::new(),
+        reruns: Vec::new(),
+    };
+    let mut case = junit::Case::passed(format!("{suite}.run"), name);
+    case.status = match e.exit() {
+        Exit::TempFail => junit::Status::Errored(problem),
+        _ => junit::Status::Failed(problem),
+    };
+    let mut report = junit::Report::new(TOOL);
+    report.suites.push(junit::Suite {
+        name: suite,
+        timestamp: chrono::Utc::now(),
+        time: Duration::ZERO,
+        properties: Vec::new(),
+        cases: vec![case],
+        system_out: None,
+        system_err: None,
+    });
+    report
+}
