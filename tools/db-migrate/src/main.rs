@@ -121,7 +121,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
     cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli))
 }
