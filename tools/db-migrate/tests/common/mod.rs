@@ -1,0 +1,303 @@
+//! Shared helpers for db-migrate's integration tests: real servers (scripts/dbservers, started
+//! once per test process and found running by the others), one fresh database per test, the
+//! real `db-migrate` binary, and the databases' own command-line clients to look at results.
+//! A server that cannot be started fails the test; nothing is skipped.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_db-migrate");
+pub const PG_PORT: &str = "54329";
+pub const MY_PORT: &str = "33069";
+
+/// The three databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+    Mariadb,
+}
+
+/// Start the servers (idempotent; the script serialises concurrent callers with flock).
+fn servers() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let script = cdkit_testkit::workspace_root().join("scripts/dbservers");
+        let out = Command::new(&script)
+            .arg("start")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "scripts/dbservers start failed (the database tests need PostgreSQL 15 and MariaDB: run scripts/setup as root):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// A unique name for this test's database.
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "dbm_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        nanos % 100_000
+    )
+}
+
+/// One fresh database of one kind, with its own migrations directory and scratch space.
+pub struct Db {
+    pub kind: Kind,
+    pub name: String,
+    pub url: String,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Db {
+    pub fn new(kind: Kind) -> Db {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(tmp.path().join("migrations")).expect("mkdir migrations");
+        let name = unique_name();
+        let url = match kind {
+            Kind::Sqlite => format!("sqlite:{}", tmp.path().join(format!("{name}.db")).display()),
+            Kind::Postgres => {
+                servers();
+                admin_pg(&format!("CREATE DATABASE {name}"));
+                format!("postgres://postgres@127.0.0.1:{PG_PORT}/{name}")
+            }
+            Kind::Mariadb => {
+                servers();
+                admin_my(&format!("CREATE DATABASE {name}"));
+                format!("mariadb://root@127.0.0.1:{MY_PORT}/{name}")
+            }
+        };
+        Db {
+            kind,
+            name,
+            url,
+            tmp,
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.tmp.path().join("migrations")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Write a migration file (`0001_x.up.sql`, …).
+    pub fn write(&self, file: &str, sql: &str) {
+        std::fs::write(self.dir().join(file), sql).expect("write migration");
+    }
+
+    /// Write `NNNN_tN.up.sql`/`.down.sql` pairs creating and dropping table tN, for each n.
+    pub fn tables(&self, versions: std::ops::RangeInclusive<i64>) {
+        for n in versions {
+            self.write(
+                &format!("{n:04}_t{n}.up.sql"),
+                &format!("-- table {n}\nCREATE TABLE t{n} (id INT PRIMARY KEY, name VARCHAR(20));\nINSERT INTO t{n} VALUES (1, 'row');\n"),
+            );
+            self.write(
+                &format!("{n:04}_t{n}.down.sql"),
+                &format!("DROP TABLE t{n};\n"),
+            );
+        }
+    }
+
+    /// The command line for `db-migrate ARGS` against this database and directory.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--database-url")
+            .arg(&self.url)
+            .arg("--dir")
+            .arg(self.dir())
+            .arg("--progress")
+            .arg("plain")
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("JUNIT_OUTPUT")
+            .env("CDKIT_RUN_ID", "test-run")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run db-migrate")
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn db-migrate")
+    }
+
+    /// Run SQL with the database's own client; the trimmed output (rows tab-separated).
+    pub fn query(&self, sql: &str) -> String {
+        let out = match self.kind {
+            Kind::Sqlite => Command::new("sqlite3")
+                .arg(self.url.trim_start_matches("sqlite:"))
+                .arg(sql)
+                .output(),
+            Kind::Postgres => Command::new("psql")
+                .args([
+                    "-X",
+                    "-q",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    PG_PORT,
+                    "-U",
+                    "postgres",
+                    "-d",
+                ])
+                .arg(&self.name)
+                .arg("-c")
+                .arg(sql)
+                .output(),
+            Kind::Mariadb => Command::new("mariadb")
+                .args([
+                    "--no-defaults",
+                    "-N",
+                    "-B",
+                    "-r",
+                    "-h",
+                    "127.0.0.1",
+                    "-P",
+                    MY_PORT,
+                    "-uroot",
+                ])
+                .arg(&self.name)
+                .arg("-e")
+                .arg(sql)
+                .output(),
+        }
+        .unwrap_or_else(|e| panic!("cannot run the {:?} client: {e}", self.kind));
+        assert!(
+            out.status.success(),
+            "{:?} query {sql:?} failed: {}",
+            self.kind,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn table_exists(&self, table: &str) -> bool {
+        let sql = match self.kind {
+            Kind::Sqlite => format!("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='{table}'"),
+            Kind::Postgres => format!("SELECT count(*) FROM pg_tables WHERE schemaname='public' AND tablename='{table}'"),
+            Kind::Mariadb => format!("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME='{table}'"),
+        };
+        self.query(&sql) == "1"
+    }
+
+    /// (version, success) of every history row.
+    pub fn history(&self) -> Vec<(i64, bool)> {
+        let out = self.query("SELECT version, CASE WHEN success THEN 1 ELSE 0 END FROM db_migrate_history ORDER BY version");
+        out.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut parts = l.split(['\t', '|']);
+                let v = parts.next().unwrap_or("").trim().parse().expect("version");
+                let ok = parts.next().unwrap_or("").trim() == "1";
+                (v, ok)
+            })
+            .collect()
+    }
+
+    pub fn versions(&self) -> Vec<i64> {
+        self.history().into_iter().map(|(v, _)| v).collect()
+    }
+}
+
+fn admin_pg(sql: &str) {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            PG_PORT,
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn admin_my(sql: &str) {
+    let out = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            MY_PORT,
+            "-uroot",
+            "-e",
+            sql,
+        ])
+        .output()
+        .expect("run mariadb");
+    assert!(
+        out.status.success(),
+        "mariadb {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// The last line of stderr: the one-line error the contract asks for.
+pub fn last_line(out: &Output) -> String {
+    stderr(out).lines().last().unwrap_or("").to_string()
+}
+
+/// Validate a JUnit report and return its text.
+pub fn junit(path: &Path) -> String {
+    cdkit_testkit::assert_valid_junit(path);
+    std::fs::read_to_string(path).expect("read junit")
+}
+
+/// Validate a JUnit report and count its testcases with an independent reader.
+pub fn counts(path: &Path) -> cdkit_testkit::Counts {
+    cdkit_testkit::assert_valid_junit(path);
+    cdkit_testkit::python_junit_counts(path)
+}

@@ -1,0 +1,530 @@
+//! db-migrate against real SQLite, PostgreSQL 15 and MariaDB: applying, re-running, going
+//! down with the stored down SQL, failures (rolled back, or half-applied and refused until
+//! `repair`), `-- no-transaction` with CREATE INDEX CONCURRENTLY, drift, bad input.
+
+mod common;
+
+use common::{code, counts, last_line, stderr, stdout, Db, Kind};
+
+/// Apply 5; re-run applies 0; `down --to 2` with an older release's files (only 1-2 on disk:
+/// the stored down SQL is used); `up` again applies 3 more.
+fn apply_rerun_down_up(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=5);
+    let report = db.path("up.xml");
+    let out = db.run(&[
+        "--release",
+        "1.2.0-1",
+        "--junit",
+        report.to_str().unwrap(),
+        "up",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let c = counts(&report);
+    assert_eq!((c.tests, c.passed), (5, 5), "{c:?}");
+    assert_eq!(db.versions(), vec![1, 2, 3, 4, 5]);
+    assert!((1..=5).all(|n| db.table_exists(&format!("t{n}"))));
+    assert_eq!(
+        db.query("SELECT package_version FROM db_migrate_history WHERE version = 5"),
+        "1.2.0-1"
+    );
+    assert_eq!(
+        db.query("SELECT down_sql FROM db_migrate_history WHERE version = 4"),
+        "DROP TABLE t4;"
+    );
+    assert_eq!(
+        db.query("SELECT checksum_algo FROM db_migrate_history WHERE version = 1"),
+        "sha256-lf"
+    );
+
+    let again = db.path("again.xml");
+    let out = db.run(&["--junit", again.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let c = counts(&again);
+    assert_eq!(
+        (c.tests, c.skipped),
+        (1, 1),
+        "an empty run writes one skipped case: {c:?}"
+    );
+    assert_eq!(db.versions(), vec![1, 2, 3, 4, 5]);
+
+    // An older release ships only migrations 1 and 2: down uses the SQL stored at apply time.
+    for n in 3..=5 {
+        std::fs::remove_file(db.dir().join(format!("{n:04}_t{n}.up.sql"))).unwrap();
+        std::fs::remove_file(db.dir().join(format!("{n:04}_t{n}.down.sql"))).unwrap();
+    }
+    let down = db.path("down.xml");
+    let out = db.run(&["--junit", down.to_str().unwrap(), "down", "--to", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let c = counts(&down);
+    assert_eq!((c.tests, c.passed), (3, 3), "{c:?}");
+    assert_eq!(db.versions(), vec![1, 2]);
+    assert!(!db.table_exists("t3") && !db.table_exists("t5") && db.table_exists("t2"));
+
+    db.tables(3..=5);
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2, 3, 4, 5]);
+    assert!(db.table_exists("t5"));
+}
+
+#[test]
+fn apply_rerun_down_up_sqlite() {
+    apply_rerun_down_up(Kind::Sqlite);
+}
+
+#[test]
+fn apply_rerun_down_up_postgres() {
+    apply_rerun_down_up(Kind::Postgres);
+}
+
+#[test]
+fn apply_rerun_down_up_mariadb() {
+    apply_rerun_down_up(Kind::Mariadb);
+}
+
+/// Migration 2's second statement fails. PostgreSQL/SQLite: exit 1, no trace of migration 2.
+fn failing_migration_leaves_no_trace(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=1);
+    db.write(
+        "0002_bad.up.sql",
+        "CREATE TABLE ok2 (x INT);\nCREATE TABLE t1 (x INT);\n",
+    );
+    db.tables(3..=3);
+    let report = db.path("fail.xml");
+    let out = db.run(&["--junit", report.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(
+        line.contains("apply 2 (bad) failed and was rolled back"),
+        "{line}"
+    );
+    assert!(
+        line.to_lowercase().contains("t1"),
+        "the database's error is in the line: {line}"
+    );
+    assert_eq!(
+        db.versions(),
+        vec![1],
+        "history unchanged after the failure"
+    );
+    assert!(
+        !db.table_exists("ok2"),
+        "the failed migration's first statement was rolled back"
+    );
+    assert!(!db.table_exists("t3"), "nothing after the failure ran");
+    let c = counts(&report);
+    assert_eq!((c.tests, c.passed, c.failures), (2, 1, 1), "{c:?}");
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(xml.contains("sql-error"), "{xml}");
+
+    // Fixed file: the next run applies 2 and 3.
+    db.write("0002_bad.up.sql", "CREATE TABLE ok2 (x INT);\n");
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2, 3]);
+}
+
+#[test]
+fn failing_migration_leaves_no_trace_sqlite() {
+    failing_migration_leaves_no_trace(Kind::Sqlite);
+}
+
+#[test]
+fn failing_migration_leaves_no_trace_postgres() {
+    failing_migration_leaves_no_trace(Kind::Postgres);
+}
+
+/// MariaDB commits DDL implicitly: a migration whose second statement fails is half-applied,
+/// marked in progress, reported with exit 3 and the exact repair command, and every later run
+/// refuses until `repair`. A migration whose *first* statement fails changed nothing: exit 1.
+#[test]
+fn failing_migration_on_mariadb_is_refused_until_repair() {
+    let db = Db::new(Kind::Mariadb);
+    db.tables(1..=1);
+    db.write(
+        "0002_bad.up.sql",
+        "CREATE TABLE ok2 (x INT);\nCREATE TABLE t1 (x INT);\n",
+    );
+    let report = db.path("half.xml");
+    let out = db.run(&["--junit", report.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(line.contains("repair --clear-in-progress 2"), "{line}");
+    assert!(line.contains("repair --mark-applied 2"), "{line}");
+    assert!(
+        db.table_exists("ok2"),
+        "MariaDB committed the first statement"
+    );
+    assert_eq!(db.history(), vec![(1, true), (2, false)]);
+    let c = counts(&report);
+    assert_eq!((c.tests, c.failures), (2, 1), "{c:?}");
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("CREATE TABLE t1"),
+        "the failing statement is in the report"
+    );
+
+    // Every later run refuses, even after the file is fixed, until a human says what happened.
+    db.write("0002_bad.up.sql", "CREATE TABLE ok2 (x INT);\n");
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("marked in progress by an earlier run"),
+        "{}",
+        last_line(&out)
+    );
+    let out = db.run(&["status", "--json"]);
+    assert!(stdout(&out).contains("\"in_progress\""), "{}", stdout(&out));
+
+    // The human undoes the partial change and clears the mark; up runs it again.
+    db.query("DROP TABLE ok2");
+    let out = db.run(&["repair", "--clear-in-progress", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+
+    // First statement fails: nothing changed, the in-progress row is removed, exit 1.
+    db.write(
+        "0003_first_fails.up.sql",
+        "CREATE TABLE t1 (x INT);\nCREATE TABLE never (x INT);\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+    assert!(!db.table_exists("never"));
+}
+
+/// `-- no-transaction` runs CREATE INDEX CONCURRENTLY statement by statement; without the
+/// header the same file fails (PostgreSQL refuses it in a transaction) and leaves no trace.
+#[test]
+fn no_transaction_create_index_concurrently_on_postgres() {
+    let db = Db::new(Kind::Postgres);
+    db.write(
+        "0001_items.up.sql",
+        "CREATE TABLE items (id INT PRIMARY KEY, sku TEXT, price INT);\n\
+         INSERT INTO items SELECT g, 'sku' || g, g % 100 FROM generate_series(1, 2000) g;\n",
+    );
+    db.write(
+        "0002_index.up.sql",
+        "CREATE INDEX CONCURRENTLY items_sku ON items (sku);\nCREATE INDEX CONCURRENTLY items_price ON items (price);\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("cannot run inside a transaction block"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(db.versions(), vec![1]);
+
+    db.write(
+        "0002_index.up.sql",
+        "-- no-transaction\n-- two indexes; semicolons in 'strings;' and $$bodies;$$ do not split\n\
+         CREATE INDEX CONCURRENTLY items_sku ON items (sku);\n\
+         CREATE INDEX CONCURRENTLY items_price ON items (price) WHERE sku <> 'a;b';\n",
+    );
+    db.write("0002_index.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY items_price;\nDROP INDEX CONCURRENTLY items_sku;\n");
+    let report = db.path("cic.xml");
+    let out = db.run(&["--junit", report.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('items_sku', 'items_price') AND i.indisvalid"),
+        "2"
+    );
+    assert_eq!(counts(&report).passed, 1);
+
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_class WHERE relname IN ('items_sku', 'items_price')"),
+        "0"
+    );
+    assert_eq!(db.versions(), vec![1]);
+}
+
+/// An edited applied migration and a deleted one: exit 2 naming the version and both
+/// checksums; `repair --accept-checksum` accepts the edit explicitly. CRLF line endings and a
+/// BOM are not edits.
+fn drift_is_detected(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=3);
+    assert_eq!(code(&db.run(&["up"])), 0);
+
+    // Same text with CRLF and a BOM: not drift.
+    let one = db.dir().join("0001_t1.up.sql");
+    let text = std::fs::read_to_string(&one).unwrap();
+    std::fs::write(&one, format!("\u{feff}{}", text.replace('\n', "\r\n"))).unwrap();
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Edited: exit 2 with both checksums (the file's as sha256sum computes it).
+    let two = db.dir().join("0002_t2.up.sql");
+    let recorded = db.query("SELECT checksum FROM db_migrate_history WHERE version = 2");
+    std::fs::write(&two, "CREATE TABLE t2 (id BIGINT PRIMARY KEY);\n").unwrap();
+    let sha = std::process::Command::new("sha256sum")
+        .arg(&two)
+        .output()
+        .unwrap();
+    let now = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let report = db.path("drift.xml");
+    let out = db.run(&["--junit", report.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert_eq!(
+        stderr(&out).lines().count(),
+        1,
+        "one line: {}",
+        stderr(&out)
+    );
+    assert!(
+        line.contains("applied migration 2 (t2) was edited"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("sha256-lf:{recorded}"))
+            && line.contains(&format!("sha256-lf:{now}")),
+        "{line}"
+    );
+    assert!(line.contains("repair --accept-checksum 2"), "{line}");
+    assert_eq!(counts(&report).failures, 1);
+    let out = db.run(&["validate"]);
+    assert_eq!(code(&out), 2, "validate sees it too: {}", stderr(&out));
+
+    let out = db.run(&["repair", "--accept-checksum", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&db.run(&["up"])), 0);
+
+    // Deleted: exit 2 naming version 3.
+    std::fs::remove_file(db.dir().join("0003_t3.up.sql")).unwrap();
+    std::fs::remove_file(db.dir().join("0003_t3.down.sql")).unwrap();
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("applied migration 3 (t3) has no file any more"),
+        "{}",
+        last_line(&out)
+    );
+    let out = db.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+    assert_eq!(status["migrations"][2]["state"], "missing", "{status}");
+    assert_eq!(status["current_version"], 3);
+}
+
+#[test]
+fn drift_is_detected_sqlite() {
+    drift_is_detected(Kind::Sqlite);
+}
+
+#[test]
+fn drift_is_detected_postgres() {
+    drift_is_detected(Kind::Postgres);
+}
+
+#[test]
+fn drift_is_detected_mariadb() {
+    drift_is_detected(Kind::Mariadb);
+}
+
+/// Bad inputs: one line naming the input and the problem, exit 2, nothing written.
+#[test]
+fn bad_inputs_are_one_line_and_exit_2() {
+    let db = Db::new(Kind::Sqlite);
+    let check = |out: std::process::Output, needle: &str| {
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    };
+    db.write("V1__init.sql", "SELECT 1;");
+    check(
+        db.run(&["up"]),
+        "V1__init.sql: malformed migration file name",
+    );
+    std::fs::remove_file(db.dir().join("V1__init.sql")).unwrap();
+
+    db.write("0001_a.up.sql", "SELECT 1;");
+    db.write("1_b.up.sql", "SELECT 1;");
+    check(db.run(&["up"]), "duplicate version 1");
+    std::fs::remove_file(db.dir().join("1_b.up.sql")).unwrap();
+
+    db.write("0002_orphan.down.sql", "SELECT 1;");
+    check(db.run(&["up"]), "down migration without an up migration");
+    std::fs::remove_file(db.dir().join("0002_orphan.down.sql")).unwrap();
+
+    db.write("0002_empty.up.sql", "-- nothing yet\n");
+    check(db.run(&["up"]), "0002_empty.up.sql: the migration is empty");
+    std::fs::remove_file(db.dir().join("0002_empty.up.sql")).unwrap();
+
+    let url = |u: &str| {
+        std::process::Command::new(common::BIN)
+            .args(["--database-url", u, "--dir"])
+            .arg(db.dir())
+            .arg("up")
+            .output()
+            .unwrap()
+    };
+    let out = url("oracle://scott:tiger-secret@db/x");
+    assert!(!stderr(&out).contains("tiger-secret"), "{}", stderr(&out));
+    check(out, "unknown scheme");
+    check(url("mysql://root:pw-secret1@db"), "no database name");
+    check(
+        url("postgres://u:pw@host:notaport/x"),
+        "database URL postgres://u:***@host:notaport/x",
+    );
+    let out = std::process::Command::new(common::BIN)
+        .args(["up", "--dir"])
+        .arg(db.dir())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    check(
+        out,
+        "no database: give --database-url URL or set DATABASE_URL",
+    );
+    let out = db.run(&["down"]);
+    assert_eq!(code(&out), 2, "down needs --to: {}", stderr(&out));
+    check(db.run(&["new", "bad name"]), "letters, digits, _ or -");
+
+    // Nothing was written: no database file, no history.
+    assert!(!db.path(&format!("{}.db", db.name)).exists());
+
+    // Unreachable server: exit 75 (nothing changed, retry), password masked.
+    let out = url("postgres://app:hunter2-secret@127.0.0.1:1/app");
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot connect to postgres://app:***@127.0.0.1:1/app"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("hunter2-secret"));
+}
+
+/// Passwords never reach logs, JUnit or errors, also for a failing migration with -vv.
+#[test]
+fn passwords_never_appear() {
+    let db = Db::new(Kind::Postgres);
+    // The test server trusts loopback, so any password is accepted.
+    let url = db.url.replace("postgres@", "postgres:Pa55-w0rd-xyz@");
+    db.tables(1..=1);
+    db.write("0002_bad.up.sql", "SELECT * FROM no_such_table;\n");
+    let report = db.path("pw.xml");
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "-vv",
+            "--log-format",
+            "json",
+            "--junit",
+            report.to_str().unwrap(),
+            "--dir",
+        ])
+        .arg(db.dir())
+        .arg("up")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let all = format!("{}{}{}", stdout(&out), stderr(&out), common::junit(&report));
+    assert!(
+        all.contains("no_such_table"),
+        "the error is reported: {all}"
+    );
+    assert!(!all.contains("Pa55-w0rd-xyz"), "password leaked: {all}");
+}
+
+/// `--dry-run` prints the SQL and changes nothing; `new` numbers the next pair of files;
+/// `baseline` adopts an existing database (and `down` refuses to go below it).
+#[test]
+fn dry_run_new_and_baseline() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=2);
+    let out = db.run(&["--dry-run", "up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("-- db-migrate: would apply 0002_t2\n-- table 2\nCREATE TABLE t2"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !db.path(&format!("{}.db", db.name)).exists(),
+        "a dry run creates nothing"
+    );
+
+    let out = db.run(&["new", "add_email"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        db.dir().join("0003_add_email.up.sql").exists()
+            && db.dir().join("0003_add_email.down.sql").exists()
+    );
+    std::fs::write(
+        db.dir().join("0003_add_email.up.sql"),
+        "ALTER TABLE t1 ADD COLUMN email TEXT;\n",
+    )
+    .unwrap();
+
+    // An existing database that already has t1 and t2, made without db-migrate.
+    db.query("CREATE TABLE t1 (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (id INT PRIMARY KEY, name VARCHAR(20));");
+    let out = db.run(&["baseline", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2]);
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2, 3]);
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("cannot revert version 2 (t2): no down SQL"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(
+        db.versions(),
+        vec![1, 2, 3],
+        "refused before reverting anything"
+    );
+    let out = db.run(&["baseline", "2"]);
+    assert_eq!(code(&out), 2, "baseline twice: {}", stderr(&out));
+}
+
+/// The library API the `rollback` tool uses: current version, history, down_to with the
+/// stored SQL and no files at all.
+#[test]
+fn library_down_to_uses_stored_sql_without_files() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=4);
+    let mut options = db_migrate::Options::default();
+    options.dir = db.dir();
+    options.release = Some("2.0-1".into());
+    let report = db_migrate::up(&db.url, None, &options).expect("up");
+    assert_eq!((report.done(), report.version_after), (4, Some(4)));
+    assert_eq!(db_migrate::current_version(&db.url).unwrap(), Some(4));
+    let history = db_migrate::history(&db.url).unwrap();
+    assert!(history
+        .iter()
+        .all(|h| h.release.as_deref() == Some("2.0-1") && h.down_sql.is_some()));
+
+    let mut older = db_migrate::Options::default();
+    older.dir = db.path("no-such-dir");
+    let report = db_migrate::down_to(&db.url, 1, &older).expect("down_to");
+    assert_eq!(report.done(), 3);
+    assert_eq!(
+        (report.version_before, report.version_after),
+        (Some(4), Some(1))
+    );
+    assert_eq!(
+        report.steps.iter().map(|s| s.version).collect::<Vec<_>>(),
+        vec![4, 3, 2]
+    );
+    assert_eq!(db_migrate::current_version(&db.url).unwrap(), Some(1));
+    assert!(!db.table_exists("t2") && db.table_exists("t1"));
+    let err = db_migrate::down_to(&db.url, -1, &older).unwrap_err();
+    assert_eq!(cdkit::exit::ExitCoded::exit(&err).code(), 2);
+}
