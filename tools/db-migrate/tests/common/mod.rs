@@ -227,9 +227,24 @@ impl Db {
     }
 }
 
+/// Run an administrative statement (CREATE DATABASE) with the server's own client.
+fn admin(program: &str, args: &[&str], sql: &str) {
+    let out = Command::new(program)
+        .args(args)
+        .arg(sql)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn admin_pg(sql: &str) {
-    let out = Command::new("psql")
-        .args([
+    admin(
+        "psql",
+        &[
             "-X",
             "-q",
             "-h",
@@ -241,20 +256,15 @@ fn admin_pg(sql: &str) {
             "-d",
             "postgres",
             "-c",
-            sql,
-        ])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        sql,
     );
 }
 
 fn admin_my(sql: &str) {
-    let out = Command::new("mariadb")
-        .args([
+    admin(
+        "mariadb",
+        &[
             "--no-defaults",
             "-h",
             "127.0.0.1",
@@ -262,14 +272,8 @@ fn admin_my(sql: &str) {
             MY_PORT,
             "-uroot",
             "-e",
-            sql,
-        ])
-        .output()
-        .expect("run mariadb");
-    assert!(
-        out.status.success(),
-        "mariadb {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        sql,
     );
 }
 
