@@ -33,9 +33,14 @@ pub enum Error {
     #[error("cannot revert version {version} ({name}): no down SQL was stored when it was applied; choose a target of {version} or higher")]
     NoDownSql { version: i64, name: String },
 
-    /// The database is unreachable or refused us before anything was changed; safe to retry.
+    /// The database is unreachable before anything was changed; safe to retry.
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
+
+    /// The server answered but refused us: wrong password, unknown user or database, a SQLite
+    /// file that cannot be opened. Retrying will not help; fix the URL or the grants.
+    #[error("{url} refused the connection: {message}")]
+    Refused { url: String, message: String },
 
     /// Another runner held the migration lock for the whole `--lock-timeout`.
     #[error("the migration lock of {database} is held by {holder}; waited {}s, retry when it has finished", .waited.as_secs())]
@@ -149,7 +154,8 @@ impl ExitCoded for Error {
             | Error::Url { .. }
             | Error::BadMigration { .. }
             | Error::Drift { .. }
-            | Error::NoDownSql { .. } => Exit::Usage,
+            | Error::NoDownSql { .. }
+            | Error::Refused { .. } => Exit::Usage,
             Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
             Error::Database { .. } | Error::Failed { .. } => Exit::Failed,
             Error::HalfApplied { .. } | Error::InProgress { .. } => Exit::NotRestored,

@@ -278,6 +278,7 @@ fn error_junit(url: &str, e: &Error) -> junit::Report {
         Error::InProgress { .. } => ("in-progress", "half-applied"),
         Error::LockTimeout { .. } => ("lock", "lock-timeout"),
         Error::Connect { .. } => ("connect", "unreachable"),
+        Error::Refused { .. } => ("connect", "refused"),
         Error::NoDownSql { .. } => ("plan", "no-down-sql"),
         _ => ("run", "error"),
     };

@@ -272,3 +272,44 @@ fn waiting_runner_does_not_deadlock_create_index_concurrently() {
         "t"
     );
 }
+
+/// SIGTERM while a migration runs: the migration finishes, the run stops before the next one
+/// (a known-good state) and exits 143; the JUnit report is written.
+#[test]
+fn sigterm_stops_between_migrations() {
+    let db = Db::new(Kind::Postgres);
+    let report = db.path("term.xml");
+    db.query("CREATE TABLE slow_marker (x INT)");
+    db.tables(1..=1);
+    db.write(
+        "0002_slow.up.sql",
+        &format!(
+            "CREATE TABLE s2 (id INT);\n{}\n",
+            slow_sql(Kind::Postgres, 2)
+        ),
+    );
+    db.tables(3..=3);
+    let child = db.spawn(&["--junit", report.to_str().unwrap(), "up"]);
+    wait_for("migration 2 to run", || {
+        db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active' AND pid <> pg_backend_pid()") == "1"
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("interrupted by signal 15"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(
+        db.versions(),
+        vec![1, 2],
+        "migration 2 finished, 3 did not start"
+    );
+    assert!(!db.table_exists("t3"));
+    assert_eq!(counts(&report).passed, 2);
+}

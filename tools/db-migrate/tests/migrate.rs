@@ -406,6 +406,24 @@ fn bad_inputs_are_one_line_and_exit_2() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains("hunter2-secret"));
+
+    // A database that does not exist: the server refuses, retrying will not help (exit 2).
+    let pg = Db::new(Kind::Postgres);
+    let out = url(&pg.url.replace(&pg.name, "no_such_db"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused the connection"),
+        "{}",
+        stderr(&out)
+    );
+    let my = Db::new(Kind::Mariadb);
+    let out = url(&my.url.replace("root@", "nobody:pw-x123@"));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Access denied") && !stderr(&out).contains("pw-x123"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Passwords never reach logs, JUnit or errors, also for a failing migration with -vv.

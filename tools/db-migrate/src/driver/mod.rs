@@ -129,11 +129,16 @@ pub fn connect(url: &DbUrl, how: &Connect<'_>) -> Result<Box<dyn Driver>, Error>
     }
 }
 
-/// A connection failure, with the password masked.
-pub(crate) fn connect_error(url: &DbUrl, e: impl std::fmt::Display) -> Error {
-    Error::Connect {
-        url: url.redacted.clone(),
-        message: cdkit::redact::redact(&e.to_string().replace('\n', " ")).into_owned(),
+/// A connection failure, with the password masked: [`Error::Connect`] (exit 75) when the
+/// server could not be reached, [`Error::Refused`] (exit 2) when it answered with a refusal
+/// that retrying will not change.
+pub(crate) fn connect_error(url: &DbUrl, e: impl std::fmt::Display, refused: bool) -> Error {
+    let url = url.redacted.clone();
+    let message = cdkit::redact::redact(&e.to_string().replace('\n', " ")).into_owned();
+    if refused {
+        Error::Refused { url, message }
+    } else {
+        Error::Connect { url, message }
     }
 }
 

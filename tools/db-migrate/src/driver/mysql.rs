@@ -34,7 +34,12 @@ impl Mysql {
             problem: cdkit::redact::redact(&e.to_string()).into_owned(),
         })?;
         let opts = OptsBuilder::from_opts(opts).tcp_connect_timeout(Some(Duration::from_secs(10)));
-        let conn = Conn::new(opts).map_err(|e| connect_error(url, e))?;
+        let conn = Conn::new(opts).map_err(|e| {
+            // Access denied (1044, 1045), unknown database (1049): a refusal, not an outage.
+            let refused =
+                matches!(&e, mysql::Error::MySqlError(my) if [1044, 1045, 1049].contains(&my.code));
+            connect_error(url, e, refused)
+        })?;
         // GET_LOCK names are server-wide: one lock per database. At most 64 characters.
         let mut lock_name = format!("db-migrate.{}", url.database);
         lock_name.truncate(64);

@@ -38,7 +38,16 @@ impl Postgres {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name(how.holder);
-        let mut client = config.connect(NoTls).map_err(|e| connect_error(url, e))?;
+        let mut client = config.connect(NoTls).map_err(|e| {
+            // SQLSTATE class 28 (authentication) and 3D000 (no such database): a refusal.
+            let refused = e
+                .as_db_error()
+                .is_some_and(|d| d.code().code().starts_with("28") || d.code().code() == "3D000");
+            let message = e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_string());
+            connect_error(url, message, refused)
+        })?;
         // PostgreSQL 14+: end our statements (and free our lock) soon after we die. Older
         // servers do not know the setting; they keep the lock until the statement ends.
         if let Err(e) = client.batch_execute(&format!(

@@ -38,10 +38,11 @@ impl Sqlite {
                     | OpenFlags::SQLITE_OPEN_CREATE
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
             };
-            let conn = Connection::open_with_flags(&path, flags)
-                .map_err(|e| connect_error(url, format!("cannot open {}: {e}", path.display())))?;
+            let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
+                connect_error(url, format!("cannot open {}: {e}", path.display()), true)
+            })?;
             conn.busy_timeout(how.busy_timeout)
-                .map_err(|e| connect_error(url, e))?;
+                .map_err(|e| connect_error(url, e, true))?;
             Some(conn)
         };
         Ok(Sqlite {
