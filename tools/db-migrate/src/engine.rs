@@ -26,11 +26,12 @@ struct Session {
 
 /// What other sessions see as the lock holder.
 fn holder(options: &Options) -> String {
+    // Most telling first: PostgreSQL keeps only 63 bytes of application_name.
     format!(
-        "db-migrate run {} by {} (pid {})",
-        cdkit::run_id::get(),
+        "db-migrate pid {} by {} run {}",
+        std::process::id(),
         options.applied_by,
-        std::process::id()
+        cdkit::run_id::get()
     )
 }
 
