@@ -418,10 +418,7 @@ fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: Sender<Mes
             match read_bounded_line(&mut reader, &mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
-                    while buf.last() == Some(&b'\n') || buf.last() == Some(&b'\r') {
-                        buf.pop();
-                    }
-                    let line = String::from_utf8_lossy(&buf).into_owned();
+                    let line = String::from_utf8_lossy(visible_line(&buf)).into_owned();
                     if tx.send(Message::Line(stream, line)).is_err() {
                         return;
                     }
@@ -430,6 +427,22 @@ fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: Sender<Mes
         }
         let _ = tx.send(Message::Closed);
     });
+}
+
+/// What a terminal would show of `line`: without its line ending, and only the text after the
+/// last carriage return, so that progress a command redraws in place (dpkg's "Reading database
+/// ... 5%\r... 10%\r") becomes its final state instead of a log line full of control
+/// characters that syslog receivers escape.
+fn visible_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let line = &line[..end];
+    match line.iter().rposition(|&b| b == b'\r') {
+        Some(pos) => &line[pos + 1..],
+        None => line,
+    }
 }
 
 /// Read up to and including a newline, or [`MAX_LINE`] bytes, whichever comes first.
@@ -503,6 +516,17 @@ mod tests {
 
     fn sh(script: &str) -> Command {
         Command::new("sh").args(["-c", script]).quiet()
+    }
+
+    #[test]
+    fn a_line_redrawn_with_carriage_returns_keeps_its_final_state() {
+        assert_eq!(
+            visible_line(b"(Reading ... 5%\r(Reading ... 100%)\n"),
+            b"(Reading ... 100%)"
+        );
+        assert_eq!(visible_line(b"dos line\r\n"), b"dos line");
+        assert_eq!(visible_line(b"plain\n"), b"plain");
+        assert_eq!(visible_line(b"\r\n"), b"");
     }
 
     #[test]
