@@ -2,8 +2,10 @@
 //! production), promotion of the same bytes, retention of older versions for rollback, and
 //! publication in an order that never shows a client a half-updated tree.
 
+pub mod codec;
 pub mod config;
 pub mod error;
+pub mod gz;
 pub mod index;
 pub mod ops;
 pub mod pool;
@@ -11,6 +13,7 @@ pub mod publish;
 pub mod sign;
 pub mod state;
 pub mod verify;
+pub mod xz;
 
 pub use error::Error;
 

@@ -2,7 +2,7 @@
 //! validated completely before anything changes, and reported as one JUnit testcase per
 //! package.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use cdkit::lock::Lock;
 use crate::config::{self, Config, META_DIR};
 use crate::error::Error;
 use crate::pool;
-use crate::publish::{self, load_generations};
+use crate::publish::{self, Clock};
 use crate::sign::Signer;
 use crate::state::{self, Entry, SuiteState};
 
@@ -62,6 +62,7 @@ pub fn add(
             "no .deb files given (as arguments or on stdin)".into(),
         ));
     }
+    let mut clock = Clock::start();
     let _lock = lock(ctx)?;
     let config = config::load(ctx.repo)?;
     config.check_suite(suite)?;
@@ -70,6 +71,7 @@ pub fn add(
     // Read and validate every package before anything changes (two readers: parsing is
     // cheap, but the checksums read every byte).
     let infos = read_all(debs)?;
+    clock.lap("read .debs");
     let mut candidates = Vec::new();
     for (deb, info) in debs.iter().zip(infos) {
         let field = |name| info.field(name).unwrap_or_default().trim().to_string();
@@ -97,29 +99,30 @@ pub fn add(
                 size: info.size,
                 md5: info.md5.clone(),
                 sha256: info.sha256.clone(),
-                fields: info.fields.clone(),
+                control: crate::index::control_lines(&info.fields),
             },
         ));
     }
 
     // The same name, version and architecture with other bytes is refused, everywhere.
-    let all = load_all(ctx.repo, &config)?;
+    let mut all = load_all(ctx.repo, &config)?;
+    clock.lap("load state");
+    let known: HashMap<(&str, &str, &str), &str> = all
+        .iter()
+        .flat_map(|(_, s)| s.entries.iter())
+        .map(|e| (e.key(), e.sha256.as_str()))
+        .collect();
     let mut conflicts = Vec::new();
     for (deb, entry) in &candidates {
-        let known = all
-            .iter()
-            .flat_map(|(_, s)| s.entries.iter())
-            .find(|e| {
-                e.package == entry.package
-                    && e.version == entry.version
-                    && e.architecture == entry.architecture
-            })
-            .map(|e| e.sha256.clone())
+        let known = known
+            .get(&entry.key())
+            .map(|sha| sha.to_string())
             .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
         if let Some(sha) = known.filter(|sha| *sha != entry.sha256) {
             conflicts.push((deb.clone(), entry.clone(), sha));
         }
     }
+    drop(known);
     if !conflicts.is_empty() {
         let mut cases = Vec::new();
         for (deb, entry, sha) in &conflicts {
@@ -152,19 +155,23 @@ pub fn add(
         });
     }
 
-    let mut state = all
-        .into_iter()
-        .find(|(s, _)| s == suite)
-        .map(|(_, st)| st)
-        .unwrap_or_default();
+    let previous = take_suite(&mut all, suite);
+    let mut state = previous.clone();
+    let mut present: HashSet<(String, String, String)> = state
+        .entries
+        .iter()
+        .map(|e| (e.package.clone(), e.version.clone(), e.architecture.clone()))
+        .collect();
     let mut cases = Vec::new();
     let mut changed = false;
     for (deb, entry) in candidates {
         let mut c = case(suite, component, format!("add {}", entry.id()), started);
-        if state
-            .find(&entry.package, &entry.version, &entry.architecture)
-            .is_some()
-        {
+        let key = (
+            entry.package.clone(),
+            entry.version.clone(),
+            entry.architecture.clone(),
+        );
+        if !present.insert(key) {
             c.system_out = Some(format!(
                 "{} is already in {suite}: nothing to do",
                 entry.id()
@@ -180,7 +187,8 @@ pub fn add(
     if changed {
         // The new pool files reach the disk before any index lists them.
         cdkit::atomic::sync_filesystem(ctx.repo)?;
-        commit(ctx, &config, suite, state)?;
+        clock.lap("pool");
+        commit(ctx, &config, suite, &previous, state, &all)?;
     }
     Ok(OpOutcome {
         cases,
@@ -262,8 +270,17 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
     let config = config::load(ctx.repo)?;
     config.check_suite(from)?;
     config.check_suite(to)?;
-    let source = state::load(ctx.repo, from)?;
-    let mut target = state::load(ctx.repo, to)?;
+    let mut all = load_all(ctx.repo, &config)?;
+    let previous = take_suite(&mut all, to);
+    let mut target = previous.clone();
+    let source = if from == to {
+        previous.clone()
+    } else {
+        all.iter()
+            .find(|(name, _)| name == from)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default()
+    };
     let mut chosen = Vec::new();
     for spec in specs {
         let found = select(&source, spec);
@@ -299,7 +316,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         cases.push(c);
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
-    commit(ctx, &config, to, target)?;
+    commit(ctx, &config, to, &previous, target, &all)?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -312,7 +329,9 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
     let _lock = lock(ctx)?;
     let config = config::load(ctx.repo)?;
     config.check_suite(suite)?;
-    let mut state = state::load(ctx.repo, suite)?;
+    let mut all = load_all(ctx.repo, &config)?;
+    let previous = take_suite(&mut all, suite);
+    let mut state = previous.clone();
     let mut doomed = Vec::new();
     for spec in specs {
         let found: Vec<Entry> = state
@@ -342,7 +361,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
             started,
         ));
     }
-    commit(ctx, &config, suite, state)?;
+    commit(ctx, &config, suite, &previous, state, &all)?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -356,30 +375,57 @@ pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     for suite in &config.suites {
         if !ctx.repo.join("dists").join(suite).join("Release").exists() {
             let state = state::load(ctx.repo, suite)?;
-            publish::publish_suite(ctx.repo, &config, suite, &state, ctx.signer)?;
+            publish::publish_suite(ctx.repo, &config, suite, &state, [], ctx.signer)?;
         }
     }
     Ok(())
 }
 
-/// Apply retention, save the state, publish, and delete the pool files that were referenced
-/// before and are not any more (by any suite or retained index generation).
-fn commit(ctx: &Context, config: &Config, suite: &str, mut state: SuiteState) -> Result<(), Error> {
+/// Apply retention, save the state, publish, and delete the pool files that no suite lists
+/// any more, now or in a retained index generation. `previous` is what `suite` held before
+/// this operation, `others` every other suite.
+fn commit(
+    ctx: &Context,
+    config: &Config,
+    suite: &str,
+    previous: &SuiteState,
+    mut state: SuiteState,
+    others: &[(String, SuiteState)],
+) -> Result<(), Error> {
+    let mut clock = Clock::start();
     for dropped in state.retain_newest(ctx.keep) {
         tracing::info!(package = %dropped.package, version = %dropped.version, "retention (--keep {}) drops {} from {suite}", ctx.keep, dropped.id());
     }
-    let others: Vec<(String, SuiteState)> = config
-        .suites
-        .iter()
-        .filter(|name| *name != suite)
-        .map(|name| Ok((name.clone(), state::load(ctx.repo, name)?)))
-        .collect::<Result<_, Error>>()?;
-    let previous = state::load(ctx.repo, suite)?;
-    let before = referenced_files(ctx.repo, config, &previous, &others)?;
     state::save(ctx.repo, suite, &state)?;
-    publish::publish_suite(ctx.repo, config, suite, &state, ctx.signer)?;
-    let after = referenced_files(ctx.repo, config, &state, &others)?;
-    let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
+    clock.lap("save state");
+    let listed: HashSet<&str> = state.entries.iter().map(|e| e.filename.as_str()).collect();
+    let dropped: BTreeSet<&str> = previous
+        .entries
+        .iter()
+        .map(|e| e.filename.as_str())
+        .filter(|f| !listed.contains(f))
+        .collect();
+    let expired = publish::publish_suite(ctx.repo, config, suite, &state, dropped, ctx.signer)?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    // Another suite may list the same pool file (promotion shares it), now or in one of its
+    // retained generations.
+    let mut needed = listed;
+    let mut histories = Vec::new();
+    for (name, other) in others {
+        needed.extend(other.entries.iter().map(|e| e.filename.as_str()));
+        histories.push(publish::load_history(ctx.repo, name)?);
+    }
+    needed.extend(
+        histories
+            .iter()
+            .flat_map(|h| h.left.keys().map(String::as_str)),
+    );
+    let gone: BTreeSet<String> = expired
+        .into_iter()
+        .filter(|f| !needed.contains(f.as_str()))
+        .collect();
     let removed = pool::remove_files(ctx.repo, &gone)?;
     if removed > 0 {
         tracing::info!("removed {removed} pool file(s) no suite or retained index lists");
@@ -387,24 +433,12 @@ fn commit(ctx: &Context, config: &Config, suite: &str, mut state: SuiteState) ->
     Ok(())
 }
 
-/// Pool files listed by any suite's state (`suite` as given) or retained index generation.
-fn referenced_files(
-    repo: &Path,
-    config: &Config,
-    state: &SuiteState,
-    others: &[(String, SuiteState)],
-) -> Result<BTreeSet<String>, Error> {
-    let mut referenced: BTreeSet<String> =
-        state.entries.iter().map(|e| e.filename.clone()).collect();
-    for (_, other) in others {
-        referenced.extend(other.entries.iter().map(|e| e.filename.clone()));
+/// Take `suite`'s state out of `all` (which keeps every other suite).
+fn take_suite(all: &mut Vec<(String, SuiteState)>, suite: &str) -> SuiteState {
+    match all.iter().position(|(name, _)| name == suite) {
+        Some(i) => all.remove(i).1,
+        None => SuiteState::default(),
     }
-    for name in &config.suites {
-        for generation in load_generations(repo, name)? {
-            referenced.extend(generation.pool);
-        }
-    }
-    Ok(referenced)
 }
 
 /// Every suite's state.

@@ -4,9 +4,10 @@
 //! switched in with one rename. The previous index generations stay reachable by hash, so a
 //! client that fetched the old InRelease a moment ago still finds exactly the files it names.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,36 +24,111 @@ pub const KEEP_GENERATIONS: usize = 3;
 /// several publishes ago (a busy CI can publish many times a minute).
 pub const GRACE_SECONDS: i64 = 15 * 60;
 
-/// What one publish of a suite referenced, so older generations' files are kept.
+/// What one publish of a suite listed in its Release, so its files stay reachable by hash.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Generation {
+    /// Counts the suite's publishes.
+    pub seq: u64,
     pub date: String,
     /// Unix time of the publish, for the grace period.
-    #[serde(default)]
     pub published: i64,
     /// `dists/SUITE`-relative index paths and their SHA-256.
     pub indexes: Vec<(String, String)>,
-    /// Repository-relative pool files the indexes list.
-    pub pool: Vec<String>,
 }
 
-fn generations_file(repo: &Path, suite: &str) -> PathBuf {
+/// A suite's publishing history: the retained generations, and the pool files that left the
+/// suite while a retained generation may still list them. Pool files the suite lists now are
+/// in every generation from now on, so only those that left need remembering (a list of
+/// every generation's pool files grew by the whole suite on every publish).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct History {
+    pub next_seq: u64,
+    /// Oldest first.
+    pub generations: Vec<Generation>,
+    /// Pool file -> `seq` of the last generation that listed it.
+    pub left: BTreeMap<String, u64>,
+}
+
+impl History {
+    /// Drop generations no client can still be reading (all but the newest
+    /// [`KEEP_GENERATIONS`] and those younger than [`GRACE_SECONDS`]), oldest first, so the
+    /// retained ones are always the newest run; then forget the pool files only dropped
+    /// generations listed, and return them.
+    fn expire(&mut self, now: i64) -> Vec<String> {
+        let count = self.generations.len();
+        let first = self
+            .generations
+            .iter()
+            .position(|g| now - g.published < GRACE_SECONDS)
+            .unwrap_or(count)
+            .min(count.saturating_sub(KEEP_GENERATIONS));
+        self.generations.drain(..first);
+        let oldest = self.generations.first().map_or(u64::MAX, |g| g.seq);
+        let expired: Vec<String> = self
+            .left
+            .iter()
+            .filter(|(_, seq)| **seq < oldest)
+            .map(|(file, _)| file.clone())
+            .collect();
+        for file in &expired {
+            self.left.remove(file);
+        }
+        expired
+    }
+}
+
+fn history_file(repo: &Path, suite: &str) -> PathBuf {
     repo.join(META_DIR)
         .join("generations")
         .join(format!("{suite}.json"))
 }
 
-/// The retained generations of `suite`, oldest first.
-pub fn load_generations(repo: &Path, suite: &str) -> Result<Vec<Generation>, Error> {
-    let path = generations_file(repo, suite);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::State {
-            path,
-            reason: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io("read", &path)(e)),
+/// The history of `suite` (empty if it was never published).
+pub fn load_history(repo: &Path, suite: &str) -> Result<History, Error> {
+    /// A generation as older versions stored it: with every pool file it listed.
+    #[derive(Deserialize)]
+    struct LegacyGeneration {
+        date: String,
+        #[serde(default)]
+        published: i64,
+        indexes: Vec<(String, String)>,
+        pool: Vec<String>,
     }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Current(History),
+        Legacy(Vec<LegacyGeneration>),
+    }
+    let path = history_file(repo, suite);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
+        Err(e) => return Err(io("read", &path)(e)),
+    };
+    let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| Error::State {
+        path,
+        reason: e.to_string(),
+    })?;
+    Ok(match stored {
+        Stored::Current(history) => history,
+        Stored::Legacy(generations) => {
+            let mut history = History::default();
+            for (seq, g) in (0u64..).zip(generations) {
+                for file in g.pool {
+                    history.left.insert(file, seq);
+                }
+                history.generations.push(Generation {
+                    seq,
+                    date: g.date,
+                    published: g.published,
+                    indexes: g.indexes,
+                });
+                history.next_seq = seq + 1;
+            }
+            history
+        }
+    })
 }
 
 /// The `Date:` of a publish: now, in the format apt parses (RFC 2822, UTC).
@@ -86,50 +162,68 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
     sets
 }
 
-/// Publish `suite` from `state`; returns the new generation.
+/// Publish `suite` from `state`; `dropped` are the pool files the previous state listed
+/// and `state` does not. Returns the pool files that no retained generation of this suite
+/// lists any more (the caller deletes those no other suite needs).
 ///
 /// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.GEN`): the new
 /// generation is written in full beside it (indexes, by-hash files of every retained
 /// generation hard-linked in, Release and signatures), then the link is replaced with one
 /// `rename(2)`. A publisher killed at any point leaves the old tree or the new one, never a
 /// mix; a client that read the old InRelease still finds every index it names by hash.
-pub fn publish_suite(
+pub fn publish_suite<'a>(
     repo: &Path,
     config: &Config,
     suite: &str,
     state: &SuiteState,
+    dropped: impl IntoIterator<Item = &'a str>,
     signer: &Signer,
-) -> Result<Generation, Error> {
+) -> Result<Vec<String>, Error> {
+    let mut clock = Clock::start();
     let dists = repo.join("dists");
     let link = dists.join(suite);
+    fs::create_dir_all(&dists).map_err(io("create", &dists))?;
+    let previous = current_generation_dir(&link)?;
     let mut files: Vec<IndexFile> = Vec::new();
-    let mut pool = BTreeSet::new();
     for (dir, entries) in index_sets(config, state) {
-        pool.extend(entries.iter().map(|e| e.filename.clone()));
-        files.extend(index::index_files(&dir, &index::packages_text(&entries))?);
+        let (text, ends) = index::packages_text(&entries);
+        let before = previous
+            .as_ref()
+            .map(|p| index::Previous::read(&p.join(&dir)))
+            .unwrap_or_default();
+        files.extend(index::index_files(&dir, &text, &ends, &before)?.files);
     }
+    clock.lap("indexes");
+
     let date = release_date();
-    let generation = Generation {
+    let now = chrono::Utc::now().timestamp();
+    let mut history = load_history(repo, suite)?;
+    // Files that left the suite were last listed by the generation live until now.
+    let mut expired = Vec::new();
+    for file in dropped {
+        match history.generations.last() {
+            Some(live) => {
+                let seq = history.left.entry(file.to_string()).or_insert(live.seq);
+                *seq = (*seq).max(live.seq);
+            }
+            None => expired.push(file.to_string()),
+        }
+    }
+    for entry in &state.entries {
+        history.left.remove(&entry.filename);
+    }
+    history.generations.push(Generation {
+        seq: history.next_seq,
         date: date.clone(),
-        published: chrono::Utc::now().timestamp(),
+        published: now,
         indexes: files
             .iter()
             .map(|f| (f.path.clone(), f.sha256.clone()))
             .collect(),
-        pool: pool.into_iter().collect(),
-    };
-    let mut generations = load_generations(repo, suite)?;
-    generations.push(generation.clone());
-    let now = chrono::Utc::now().timestamp();
-    let count = generations.len();
-    let mut position = 0;
-    generations.retain(|g| {
-        position += 1;
-        position + KEEP_GENERATIONS > count || now - g.published < GRACE_SECONDS
     });
+    history.next_seq += 1;
+    expired.extend(history.expire(now));
 
-    fs::create_dir_all(&dists).map_err(io("create", &dists))?;
-    let previous = current_generation_dir(&link)?;
     let name = format!(
         ".{suite}.{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ")
@@ -151,7 +245,7 @@ pub fn publish_suite(
         }
     }
     if let Some(previous) = &previous {
-        for generation in &generations {
+        for generation in &history.generations {
             for (path, sha) in &generation.indexes {
                 let rel = by_hash_path(path, sha);
                 let (from, to) = (previous.join(&rel), gen_dir.join(&rel));
@@ -161,6 +255,7 @@ pub fn publish_suite(
             }
         }
     }
+    clock.lap("write");
 
     // Release and its signatures; their mtime only ever grows, so HTTP If-Modified-Since
     // (one-second resolution) can never hide a publish that came within the same second.
@@ -172,6 +267,7 @@ pub fn publish_suite(
         &gen_dir.join("InRelease"),
         &gen_dir.join("Release.gpg"),
     )?;
+    clock.lap("sign");
     let mtime = next_mtime(previous.as_deref());
     for name in ["Release", "InRelease", "Release.gpg"] {
         let path = gen_dir.join(name);
@@ -184,8 +280,14 @@ pub fn publish_suite(
                 .map_err(io("set the time of", &path))?;
         }
     }
-    // One flush for the whole new tree (and the pool files added before it).
+    // The history names the new generation before it goes live (a publisher killed after
+    // this and before the switch only makes the next publish keep one generation fewer).
+    cdkit::atomic::write_unsynced(&history_file(repo, suite), |w| {
+        serde_json::to_writer(w, &history).map_err(std::io::Error::other)
+    })?;
+    // One flush for the whole new tree, the history (and the pool files added before it).
     cdkit::atomic::sync_filesystem(&gen_dir)?;
+    clock.lap("sync");
 
     // The switch.
     let tmp_link = dists.join(format!(".{suite}.link"));
@@ -199,11 +301,34 @@ pub fn publish_suite(
     fs::rename(&tmp_link, &link).map_err(io("replace", &link))?;
     sync_dir(&dists)?;
 
-    // Remember the retained generations; remove generation directories no link points to.
-    let bytes = serde_json::to_vec(&generations).map_err(|e| Error::Usage(e.to_string()))?;
-    cdkit::atomic::write(&generations_file(repo, suite), &bytes)?;
+    // Remove generation directories no link points to.
     remove_old_generation_dirs(&dists, suite, &name)?;
-    Ok(generation)
+    clock.lap("switch");
+    Ok(expired)
+}
+
+/// Milliseconds per step of a publish, at debug level (`-v`), to see where the time goes.
+pub struct Clock {
+    last: Instant,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        Clock {
+            last: Instant::now(),
+        }
+    }
+
+    /// Log the time since the previous lap as `step`.
+    pub fn lap(&mut self, step: &str) {
+        let now = Instant::now();
+        tracing::debug!(
+            step,
+            "{step}: {:.1} ms",
+            (now - self.last).as_secs_f64() * 1000.0
+        );
+        self.last = now;
+    }
 }
 
 /// `COMPONENT/binary-ARCH/by-hash/SHA256/HEX` for an index path and its hash.
