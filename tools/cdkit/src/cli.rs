@@ -82,8 +82,11 @@ pub fn parse<P: clap::Parser>() -> P {
             (Some(stage), None) => {
                 match crate::docs::write(command, std::path::Path::new(&stage)) {
                     Ok(written) => {
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout().lock();
                         for path in written {
-                            println!("{}", path.display());
+                            // A closed stdout (`| head`) is not worth a panic.
+                            let _ = writeln!(out, "{}", path.display());
                         }
                         0
                     }
