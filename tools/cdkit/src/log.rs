@@ -515,6 +515,40 @@ mod tests {
     }
 
     #[test]
+    fn syslog_records_carry_the_lines_host_and_every_field() {
+        let fields = vec![
+            ("host", Value::String("web07".into())),
+            ("step", Value::String("install".into())),
+            ("tool", Value::String("clash".into())),
+            ("attempt", Value::from(2)),
+        ];
+        let record = render_syslog(
+            "2026-11-26T08:00:00.123Z",
+            "rolling-install",
+            &Level::WARN,
+            "Setting up hello-service",
+            &fields,
+        );
+        let expected_start = format!(
+            "<12>1 2026-11-26T08:00:00.123Z web07 rolling-install {} - [cdkit@32473 run_id=\"{}\" tool=\"rolling-install\" host=\"web07\" step=\"install\" field_tool=\"clash\" attempt=\"2\"] Setting up hello-service",
+            std::process::id(),
+            crate::run_id::get()
+        );
+        assert_eq!(record, expected_start);
+        // A line of the tool itself carries this machine's name.
+        let own = render_syslog(
+            "2026-11-26T08:00:00.123Z",
+            "run-tests",
+            &Level::INFO,
+            "x",
+            &[],
+        );
+        let host = local_hostname();
+        assert!(own.contains(&format!(" {host} run-tests ")), "{own}");
+        assert!(own.contains(&format!("host=\"{host}\"")), "{own}");
+    }
+
+    #[test]
     fn verbosity_maps_to_levels() {
         assert_eq!(level_for(0), Level::INFO);
         assert_eq!(level_for(1), Level::DEBUG);
