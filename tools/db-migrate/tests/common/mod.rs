@@ -149,7 +149,9 @@ impl Db {
     /// Run SQL with the database's own client; the trimmed output (rows tab-separated).
     pub fn query(&self, sql: &str) -> String {
         let out = match self.kind {
+            // A runner may hold the write lock for a moment: wait like the runners do.
             Kind::Sqlite => Command::new("sqlite3")
+                .args(["-cmd", ".timeout 10000"])
                 .arg(self.url.trim_start_matches("sqlite:"))
                 .arg(sql)
                 .output(),
@@ -208,8 +210,11 @@ impl Db {
         self.query(&sql) == "1"
     }
 
-    /// (version, success) of every history row.
+    /// (version, success) of every history row (none before the table exists).
     pub fn history(&self) -> Vec<(i64, bool)> {
+        if !self.table_exists("db_migrate_history") {
+            return Vec::new();
+        }
         let out = self.query("SELECT version, CASE WHEN success THEN 1 ELSE 0 END FROM db_migrate_history ORDER BY version");
         out.lines()
             .filter(|l| !l.trim().is_empty())
