@@ -206,21 +206,24 @@ impl Driver for Postgres {
                 &[],
             )
             .map_err(|e| db_err(&format!("cannot read {TABLE}"), e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Applied {
-                version: r.get(0),
-                name: r.get(1),
-                checksum: r.get(2),
-                checksum_algo: r.get(3),
-                down_sql: r.get(4),
-                applied_at: r.get(5),
-                applied_by: r.get(6),
-                execution_ms: r.get(7),
-                success: r.get(8),
-                release: r.get(9),
+        let row = |r: &postgres::Row| -> Result<Applied, postgres::Error> {
+            Ok(Applied {
+                version: r.try_get(0)?,
+                name: r.try_get(1)?,
+                checksum: r.try_get(2)?,
+                checksum_algo: r.try_get(3)?,
+                down_sql: r.try_get(4)?,
+                applied_at: r.try_get(5)?,
+                applied_by: r.try_get(6)?,
+                execution_ms: r.try_get(7)?,
+                success: r.try_get(8)?,
+                release: r.try_get(9)?,
             })
-            .collect())
+        };
+        rows.iter()
+            .map(row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| db_err(&format!("{TABLE} has unexpected columns"), e))
     }
 
     fn apply_atomic(&mut self, sql: &str, row: &Applied) -> Result<(), ExecError> {
