@@ -578,4 +578,28 @@ mod tests {
         }
         assert_eq!(sender.finish(Duration::from_secs(10)), 100);
     }
+
+    #[test]
+    fn the_sender_connects_again_when_the_collector_comes_back() {
+        use std::io::Read;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        fn quiet(_: &str) {}
+        let sender = Sender::new(format!("tcp://127.0.0.1:{port}").parse().unwrap(), quiet);
+        sender.send("lost");
+        assert_eq!(sender.finish(Duration::from_secs(10)), 1);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        std::thread::sleep(RECONNECT_PAUSE + Duration::from_millis(100));
+        sender.send("<14>1 back");
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut got = vec![0u8; 13];
+        conn.read_exact(&mut got).unwrap();
+        assert_eq!(got, b"10 <14>1 back");
+        assert_eq!(sender.finish(Duration::from_secs(10)), 1);
+    }
 }
