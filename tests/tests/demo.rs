@@ -75,7 +75,13 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
         .collect();
     let tools: std::collections::BTreeSet<&str> =
         lines.iter().filter_map(|l| l["tool"].as_str()).collect();
-    for tool in ["build-deb", "run-tests", "publish-repo", "db-migrate", "rolling-install"] {
+    for tool in [
+        "build-deb",
+        "run-tests",
+        "publish-repo",
+        "db-migrate",
+        "rolling-install",
+    ] {
         assert!(tools.contains(tool), "no log line of {tool} in {tools:?}");
     }
     let records = rsyslog.assert_every_line_arrived(
@@ -98,7 +104,10 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
     );
 
     // The JUnit reports of the run are valid.
-    for entry in std::fs::read_dir(reports.path()).expect("reports").flatten() {
+    for entry in std::fs::read_dir(reports.path())
+        .expect("reports")
+        .flatten()
+    {
         if entry.path().extension().is_some_and(|e| e == "xml") {
             cdkit_testkit::assert_valid_junit(&entry.path());
         }
