@@ -133,14 +133,15 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
             }
             let mut progress = Progress::new(options.progress, Some(todo.len() as u64));
             for m in todo {
-                interrupted(&mut report)?;
+                interrupted(&mut report).map_err(|e| settle(e, s))?;
                 let step = apply(s, m, options);
                 progress.advance(1);
                 progress.event(
                     &format!("{} {}", m.label(), outcome_word(&step)),
                     Some(step.elapsed),
                 );
-                finish_step(&mut report, step, &s.url.redacted)?;
+                let url = s.url.redacted.clone();
+                finish_step(&mut report, step, &url).map_err(|e| settle(e, s))?;
             }
             report.version_after = max_applied(&s.driver.read_history()?);
             Ok(())
@@ -208,14 +209,14 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
             let todo = plan(&mut report, &history, &redacted)?;
             let mut progress = Progress::new(options.progress, Some(todo.len() as u64));
             for h in &todo {
-                interrupted(&mut report)?;
+                interrupted(&mut report).map_err(|e| settle(e, s))?;
                 let step = revert(s, h);
                 progress.advance(1);
                 progress.event(
                     &format!("{:04}_{} {}", h.version, h.name, outcome_word(&step)),
                     Some(step.elapsed),
                 );
-                finish_step(&mut report, step, &redacted)?;
+                finish_step(&mut report, step, &redacted).map_err(|e| settle(e, s))?;
             }
             report.version_after = max_applied(&s.history_or_empty()?);
             Ok(())
@@ -223,6 +224,21 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
     };
     report.elapsed = started.elapsed();
     result.map(|()| report)
+}
+
+/// Complete the partial report an error carries: the version the database is at now (read
+/// back, since a failed step may or may not have changed it) and the time taken.
+fn settle(mut e: Error, s: &mut Session) -> Error {
+    let now = s.history_or_empty().ok().map(|h| max_applied(&h));
+    if let Some(report) = e.report_mut() {
+        if let Some(version) = now {
+            report.version_after = version;
+        }
+        report.elapsed = (chrono::Utc::now() - report.started)
+            .to_std()
+            .unwrap_or_default();
+    }
+    e
 }
 
 fn planned(version: i64, name: &str, direction: Direction) -> Step {

@@ -139,6 +139,15 @@ impl Error {
         }
     }
 
+    pub(crate) fn report_mut(&mut self) -> Option<&mut Report> {
+        match self {
+            Error::Failed { report, .. }
+            | Error::HalfApplied { report, .. }
+            | Error::Interrupted { report, .. } => Some(report),
+            _ => None,
+        }
+    }
+
     pub(crate) fn db(context: impl Into<String>, message: impl std::fmt::Display) -> Error {
         Error::Database {
             context: context.into(),

@@ -118,6 +118,10 @@ fn failing_migration_leaves_no_trace(kind: Kind) {
     assert_eq!((c.tests, c.passed, c.failures), (2, 1, 1), "{c:?}");
     let xml = std::fs::read_to_string(&report).unwrap();
     assert!(xml.contains("sql-error"), "{xml}");
+    assert!(
+        xml.contains("statement:\nCREATE TABLE t1 (x INT)"),
+        "the failing statement is named: {xml}"
+    );
 
     // Fixed file: the next run applies 2 and 3.
     db.write("0002_bad.up.sql", "CREATE TABLE ok2 (x INT);\n");
@@ -196,6 +200,41 @@ fn failing_migration_on_mariadb_is_refused_until_repair() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(db.history(), vec![(1, true), (2, true)]);
     assert!(!db.table_exists("never"));
+}
+
+/// A `-- no-transaction` migration that fails after its first statement (SQLite here) is
+/// half-applied: exit 3, refused until a human settles it; `repair --mark-applied` records it
+/// as finished by hand.
+#[test]
+fn half_applied_no_transaction_migration_is_settled_by_mark_applied() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=1);
+    db.write(
+        "0002_two_steps.up.sql",
+        "-- no-transaction\nCREATE TABLE a2 (x INT);\nINSERT INTO missing VALUES (1);\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("failed half-way"),
+        "{}",
+        last_line(&out)
+    );
+    assert!(db.table_exists("a2"));
+    assert_eq!(db.history(), vec![(1, true), (2, false)]);
+    let out = db.run(&["repair", "--mark-applied", "1"]);
+    assert_eq!(
+        code(&out),
+        2,
+        "version 1 is not in progress: {}",
+        stderr(&out)
+    );
+    // Finished by hand: the missing table is made and filled, then the mark is settled.
+    db.query("CREATE TABLE missing (x INT); INSERT INTO missing VALUES (1);");
+    let out = db.run(&["repair", "--mark-applied", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+    assert_eq!(code(&db.run(&["up"])), 0);
 }
 
 /// `-- no-transaction` runs CREATE INDEX CONCURRENTLY statement by statement; without the

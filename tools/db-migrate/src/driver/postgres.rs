@@ -5,7 +5,7 @@
 //! server notice a `kill -9`ed runner within seconds, ending its statement and freeing its lock.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
@@ -122,6 +122,43 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// `sql` and the history change `bookkeeping` in one transaction, sent as one message
+    /// (one round trip). On failure the transaction is rolled back, and the failing statement
+    /// is named from the error's position, or else found by [`Postgres::find_failing`].
+    fn atomic(&mut self, sql: &str, bookkeeping: &str) -> Result<(), ExecError> {
+        const PREFIX: &str = "BEGIN;\n";
+        // The newline ends a trailing `--` comment of the migration before our statement.
+        let batch = format!("{PREFIX}{sql}\n;\n{bookkeeping};\nCOMMIT;");
+        let started = Instant::now();
+        self.client.batch_execute(&batch).map_err(|e| {
+            let mut err = self.exec_error(&e, sql, PREFIX.chars().count());
+            let _ = self.client.batch_execute("ROLLBACK");
+            if err.statement.is_none() && started.elapsed() < DIAGNOSE_UNDER {
+                err.statement = self.find_failing(sql);
+            }
+            err
+        })
+    }
+
+    /// Run the statements of `sql` one by one in a transaction that is rolled back, to name
+    /// the one that fails when the server's error carries no position (e.g. "relation already
+    /// exists"). Only for migrations that failed quickly, so a diagnosis never costs much.
+    fn find_failing(&mut self, sql: &str) -> Option<String> {
+        self.client.batch_execute("BEGIN").ok()?;
+        let failing = split::split(sql, Dialect::Postgres)
+            .into_iter()
+            .find(|s| self.client.batch_execute(s.text).is_err())
+            .map(|s| s.text.to_string());
+        let _ = self.client.batch_execute("ROLLBACK");
+        failing
+    }
+}
+
+/// A failed transactional migration is re-run statement by statement (and rolled back) to
+/// name the failing statement only when it failed within this time.
+const DIAGNOSE_UNDER: Duration = Duration::from_secs(10);
+
 /// `sql` as a dollar-quoted literal with a tag that does not occur in it (works whatever
 /// `standard_conforming_strings` says, and needs no escaping).
 fn literal(text: &str) -> String {
@@ -229,25 +266,14 @@ impl Driver for Postgres {
     fn apply_atomic(&mut self, sql: &str, row: &Applied) -> Result<(), ExecError> {
         // now() is the transaction's start, clock_timestamp() the current time.
         let elapsed = "(extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint";
-        const PREFIX: &str = "BEGIN;\n";
-        // The newline ends a trailing `--` comment of the migration before our INSERT.
-        let batch = format!("{PREFIX}{sql}\n;\n{};\nCOMMIT;", insert_sql(row, elapsed));
-        self.client.batch_execute(&batch).map_err(|e| {
-            let err = self.exec_error(&e, sql, PREFIX.chars().count());
-            let _ = self.client.batch_execute("ROLLBACK");
-            err
-        })
+        self.atomic(sql, &insert_sql(row, elapsed))
     }
 
     fn revert_atomic(&mut self, sql: &str, version: i64) -> Result<(), ExecError> {
-        const PREFIX: &str = "BEGIN;\n";
-        let batch =
-            format!("{PREFIX}{sql}\n;\nDELETE FROM {TABLE} WHERE version = {version};\nCOMMIT;");
-        self.client.batch_execute(&batch).map_err(|e| {
-            let err = self.exec_error(&e, sql, PREFIX.chars().count());
-            let _ = self.client.batch_execute("ROLLBACK");
-            err
-        })
+        self.atomic(
+            sql,
+            &format!("DELETE FROM {TABLE} WHERE version = {version}"),
+        )
     }
 
     fn run_unwrapped(&mut self, sql: &str) -> Result<(), ExecError> {

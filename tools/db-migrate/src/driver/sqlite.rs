@@ -72,6 +72,12 @@ impl Sqlite {
                 Err(e) => {
                     let mut err = exec_error(&e);
                     err.changed = done > 0;
+                    // Rejected while preparing: rusqlite names the statement it was given.
+                    if let rusqlite::Error::SqlInputError { sql, .. } = &e {
+                        err.statement = crate::split::split(sql, crate::split::Dialect::Postgres)
+                            .first()
+                            .map(|s| s.text.to_string());
+                    }
                     return Err(err);
                 }
             };
