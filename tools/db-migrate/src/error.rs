@@ -9,8 +9,10 @@ use cdkit::exit::{Exit, ExitCoded};
 
 use crate::report::Report;
 
-/// Why a command did not reach its goal.
+/// Why a command did not reach its goal. Match on [`ExitCoded::exit`] rather than on every
+/// variant: new variants may be added.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Bad invocation: arguments that cannot work together, a bad name for `new`.
     #[error("{0}")]
@@ -86,6 +88,12 @@ pub enum Error {
         since: String,
         repair: String,
     },
+
+    /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
+    #[error(
+        "interrupted by signal {signal} while waiting for the migration lock; nothing was changed"
+    )]
+    Stopped { signal: i32 },
 
     /// SIGINT/SIGTERM arrived; the run stopped between migrations (a known-good state).
     #[error(
@@ -168,7 +176,9 @@ impl ExitCoded for Error {
             Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
             Error::Database { .. } | Error::Failed { .. } => Exit::Failed,
             Error::HalfApplied { .. } | Error::InProgress { .. } => Exit::NotRestored,
-            Error::Interrupted { signal, .. } => Exit::for_signal(*signal),
+            Error::Interrupted { signal, .. } | Error::Stopped { signal } => {
+                Exit::for_signal(*signal)
+            }
         }
     }
 }

@@ -313,3 +313,36 @@ fn sigterm_stops_between_migrations() {
     assert!(!db.table_exists("t3"));
     assert_eq!(counts(&report).passed, 2);
 }
+
+/// SIGTERM while waiting for another runner's lock: nothing was changed, exit 143 at once
+/// (not after --lock-timeout).
+fn sigterm_while_waiting_for_the_lock(kind: Kind) {
+    let db = Db::new(kind);
+    let mut holder = runner_in_slow_migration(&db, 20);
+    let waiter = db.spawn(&["--lock-timeout", "60s", "up"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(waiter.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = waiter.wait_with_output().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(code(&out), 143, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("while waiting for the migration lock; nothing was changed"),
+        "{}",
+        last_line(&out)
+    );
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_lock_sqlite() {
+    sigterm_while_waiting_for_the_lock(Kind::Sqlite);
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_lock_postgres() {
+    sigterm_while_waiting_for_the_lock(Kind::Postgres);
+}

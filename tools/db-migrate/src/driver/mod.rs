@@ -142,7 +142,7 @@ pub(crate) fn connect_error(url: &DbUrl, e: impl std::fmt::Display, refused: boo
     }
 }
 
-/// A lock that is taken by polling a non-blocking attempt (PostgreSQL, MariaDB).
+/// A lock that is taken by polling a non-blocking attempt (never a wait inside the server).
 pub(crate) trait PolledLock {
     /// One non-blocking attempt; `true` when the lock is now ours.
     fn try_lock(&mut self) -> Result<bool, Error>;
@@ -161,6 +161,10 @@ pub(crate) fn poll_lock(lock: &mut impl PolledLock, timeout: Duration) -> Result
     loop {
         if lock.try_lock()? {
             return Ok(());
+        }
+        // Jenkins' Abort while we wait: nothing has been changed, stop now.
+        if let Some(signal) = cdkit::signals::received() {
+            return Err(Error::Stopped { signal });
         }
         if started.elapsed() >= timeout {
             return Err(Error::LockTimeout {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::{params, Connection, OpenFlags};
 
-use super::{connect_error, Connect, Driver, ExecError};
+use super::{connect_error, poll_lock, Connect, Driver, ExecError, PolledLock};
 use crate::history::{Applied, COLUMNS, TABLE};
 use crate::url::{DbUrl, Kind};
 use crate::Error;
@@ -21,6 +21,8 @@ pub(super) struct Sqlite {
     holder: String,
     lock: Option<cdkit::lock::Lock>,
     database: String,
+    /// The holder named by the last refused attempt.
+    last_holder: String,
 }
 
 impl Sqlite {
@@ -51,6 +53,7 @@ impl Sqlite {
             holder: how.holder.to_string(),
             lock: None,
             database: url.database.clone(),
+            last_holder: String::new(),
         })
     }
 
@@ -124,6 +127,36 @@ impl Sqlite {
     }
 }
 
+/// Runs on one host meet at an flock(2) lock file beside the database (freed by the kernel
+/// when a runner dies; it holds the runner's description for the exit-75 message).
+impl PolledLock for Sqlite {
+    fn try_lock(&mut self) -> Result<bool, Error> {
+        match cdkit::lock::Lock::try_acquire(&self.lock_path, &self.holder) {
+            Ok(lock) => {
+                self.lock = Some(lock);
+                Ok(true)
+            }
+            Err(cdkit::lock::LockError::Held { holder, .. }) => {
+                self.last_holder = holder;
+                Ok(false)
+            }
+            Err(e) => Err(Error::db("cannot take the migration lock", e)),
+        }
+    }
+
+    fn holder(&mut self) -> String {
+        format!(
+            "{} (lock file {})",
+            self.last_holder,
+            self.lock_path.display()
+        )
+    }
+
+    fn database(&self) -> String {
+        self.database.clone()
+    }
+}
+
 fn exec_error(e: &rusqlite::Error) -> ExecError {
     let mut err = ExecError::new(e);
     if let rusqlite::Error::SqliteFailure(code, _) = e {
@@ -167,26 +200,7 @@ impl Driver for Sqlite {
     }
 
     fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
-        let started = Instant::now();
-        match cdkit::lock::Lock::acquire(&self.lock_path, &self.holder, timeout) {
-            Ok(lock) => {
-                self.lock = Some(lock);
-                Ok(())
-            }
-            Err(cdkit::lock::LockError::Held { holder, .. }) => Err(Error::LockTimeout {
-                database: self.database.clone(),
-                holder: if holder.trim().is_empty() {
-                    format!(
-                        "another db-migrate run (lock file {})",
-                        self.lock_path.display()
-                    )
-                } else {
-                    holder.trim().to_string()
-                },
-                waited: started.elapsed(),
-            }),
-            Err(e) => Err(Error::db("cannot take the migration lock", e)),
-        }
+        poll_lock(self, timeout)
     }
 
     fn unlock(&mut self) {
