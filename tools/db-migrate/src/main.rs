@@ -279,6 +279,7 @@ fn error_junit(url: &str, e: &Error) -> junit::Report {
         Error::LockTimeout { .. } => ("lock", "lock-timeout"),
         Error::Connect { .. } => ("connect", "unreachable"),
         Error::Refused { .. } => ("connect", "refused"),
+        Error::Stopped { .. } => ("lock", "interrupted"),
         Error::NoDownSql { .. } => ("plan", "no-down-sql"),
         _ => ("run", "error"),
     };
@@ -289,8 +290,9 @@ fn error_junit(url: &str, e: &Error) -> junit::Report {
         reruns: Vec::new(),
     };
     let mut case = junit::Case::passed(format!("{suite}.run"), name);
+    // The harness (lock, network, a signal) rather than the migrations: an <error>.
     case.status = match e.exit() {
-        Exit::TempFail => junit::Status::Errored(problem),
+        Exit::TempFail | Exit::Interrupted | Exit::Terminated => junit::Status::Errored(problem),
         _ => junit::Status::Failed(problem),
     };
     let mut report = junit::Report::new(TOOL);
