@@ -287,7 +287,7 @@ fn finish_step(report: &mut Report, step: Step, url: &str) -> Result<(), Error> 
             step.elapsed.as_millis()
         ),
         Outcome::Failed(f) => {
-            tracing::error!("{} {version:04}_{name}: {}", outcome_word(&step), f.message)
+            tracing::error!("{version:04}_{name} {}: {}", outcome_word(&step), f.message)
         }
         Outcome::Planned => {}
     }
