@@ -194,13 +194,11 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
                 .steps
                 .push(planned(h.version, &h.name, Direction::Down));
         }
-        report.version_after = max_applied(&history).filter(|&v| v <= target).or_else(|| {
-            history
-                .iter()
-                .filter(|h| h.version <= target && h.success)
-                .map(|h| h.version)
-                .max()
-        });
+        report.version_after = history
+            .iter()
+            .filter(|h| h.success && h.version <= target)
+            .map(|h| h.version)
+            .max();
         Ok(())
     } else {
         session.locked(options, |s| {

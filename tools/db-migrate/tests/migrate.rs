@@ -570,6 +570,19 @@ fn library_down_to_uses_stored_sql_without_files() {
 
     let mut older = db_migrate::Options::default();
     older.dir = db.path("no-such-dir");
+    let mut dry = older.clone();
+    dry.dry_run = true;
+    let plan = db_migrate::down_to(&db.url, 1, &dry).expect("dry down_to");
+    assert_eq!((plan.steps.len(), plan.version_after), (3, Some(1)));
+    assert!(plan
+        .steps
+        .iter()
+        .all(|s| matches!(s.outcome, db_migrate::Outcome::Planned)));
+    assert_eq!(
+        db_migrate::current_version(&db.url).unwrap(),
+        Some(4),
+        "a dry run changes nothing"
+    );
     let report = db_migrate::down_to(&db.url, 1, &older).expect("down_to");
     assert_eq!(report.done(), 3);
     assert_eq!(
