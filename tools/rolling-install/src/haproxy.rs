@@ -174,6 +174,12 @@ impl Haproxy {
         self.set_state(server, "ready")
     }
 
+    /// Take `server` out of rotation with its health checks off, so it stays out even when it
+    /// answers again (a host left on an unknown version).
+    pub fn maint(&self, server: &str) -> Result<(), LbError> {
+        self.set_state(server, "maint")
+    }
+
     /// `show stat` for `server`.
     pub fn stat(&self, server: &str) -> Result<ServerStat, LbError> {
         check_name("server", server)?;

@@ -24,6 +24,27 @@ pub enum Check {
     None,
 }
 
+impl Check {
+    /// The check the command-line flags ask for: a URL (with expected status and body) wins
+    /// over a command; neither is no gate. Shared by rolling-install and rollback.
+    pub fn from_flags(
+        url: Option<&str>,
+        status: u16,
+        body: Option<&str>,
+        command: Option<&str>,
+    ) -> Check {
+        match (url, command) {
+            (Some(url), _) => Check::Url {
+                template: url.to_string(),
+                status,
+                body: body.map(str::to_string),
+            },
+            (None, Some(cmd)) => Check::Command(cmd.to_string()),
+            (None, None) => Check::None,
+        }
+    }
+}
+
 /// How long and how often.
 #[derive(Debug, Clone)]
 pub struct Gate {

@@ -8,6 +8,9 @@ use std::time::Duration;
 use cdkit::process::{Finished, Stream};
 use cdkit::ssh::{Session, SshError};
 
+/// apt's wait for the dpkg lock held by another dpkg (seconds).
+pub const DPKG_LOCK_WAIT: &str = "DPkg::Lock::Timeout=120";
+
 /// Where the package comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -166,6 +169,9 @@ impl<'a> HostOps<'a> {
     }
 
     /// `apt-get install NAME=VERSION` (downgrades allowed: this is also the restore path).
+    /// It waits for the dpkg lock (up to [`DPKG_LOCK_WAIT`]) instead of failing at once: after
+    /// a runner was killed, its last dpkg on the host may still be finishing when `rollback`
+    /// arrives.
     pub fn apt_install(&self, spec: &str) -> Result<(), HostError> {
         self.run(
             "apt-get install",
@@ -176,6 +182,8 @@ impl<'a> HostOps<'a> {
                 "install",
                 "-y",
                 "-q",
+                "-o",
+                DPKG_LOCK_WAIT,
                 "--allow-downgrades",
                 "-o",
                 "Dpkg::Options::=--force-confdef",
@@ -199,6 +207,8 @@ impl<'a> HostOps<'a> {
                 "remove",
                 "-y",
                 "-q",
+                "-o",
+                DPKG_LOCK_WAIT,
                 package,
             ],
             None,

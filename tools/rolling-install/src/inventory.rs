@@ -43,6 +43,29 @@ impl Host {
     pub fn user(&self) -> Option<&str> {
         self.vars.get("ansible_user").map(String::as_str)
     }
+
+    /// `name`'s entry among `hosts`, else a host of that name without variables (ssh then
+    /// resolves the name, with the user's ssh config): how a lock host or a load-balancer host
+    /// is found.
+    pub fn find_or_bare(hosts: &[Host], name: &str) -> Host {
+        hosts
+            .iter()
+            .find(|h| h.name == name)
+            .cloned()
+            .unwrap_or(Host {
+                name: name.to_string(),
+                vars: Default::default(),
+            })
+    }
+
+    /// An ssh session to this host (nothing connects until the first command).
+    pub fn session(
+        &self,
+        client: &cdkit::ssh::Client,
+    ) -> Result<cdkit::ssh::Session, cdkit::ssh::SshError> {
+        cdkit::ssh::Target::new(&self.name, self.address(), self.port(), self.user())
+            .map(|t| cdkit::ssh::Session::new(client, t))
+    }
 }
 
 #[derive(Debug, Clone, Default)]

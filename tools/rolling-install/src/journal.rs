@@ -49,6 +49,15 @@ pub struct HostRecord {
     /// Load balancers this run took the host out of and has not put it back into yet.
     pub drained: Vec<String>,
     pub steps: Vec<Step>,
+    /// ssh port and user, when the inventory set them, so `rollback --record` can reach the
+    /// host without the inventory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The host's server name on the load balancers (`--lb-server`, `haproxy_server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 /// The whole journal.
@@ -63,6 +72,24 @@ pub struct Journal {
     pub finished: Option<String>,
     pub outcome: Option<String>,
     pub hosts: Vec<HostRecord>,
+    /// The HAProxy balancers of the run as `--lb` specs (hook balancers cannot be written
+    /// down), so `rollback --record` drains and readies through the same sockets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub balancers: Vec<String>,
+    /// Later runs that worked on this record (`rollback --record`), oldest first: the run's own
+    /// `finished`/`outcome` stay those of the rollout.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollbacks: Vec<RunNote>,
+}
+
+/// One later run over a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunNote {
+    pub tool: String,
+    pub run_id: String,
+    pub started: String,
+    pub finished: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// Why a journal could not be read or written.
@@ -146,7 +173,12 @@ mod tests {
                     ok: true,
                     detail: String::new(),
                 }],
+                port: Some(2222),
+                user: None,
+                server: Some("web01".into()),
             }],
+            balancers: vec!["haproxy:/run/haproxy/admin.sock:be_hello".into()],
+            rollbacks: vec![],
         };
         journal.save(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), journal);

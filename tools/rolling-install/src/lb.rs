@@ -62,6 +62,27 @@ impl Balancer {
             .map_err(|e| format!("--lb {spec:?}: {e}"))
     }
 
+    /// The balancers the command-line flags ask for: each `--lb` HAProxy spec (`connect`
+    /// opens the ssh session of a remote socket's host), then the hook pair, if given.
+    /// Shared by rolling-install and rollback.
+    pub fn from_flags(
+        specs: &[String],
+        hooks: Option<(&str, &str)>,
+        connect: impl Fn(&str) -> Result<RemoteSession, String>,
+    ) -> Result<Vec<Balancer>, String> {
+        let mut list: Vec<Balancer> = specs
+            .iter()
+            .map(|s| Balancer::parse_haproxy(s, &connect))
+            .collect::<Result<_, _>>()?;
+        if let Some((drain, ready)) = hooks {
+            list.push(Balancer::Hooks {
+                drain: crate::inventory::split_words(drain, false)?,
+                ready: crate::inventory::split_words(ready, false)?,
+            });
+        }
+        Ok(list)
+    }
+
     /// A stable name for journals and messages.
     pub fn name(&self) -> String {
         match self {
@@ -118,6 +139,16 @@ impl Balancer {
                     .map_err(|e| e.to_string())
             }
             Balancer::Hooks { ready, .. } => run_hook(ready, host, server),
+        }
+    }
+
+    /// Keep `server` out of rotation for good (HAProxy MAINT: no traffic, no checks), for a
+    /// host that could not be brought to a known version. A hook balancer already holds it
+    /// out after its drain hook: nothing more to do there.
+    pub fn maint(&self, server: &str) -> Result<(), String> {
+        match self {
+            Balancer::Haproxy(h) => h.maint(server).map_err(|e| e.to_string()),
+            Balancer::Hooks { .. } => Ok(()),
         }
     }
 

@@ -10,11 +10,10 @@ use cdkit::cli::{parse_duration, CommonArgs};
 use cdkit::exit::Exit;
 use cdkit::junit::{Report, Suite};
 use cdkit::progress::Progress;
-use cdkit::ssh::{Client, Session, Target};
+use cdkit::ssh::{Client, Session};
 use rolling_install::batch::{BatchSpec, MaxFail};
 use rolling_install::health::{Check, Gate};
 use rolling_install::host_ops::{HostOps, Source};
-use rolling_install::inventory::split_words;
 use rolling_install::inventory::{Host, Inventory};
 use rolling_install::lb::{Balancer, DrainPolicy};
 use rolling_install::rollout::{OnFailure, Options, Rollout};
@@ -228,9 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     })?;
     let sessions: Vec<Session> = hosts
         .iter()
-        .map(|h| {
-            Target::new(&h.name, h.address(), h.port(), h.user()).map(|t| Session::new(&client, t))
-        })
+        .map(|h| h.session(&client))
         .collect::<Result<_, _>>()?;
     let lock_session = lock_session(&cli.fleet, &inventory, &hosts, &client)?;
 
@@ -261,20 +258,10 @@ fn lock_session(
     client: &Client,
 ) -> Result<Session, Error> {
     let host = match &fleet.lock_host {
-        Some(name) => inventory
-            .all()
-            .into_iter()
-            .find(|h| &h.name == name)
-            .unwrap_or(Host {
-                name: name.clone(),
-                vars: Default::default(),
-            }),
+        Some(name) => Host::find_or_bare(&inventory.all(), name),
         None => hosts[0].clone(),
     };
-    Ok(Session::new(
-        client,
-        Target::new(&host.name, host.address(), host.port(), host.user())?,
-    ))
+    Ok(host.session(client)?)
 }
 
 fn lock_command(
@@ -323,15 +310,12 @@ fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
         Some(deb) => Source::Deb(deb.clone()),
         None => Source::Apt,
     };
-    let check = match (&r.health_url, &r.health_cmd) {
-        (Some(url), _) => Check::Url {
-            template: url.clone(),
-            status: r.health_status,
-            body: r.health_body.clone(),
-        },
-        (None, Some(cmd)) => Check::Command(cmd.clone()),
-        (None, None) => Check::None,
-    };
+    let check = Check::from_flags(
+        r.health_url.as_deref(),
+        r.health_status,
+        r.health_body.as_deref(),
+        r.health_cmd.as_deref(),
+    );
     Ok(Options {
         package,
         version,
@@ -364,32 +348,15 @@ fn balancers(
     client: &Client,
 ) -> Result<Vec<Balancer>, Error> {
     // An LB host is an inventory host (its address, port and user apply) or a plain address.
+    let all = inventory.all();
     let connect = |name: &str| -> Result<std::sync::Arc<Session>, String> {
-        let host = inventory
-            .all()
-            .into_iter()
-            .find(|h| h.name == name)
-            .unwrap_or(Host {
-                name: name.to_string(),
-                vars: Default::default(),
-            });
-        Target::new(&host.name, host.address(), host.port(), host.user())
-            .map(|t| std::sync::Arc::new(Session::new(client, t)))
+        Host::find_or_bare(&all, name)
+            .session(client)
+            .map(std::sync::Arc::new)
             .map_err(|e| e.to_string())
     };
-    let mut list: Vec<Balancer> = r
-        .lbs
-        .iter()
-        .map(|s| Balancer::parse_haproxy(s, connect))
-        .collect::<Result<_, _>>()
-        .map_err(Error::Usage)?;
-    if let (Some(drain), Some(ready)) = (&r.lb_drain_cmd, &r.lb_ready_cmd) {
-        list.push(Balancer::Hooks {
-            drain: split_words(drain, false).map_err(Error::Usage)?,
-            ready: split_words(ready, false).map_err(Error::Usage)?,
-        });
-    }
-    Ok(list)
+    let hooks = r.lb_drain_cmd.as_deref().zip(r.lb_ready_cmd.as_deref());
+    Balancer::from_flags(&r.lbs, hooks, connect).map_err(Error::Usage)
 }
 
 fn rollout(

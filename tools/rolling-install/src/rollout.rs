@@ -2,6 +2,10 @@
 //! the journal rewritten after every step; on failure (or SIGINT/SIGTERM, or the deadline) no
 //! new host starts, in-flight ones finish, and every touched host is restored to its recorded
 //! version, newest first, through the same drain/health/ready path.
+//!
+//! The same executor also runs `rollback`: [`Rollout::rollback`] takes a per-host target version
+//! (from a record, or one version for a whole group) and returns each host to it through the
+//! identical drain/install/health/ready turn, so both tools share one tested path.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,7 +19,7 @@ use crate::batch::{BatchSpec, MaxFail};
 use crate::health::Gate;
 use crate::host_ops::{HostError, HostOps, Source};
 use crate::inventory::Host;
-use crate::journal::{now, HostRecord, HostState, Journal, Step};
+use crate::journal::{now, HostRecord, HostState, Journal, RunNote, Step};
 use crate::lb::{server_name, Balancer, DrainPolicy};
 
 /// `--on-failure`.
@@ -62,6 +66,10 @@ pub struct Report {
     pub cases: Vec<Case>,
     /// One line for the end of the log: what happened and what to do.
     pub summary: String,
+    /// Hosts that could not be brought back (name and why), for the caller's own message.
+    pub not_restored: Vec<String>,
+    /// Hosts left out of rotation on some balancer (name, balancer and why).
+    pub still_drained: Vec<String>,
 }
 
 /// What to put on a host.
@@ -69,6 +77,33 @@ pub struct Report {
 enum Goal {
     Install(String),
     Restore(Option<String>),
+}
+
+/// Which tool drives the executor: a rollout (install, restore touched hosts on failure) or a
+/// rollback (return hosts to given versions; a host that cannot be returned is reported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    Rollout,
+    Rollback {
+        tool: String,
+        /// Index into the journal's `rollbacks` when working on an existing record.
+        note: Option<usize>,
+    },
+}
+
+/// What a rollback works from (see [`Rollout::rollback`]).
+pub struct RollbackPlan {
+    /// The journal to keep, one entry per host in `hosts` order: an existing rolling-install
+    /// record (its `previous_version`s and `drained` lists carry over, so a host a killed run
+    /// left drained goes back into rotation) or a fresh one from [`new_journal`].
+    pub journal: Journal,
+    /// An existing record gets a [`RunNote`] instead of its own `finished`/`outcome` being
+    /// overwritten.
+    pub existing: bool,
+    /// Host indexes and the version each returns to, in working order.
+    pub targets: Vec<(usize, Option<String>)>,
+    /// The tool name for classnames and notes.
+    pub tool: String,
 }
 
 /// A rollout in progress.
@@ -81,6 +116,11 @@ pub struct Rollout<'a> {
     progress: Mutex<Progress>,
     outputs: Mutex<Vec<String>>,
     started: Instant,
+    /// The hosts this run works on, in order, each with its goal.
+    order: Vec<(usize, Goal)>,
+    mode: Mode,
+    /// Per host, how many journal steps came from earlier runs (not this run's testcase).
+    earlier_steps: Vec<usize>,
 }
 
 impl<'a> Rollout<'a> {
@@ -92,28 +132,10 @@ impl<'a> Rollout<'a> {
         balancers: &'a [Balancer],
         progress: Progress,
     ) -> Rollout<'a> {
-        let journal = Journal {
-            tool: "rolling-install".into(),
-            run_id: cdkit::run_id::get().into(),
-            package: opts.package.clone(),
-            version: opts.version.clone(),
-            group: opts.group.clone(),
-            started: now(),
-            finished: None,
-            outcome: None,
-            hosts: hosts
-                .iter()
-                .map(|h| HostRecord {
-                    name: h.name.clone(),
-                    address: h.address().to_string(),
-                    previous_version: None,
-                    recorded: false,
-                    state: HostState::Pending,
-                    drained: Vec::new(),
-                    steps: Vec::new(),
-                })
-                .collect(),
-        };
+        let journal = new_journal(crate::TOOL, opts, hosts, balancers);
+        let order = (0..hosts.len())
+            .map(|i| (i, Goal::Install(opts.version.clone())))
+            .collect();
         Rollout {
             opts,
             hosts,
@@ -123,6 +145,54 @@ impl<'a> Rollout<'a> {
             progress: Mutex::new(progress),
             outputs: Mutex::new(vec![String::new(); hosts.len()]),
             started: Instant::now(),
+            order,
+            mode: Mode::Rollout,
+            earlier_steps: vec![0; hosts.len()],
+        }
+    }
+
+    /// A rollback: each `(host index, version)` of `plan.targets`, in that order and in
+    /// `opts.batch` batches, is returned to `version` (`None`: the package removed) through the
+    /// same drain/install/health/ready turn a rollout uses.
+    pub fn rollback(
+        opts: &'a Options,
+        hosts: &'a [Host],
+        sessions: &'a [Session],
+        balancers: &'a [Balancer],
+        progress: Progress,
+        plan: RollbackPlan,
+    ) -> Rollout<'a> {
+        let RollbackPlan {
+            mut journal,
+            existing,
+            targets,
+            tool,
+        } = plan;
+        let note = existing.then(|| {
+            journal.rollbacks.push(RunNote {
+                tool: tool.clone(),
+                run_id: cdkit::run_id::get().into(),
+                started: now(),
+                finished: None,
+                outcome: None,
+            });
+            journal.rollbacks.len() - 1
+        });
+        let mut run = Rollout::new(opts, hosts, sessions, balancers, progress);
+        run.earlier_steps = journal.hosts.iter().map(|h| h.steps.len()).collect();
+        run.journal = Mutex::new(journal);
+        run.order = targets
+            .into_iter()
+            .map(|(i, v)| (i, Goal::Restore(v)))
+            .collect();
+        run.mode = Mode::Rollback { tool, note };
+        run
+    }
+
+    fn tool(&self) -> &str {
+        match &self.mode {
+            Mode::Rollout => crate::TOOL,
+            Mode::Rollback { tool, .. } => tool,
         }
     }
 
@@ -290,23 +360,24 @@ impl<'a> Rollout<'a> {
             (Outcome::Unreachable(e), _) => format!("{} unreachable: {e}", h.name),
             (Outcome::NotStarted, _) => format!("{} not started", h.name),
         };
-        self.event(
-            &what,
-            Some(clock.elapsed()),
-            matches!(goal, Goal::Install(_)),
-        );
+        // A rollout counts its installs; its restores are extra work. A rollback counts each host.
+        let counts = matches!(goal, Goal::Install(_)) || self.mode != Mode::Rollout;
+        self.event(&what, Some(clock.elapsed()), counts);
         outcome
     }
 
     /// Run the rollout to the end (restoring if needed) and report.
     pub fn run(&self) -> Report {
         let total = self.hosts.len();
+        let planned = self.order.len();
+        let rollback = self.mode != Mode::Rollout;
         let mut outcomes: Vec<Outcome> = vec![Outcome::NotStarted; total];
         let mut touched: Vec<usize> = Vec::new();
+        let mut not_restored: Vec<String> = Vec::new();
         let mut failures = 0usize;
         let mut stop: Option<Exit> = None;
-        let goal = Goal::Install(self.opts.version.clone());
-        for (number, batch) in self.opts.batch.plan(total).into_iter().enumerate() {
+        for (number, batch) in self.opts.batch.plan(planned).into_iter().enumerate() {
+            let batch: Vec<&(usize, Goal)> = batch.iter().map(|&k| &self.order[k]).collect();
             if let Some(sig) = cdkit::signals::received() {
                 stop = Some(Exit::for_signal(sig));
             } else if self.deadline_passed() {
@@ -315,7 +386,10 @@ impl<'a> Rollout<'a> {
             if stop.is_some() {
                 break;
             }
-            let names: Vec<&str> = batch.iter().map(|&i| self.hosts[i].name.as_str()).collect();
+            let names: Vec<&str> = batch
+                .iter()
+                .map(|(i, _)| self.hosts[*i].name.as_str())
+                .collect();
             self.event(
                 &format!(
                     "batch {} ({}): {}",
@@ -327,10 +401,9 @@ impl<'a> Rollout<'a> {
                 false,
             );
             let results: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
-                let goal = &goal;
                 let handles: Vec<_> = batch
                     .iter()
-                    .map(|&i| (i, scope.spawn(move || self.turn(i, goal))))
+                    .map(|&(i, goal)| (*i, scope.spawn(move || self.turn(*i, goal))))
                     .collect();
                 handles
                     .into_iter()
@@ -347,18 +420,31 @@ impl<'a> Rollout<'a> {
                 if self.record(i, |r| r.recorded) {
                     touched.push(i);
                 }
-                let state = match &outcome {
-                    Outcome::Installed => HostState::Installed,
-                    Outcome::Unreachable(_) => HostState::Unreachable,
+                // Back on a record's previous version is `restored`; on the version of the
+                // rollback's own journal (its explicit form) is `installed`.
+                let on_record = matches!(self.mode, Mode::Rollback { note: Some(_), .. });
+                let state = match (&outcome, rollback) {
+                    (Outcome::Installed, false) => HostState::Installed,
+                    (Outcome::Installed, true) if on_record => HostState::Restored,
+                    (Outcome::Installed, true) => HostState::Installed,
+                    (_, true) => HostState::RestoreFailed,
+                    (Outcome::Unreachable(_), false) => HostState::Unreachable,
                     _ => HostState::Failed,
                 };
                 self.with_record(i, |r| r.state = state);
                 if !matches!(outcome, Outcome::Installed) {
                     failures += 1;
+                    if rollback {
+                        not_restored.push(format!(
+                            "{} ({})",
+                            self.hosts[i].name,
+                            describe(&outcome)
+                        ));
+                    }
                 }
                 outcomes[i] = outcome;
             }
-            if self.opts.max_fail.exceeded(failures, total) {
+            if self.opts.max_fail.exceeded(failures, planned) {
                 stop = Some(Exit::Failed);
             }
         }
@@ -368,10 +454,9 @@ impl<'a> Rollout<'a> {
             }
         }
 
-        // Restore, newest first.
-        let mut not_restored: Vec<String> = Vec::new();
+        // Restore, newest first (a rollback has nothing to restore to: its failures are named).
         let mut restored: Vec<usize> = Vec::new();
-        if stop.is_some() && self.opts.on_failure == OnFailure::Rollback {
+        if stop.is_some() && self.opts.on_failure == OnFailure::Rollback && !rollback {
             for &i in touched.iter().rev() {
                 let previous = self.record(i, |r| r.previous_version.clone());
                 tracing::warn!(host = %self.hosts[i].name, "restoring {} to {}", self.hosts[i].name, previous.as_deref().unwrap_or("not installed"));
@@ -388,15 +473,26 @@ impl<'a> Rollout<'a> {
             }
         }
 
-        // Every host this run drained goes back into rotation, or is named.
+        // Every host this run drained goes back into rotation, or is named. A host that could
+        // not be brought to a known version stays out (MAINT), also once it answers again; it
+        // stays drained in the journal, so `rollback --record` puts it back after returning it.
         let mut still_drained: Vec<String> = Vec::new();
         for i in 0..total {
-            let drained = self.record(i, |r| r.drained.clone());
+            let (drained, state) = self.record(i, |r| (r.drained.clone(), r.state));
             for name in drained {
                 let Some(lb) = self.balancers.iter().find(|b| b.name() == name) else {
                     continue;
                 };
                 let server = server_name(&self.hosts[i], self.opts.server_template.as_deref());
+                if matches!(state, HostState::RestoreFailed | HostState::Unreachable) {
+                    let held = match lb.maint(&server) {
+                        Ok(()) => "held out of rotation (MAINT) until it is returned".to_string(),
+                        Err(e) => format!("could not be held out: {e}"),
+                    };
+                    tracing::warn!(host = %self.hosts[i].name, "{} on {name}: {held}", self.hosts[i].name);
+                    still_drained.push(format!("{} on {name}: {held}", self.hosts[i].name));
+                    continue;
+                }
                 match lb.ready(&self.hosts[i], &server, self.opts.ready_timeout) {
                     Ok(()) => self.with_record(i, |r| r.drained.retain(|d| *d != name)),
                     Err(e) => still_drained.push(format!("{} on {name}: {e}", self.hosts[i].name)),
@@ -404,13 +500,16 @@ impl<'a> Rollout<'a> {
             }
         }
 
-        let halted = stop.is_some() && self.opts.on_failure == OnFailure::Halt;
+        let halted = stop.is_some() && self.opts.on_failure == OnFailure::Halt && !rollback;
         let exit = if !not_restored.is_empty() || !still_drained.is_empty() || halted {
             Exit::NotRestored
         } else {
             stop.unwrap_or(Exit::Success)
         };
-        let summary = match exit {
+        let summary = if rollback {
+            self.rollback_summary(exit, &not_restored, &still_drained, &outcomes)
+        } else {
+            match exit {
             Exit::Success => format!("{} {} on all {total} hosts of {}", self.opts.package, self.opts.version, self.opts.group),
             Exit::NotRestored => {
                 let mut parts = Vec::new();
@@ -430,18 +529,70 @@ impl<'a> Rollout<'a> {
                 "{other}: {failures} host(s) failed; {} touched host(s) restored to their previous version",
                 restored.len()
             ),
+        }
         };
         {
             let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-            journal.finished = Some(now());
-            journal.outcome = Some(format!("{exit}"));
+            match &self.mode {
+                Mode::Rollback { note: Some(n), .. } => {
+                    if let Some(note) = journal.rollbacks.get_mut(*n) {
+                        note.finished = Some(now());
+                        note.outcome = Some(format!("{exit}"));
+                    }
+                }
+                _ => {
+                    journal.finished = Some(now());
+                    journal.outcome = Some(format!("{exit}"));
+                }
+            }
         }
         self.save();
         Report {
             exit,
             cases: self.cases(&outcomes, &restored),
             summary,
+            not_restored,
+            still_drained,
         }
+    }
+
+    /// The closing line of a rollback.
+    fn rollback_summary(
+        &self,
+        exit: Exit,
+        not_restored: &[String],
+        still_drained: &[String],
+        outcomes: &[Outcome],
+    ) -> String {
+        let done = self
+            .order
+            .iter()
+            .filter(|(i, _)| outcomes[*i] == Outcome::Installed)
+            .count();
+        let left = self
+            .order
+            .iter()
+            .filter(|(i, _)| outcomes[*i] == Outcome::NotStarted)
+            .count();
+        let mut parts = vec![format!(
+            "{done} of {} host(s) of {} back on their previous {} version",
+            self.order.len(),
+            self.opts.group,
+            self.opts.package
+        )];
+        if !not_restored.is_empty() {
+            parts.push(format!("NOT returned: {}", not_restored.join(", ")));
+        }
+        if !still_drained.is_empty() {
+            parts.push(format!(
+                "still out of rotation: {}",
+                still_drained.join(", ")
+            ));
+        }
+        if left > 0 {
+            parts.push(format!("{left} host(s) not reached ({exit})"));
+        }
+        parts.join("; ")
     }
 
     fn cases(&self, outcomes: &[Outcome], restored: &[usize]) -> Vec<Case> {
@@ -451,16 +602,19 @@ impl<'a> Rollout<'a> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let outputs = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
-        let classname = format!("rolling-install.{}.{}", self.opts.package, self.opts.group);
+        let classname = format!("{}.{}.{}", self.tool(), self.opts.package, self.opts.group);
+        let rollback = self.mode != Mode::Rollout;
         outcomes
             .iter()
             .enumerate()
+            // A rollback reports the hosts it was asked to work on (the caller adds the rest).
+            .filter(|(i, _)| !rollback || self.order.iter().any(|(k, _)| k == i))
             .map(|(i, outcome)| {
                 let record = &journal.hosts[i];
+                let own = &record.steps[self.earlier_steps[i].min(record.steps.len())..];
                 let mut case = Case::passed(classname.clone(), self.hosts[i].name.clone());
-                case.time = Duration::from_secs_f64(record.steps.iter().map(|s| s.seconds).sum());
-                let steps: String = record
-                    .steps
+                case.time = Duration::from_secs_f64(own.iter().map(|s| s.seconds).sum());
+                let steps: String = own
                     .iter()
                     .map(|s| {
                         format!(
@@ -476,11 +630,21 @@ impl<'a> Rollout<'a> {
                         )
                     })
                     .collect();
+                let steps = if rollback && own.is_empty() {
+                    format!(
+                        "already on {} and in rotation: left alone\n",
+                        record.previous_version.as_deref().unwrap_or("nothing")
+                    )
+                } else {
+                    steps
+                };
                 case.system_out = Some(format!(
                     "{steps}\n{}",
                     outputs.get(i).cloned().unwrap_or_default()
                 ));
-                let restore_note = if restored.contains(&i) {
+                let restore_note = if rollback {
+                    String::new()
+                } else if restored.contains(&i) {
                     format!(
                         "; restored to {}",
                         record
@@ -494,7 +658,7 @@ impl<'a> Rollout<'a> {
                     String::new()
                 };
                 case.status = match outcome {
-                    Outcome::Installed if record.state == HostState::RestoreFailed => {
+                    Outcome::Installed if record.state == HostState::RestoreFailed && !rollback => {
                         Status::Errored(Problem {
                             message:
                                 "installed, then the run failed and restoring this host failed"
@@ -506,12 +670,18 @@ impl<'a> Rollout<'a> {
                     Outcome::Installed => Status::Passed { flaky: Vec::new() },
                     Outcome::Failed(e) => Status::Failed(Problem {
                         message: format!("{e}{restore_note}"),
-                        kind: "rollout".into(),
+                        kind: if rollback { "rollback" } else { "rollout" }.into(),
                         ..Problem::default()
                     }),
                     Outcome::Unreachable(e) => Status::Errored(Problem {
                         message: format!("{e}{restore_note}"),
                         kind: "unreachable".into(),
+                        ..Problem::default()
+                    }),
+                    Outcome::NotStarted if rollback => Status::Errored(Problem {
+                        message: "not returned: the rollback stopped before this host's batch"
+                            .into(),
+                        kind: "not-started".into(),
                         ..Problem::default()
                     }),
                     Outcome::NotStarted => Status::Skipped {
@@ -529,6 +699,43 @@ impl<'a> Rollout<'a> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+}
+
+/// A journal for a run of `tool` over `hosts`, nothing recorded yet: what [`Rollout::new`]
+/// starts from, and what `rollback`'s explicit form starts its own journal from.
+pub fn new_journal(tool: &str, opts: &Options, hosts: &[Host], balancers: &[Balancer]) -> Journal {
+    Journal {
+        tool: tool.to_string(),
+        run_id: cdkit::run_id::get().into(),
+        package: opts.package.clone(),
+        version: opts.version.clone(),
+        group: opts.group.clone(),
+        started: now(),
+        finished: None,
+        outcome: None,
+        hosts: hosts
+            .iter()
+            .map(|h| HostRecord {
+                name: h.name.clone(),
+                address: h.address().to_string(),
+                previous_version: None,
+                recorded: false,
+                state: HostState::Pending,
+                drained: Vec::new(),
+                steps: Vec::new(),
+                port: h.port(),
+                user: h.user().map(str::to_string),
+                server: (!balancers.is_empty())
+                    .then(|| server_name(h, opts.server_template.as_deref())),
+            })
+            .collect(),
+        balancers: balancers
+            .iter()
+            .filter(|b| matches!(b, Balancer::Haproxy(_)))
+            .map(Balancer::name)
+            .collect(),
+        rollbacks: Vec::new(),
     }
 }
 
