@@ -1,0 +1,45 @@
+//! rollback's errors before or around the work, and their exit codes.
+
+use cdkit::exit::{Exit, ExitCoded};
+
+/// What stops a rollback from starting (nothing was changed), or breaks its bookkeeping.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Inventory(#[from] rolling_install::inventory::InventoryError),
+    #[error(transparent)]
+    Lock(#[from] rolling_install::deploy_lock::LockError),
+    #[error(transparent)]
+    Host(#[from] rolling_install::host_ops::HostError),
+    #[error(transparent)]
+    Ssh(#[from] cdkit::ssh::SshError),
+    #[error(transparent)]
+    Journal(#[from] rolling_install::journal::JournalError),
+    #[error("repository: {0}")]
+    Repo(#[from] publish_repo::Error),
+    #[error("database: {0}")]
+    Database(#[from] db_migrate::Error),
+    #[error(transparent)]
+    Report(#[from] cdkit::junit::JunitError),
+}
+
+impl ExitCoded for Error {
+    fn exit(&self) -> Exit {
+        use rolling_install::deploy_lock::LockError;
+        match self {
+            // Held lock, or the lock host unreachable before anything changed: retry later.
+            Error::Lock(LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_unreachable() => {
+                Exit::TempFail
+            }
+            Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
+            // publish-repo's own mapping: its lock held is 75, the rest bad input.
+            Error::Repo(e) => e.exit(),
+            // Before anything changed (reading the history): db-migrate's own mapping.
+            Error::Database(e) => e.exit(),
+            _ => Exit::Usage,
+        }
+    }
+}
