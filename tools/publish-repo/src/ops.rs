@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::pool;
 use crate::publish::{self, Clock};
 use crate::sign::Signer;
-use crate::state::{self, Entry, SuiteState};
+use crate::state::{self, Entry, Key, SuiteState};
 
 /// What every operation needs besides its own arguments.
 pub struct Context<'a> {
@@ -107,20 +107,19 @@ pub fn add(
     // The same name, version and architecture with other bytes is refused, everywhere.
     let mut all = load_all(ctx.repo, &config)?;
     clock.lap("load state");
-    let known: HashMap<(&str, &str, &str), &str> = all
-        .iter()
-        .flat_map(|(_, s)| s.entries.iter())
-        .map(|e| (e.key(), e.sha256.as_str()))
-        .collect();
+    let known = Known::new(&all, suite, candidates.len());
     let mut conflicts = Vec::new();
+    // Whether each candidate is new to the suite.
+    let mut new_here = Vec::with_capacity(candidates.len());
     for (deb, entry) in &candidates {
-        let known = known
-            .get(&entry.key())
-            .map(|sha| sha.to_string())
+        let found = known.get(entry.key());
+        let sha = found
+            .map(|(sha, _)| sha.to_string())
             .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
-        if let Some(sha) = known.filter(|sha| *sha != entry.sha256) {
+        if let Some(sha) = sha.filter(|sha| *sha != entry.sha256) {
             conflicts.push((deb.clone(), entry.clone(), sha));
         }
+        new_here.push(!found.is_some_and(|(_, in_suite)| in_suite));
     }
     drop(known);
     if !conflicts.is_empty() {
@@ -155,23 +154,16 @@ pub fn add(
         });
     }
 
-    let previous = take_suite(&mut all, suite);
-    let mut state = previous.clone();
-    let mut present: HashSet<(String, String, String)> = state
-        .entries
-        .iter()
-        .map(|e| (e.package.clone(), e.version.clone(), e.architecture.clone()))
-        .collect();
+    // The last check before the repository changes.
+    ctx.signer.ready()?;
+    let mut state = take_suite(&mut all, suite);
     let mut cases = Vec::new();
     let mut changed = false;
-    for (deb, entry) in candidates {
+    // The same package twice in one batch is added once.
+    let mut batch = HashSet::new();
+    for ((deb, entry), new_here) in candidates.into_iter().zip(new_here) {
         let mut c = case(suite, component, format!("add {}", entry.id()), started);
-        let key = (
-            entry.package.clone(),
-            entry.version.clone(),
-            entry.architecture.clone(),
-        );
-        if !present.insert(key) {
+        if !new_here || !batch.insert(entry.id()) {
             c.system_out = Some(format!(
                 "{} is already in {suite}: nothing to do",
                 entry.id()
@@ -185,10 +177,8 @@ pub fn add(
         cases.push(c);
     }
     if changed {
-        // The new pool files reach the disk before any index lists them.
-        cdkit::atomic::sync_filesystem(ctx.repo)?;
         clock.lap("pool");
-        commit(ctx, &config, suite, &previous, state, &all)?;
+        commit(ctx, &config, suite, state, Vec::new(), &all, true)?;
     }
     Ok(OpOutcome {
         cases,
@@ -271,10 +261,9 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
     config.check_suite(from)?;
     config.check_suite(to)?;
     let mut all = load_all(ctx.repo, &config)?;
-    let previous = take_suite(&mut all, to);
-    let mut target = previous.clone();
+    let mut target = take_suite(&mut all, to);
     let source = if from == to {
-        previous.clone()
+        target.clone()
     } else {
         all.iter()
             .find(|(name, _)| name == from)
@@ -316,7 +305,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         cases.push(c);
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
-    commit(ctx, &config, to, &previous, target, &all)?;
+    commit(ctx, &config, to, target, Vec::new(), &all, false)?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -330,8 +319,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
     let config = config::load(ctx.repo)?;
     config.check_suite(suite)?;
     let mut all = load_all(ctx.repo, &config)?;
-    let previous = take_suite(&mut all, suite);
-    let mut state = previous.clone();
+    let mut state = take_suite(&mut all, suite);
     let mut doomed = Vec::new();
     for spec in specs {
         let found: Vec<Entry> = state
@@ -352,7 +340,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
     }
     let mut cases = Vec::new();
     for entry in &doomed {
-        state.entries.retain(|e| e.id() != entry.id());
+        state.entries.retain(|e| e.key() != entry.key());
         tracing::info!(package = %entry.package, version = %entry.version, "removed {} from {suite}", entry.id());
         cases.push(case(
             suite,
@@ -361,7 +349,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
             started,
         ));
     }
-    commit(ctx, &config, suite, &previous, state, &all)?;
+    commit(ctx, &config, suite, state, doomed, &all, false)?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -374,44 +362,68 @@ pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     let config = config::load(ctx.repo)?;
     for suite in &config.suites {
         if !ctx.repo.join("dists").join(suite).join("Release").exists() {
+            ctx.signer.ready()?;
             let state = state::load(ctx.repo, suite)?;
-            publish::publish_suite(ctx.repo, &config, suite, &state, [], ctx.signer)?;
+            publish::publish_suite(ctx.repo, &config, suite, &state, [], ctx.signer, || Ok(()))?;
         }
     }
     Ok(())
 }
 
 /// Apply retention, save the state, publish, and delete the pool files that no suite lists
-/// any more, now or in a retained index generation. `previous` is what `suite` held before
-/// this operation, `others` every other suite.
+/// any more, now or in a retained index generation. `removed` are the entries this
+/// operation took out of `suite`, `others` every other suite; `new_pool_files` says the
+/// operation stored pool files, which must reach the disk before the state lists them.
 fn commit(
     ctx: &Context,
     config: &Config,
     suite: &str,
-    previous: &SuiteState,
     mut state: SuiteState,
+    mut removed: Vec<Entry>,
     others: &[(String, SuiteState)],
+    new_pool_files: bool,
 ) -> Result<(), Error> {
+    ctx.signer.ready()?;
     let mut clock = Clock::start();
     for dropped in state.retain_newest(ctx.keep) {
         tracing::info!(package = %dropped.package, version = %dropped.version, "retention (--keep {}) drops {} from {suite}", ctx.keep, dropped.id());
+        removed.push(dropped);
     }
-    state::save(ctx.repo, suite, &state)?;
-    clock.lap("save state");
-    let listed: HashSet<&str> = state.entries.iter().map(|e| e.filename.as_str()).collect();
-    let dropped: BTreeSet<&str> = previous
-        .entries
-        .iter()
-        .map(|e| e.filename.as_str())
-        .filter(|f| !listed.contains(f))
-        .collect();
-    let expired = publish::publish_suite(ctx.repo, config, suite, &state, dropped, ctx.signer)?;
+    clock.lap("retention");
+    let listed =
+        || -> HashSet<&str> { state.entries.iter().map(|e| e.filename.as_str()).collect() };
+    // The pool files of removed entries, unless another entry still lists the same file.
+    let dropped: BTreeSet<&str> = if removed.is_empty() {
+        BTreeSet::new()
+    } else {
+        let listed = listed();
+        removed
+            .iter()
+            .map(|e| e.filename.as_str())
+            .filter(|f| !listed.contains(f))
+            .collect()
+    };
+    // While the indexes are built: the new pool files reach the disk, then the state that
+    // lists them; both before the indexes go live.
+    let expired = std::thread::scope(|scope| {
+        let saving = scope.spawn(|| {
+            if new_pool_files {
+                cdkit::atomic::sync_filesystem(ctx.repo)?;
+            }
+            state::save(ctx.repo, suite, &state)
+        });
+        publish::publish_suite(ctx.repo, config, suite, &state, dropped, ctx.signer, || {
+            saving
+                .join()
+                .unwrap_or_else(|_| Err(Error::Usage("saving the suite state panicked".into())))
+        })
+    })?;
     if expired.is_empty() {
         return Ok(());
     }
     // Another suite may list the same pool file (promotion shares it), now or in one of its
     // retained generations.
-    let mut needed = listed;
+    let mut needed = listed();
     let mut histories = Vec::new();
     for (name, other) in others {
         needed.extend(other.entries.iter().map(|e| e.filename.as_str()));
@@ -431,6 +443,45 @@ fn commit(
         tracing::info!("removed {removed} pool file(s) no suite or retained index lists");
     }
     Ok(())
+}
+
+/// Which (package, version, architecture) the repository already holds: its SHA-256, and
+/// whether `suite` lists it.
+struct Known<'a> {
+    all: &'a [(String, SuiteState)],
+    suite: &'a str,
+    /// Built for many lookups; a few (the usual single add) are cheaper as scans than
+    /// hashing every entry of every suite.
+    map: Option<HashMap<Key<'a>, (&'a str, bool)>>,
+}
+
+impl<'a> Known<'a> {
+    fn new(all: &'a [(String, SuiteState)], suite: &'a str, lookups: usize) -> Known<'a> {
+        let map = (lookups > 16).then(|| {
+            let mut map = HashMap::new();
+            for (name, state) in all {
+                for e in &state.entries {
+                    let found = map.entry(e.key()).or_insert((e.sha256.as_str(), false));
+                    found.1 |= name == suite;
+                }
+            }
+            map
+        });
+        Known { all, suite, map }
+    }
+
+    fn get(&self, key: Key) -> Option<(&'a str, bool)> {
+        if let Some(map) = &self.map {
+            return map.get(&key).copied();
+        }
+        let mut found: Option<(&'a str, bool)> = None;
+        for (name, state) in self.all {
+            for e in state.entries.iter().filter(|e| e.key() == key) {
+                found.get_or_insert((e.sha256.as_str(), false)).1 |= name == self.suite;
+            }
+        }
+        found
+    }
 }
 
 /// Take `suite`'s state out of `all` (which keeps every other suite).

@@ -50,6 +50,43 @@ pub struct History {
 }
 
 impl History {
+    /// Record a new generation (published at `now`, listing `indexes` and the pool files
+    /// `listed`); `dropped` are the pool files the suite listed before and does not now.
+    /// Returns the pool files no retained generation lists any more.
+    fn advance<'a, 'b>(
+        &mut self,
+        dropped: impl IntoIterator<Item = &'a str>,
+        listed: impl IntoIterator<Item = &'b str>,
+        date: String,
+        indexes: Vec<(String, String)>,
+        now: i64,
+    ) -> Vec<String> {
+        // Files that left the suite were last listed by the generation live until now (with
+        // none, nothing ever listed them).
+        let mut expired = Vec::new();
+        for file in dropped {
+            match self.generations.last() {
+                Some(live) => {
+                    let seq = self.left.entry(file.to_string()).or_insert(live.seq);
+                    *seq = (*seq).max(live.seq);
+                }
+                None => expired.push(file.to_string()),
+            }
+        }
+        for file in listed {
+            self.left.remove(file);
+        }
+        self.generations.push(Generation {
+            seq: self.next_seq,
+            date,
+            published: now,
+            indexes,
+        });
+        self.next_seq += 1;
+        expired.extend(self.expire(now));
+        expired
+    }
+
     /// Drop generations no client can still be reading (all but the newest
     /// [`KEEP_GENERATIONS`] and those younger than [`GRACE_SECONDS`]), oldest first, so the
     /// retained ones are always the newest run; then forget the pool files only dropped
@@ -163,8 +200,9 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
 }
 
 /// Publish `suite` from `state`; `dropped` are the pool files the previous state listed
-/// and `state` does not. Returns the pool files that no retained generation of this suite
-/// lists any more (the caller deletes those no other suite needs).
+/// and `state` does not; `before_switch` runs (and must succeed) after the new tree is
+/// complete and before anything refers to it. Returns the pool files that no retained
+/// generation of this suite lists any more (the caller deletes those no other suite needs).
 ///
 /// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.GEN`): the new
 /// generation is written in full beside it (indexes, by-hash files of every retained
@@ -178,6 +216,7 @@ pub fn publish_suite<'a>(
     state: &SuiteState,
     dropped: impl IntoIterator<Item = &'a str>,
     signer: &Signer,
+    before_switch: impl FnOnce() -> Result<(), Error>,
 ) -> Result<Vec<String>, Error> {
     let mut clock = Clock::start();
     let dists = repo.join("dists");
@@ -191,38 +230,24 @@ pub fn publish_suite<'a>(
             .as_ref()
             .map(|p| index::Previous::read(&p.join(&dir)))
             .unwrap_or_default();
-        files.extend(index::index_files(&dir, &text, &ends, &before)?.files);
+        files.extend(index::index_files(&dir, text, &ends, &before)?.files);
     }
     clock.lap("indexes");
 
     let date = release_date();
     let now = chrono::Utc::now().timestamp();
     let mut history = load_history(repo, suite)?;
-    // Files that left the suite were last listed by the generation live until now.
-    let mut expired = Vec::new();
-    for file in dropped {
-        match history.generations.last() {
-            Some(live) => {
-                let seq = history.left.entry(file.to_string()).or_insert(live.seq);
-                *seq = (*seq).max(live.seq);
-            }
-            None => expired.push(file.to_string()),
-        }
-    }
-    for entry in &state.entries {
-        history.left.remove(&entry.filename);
-    }
-    history.generations.push(Generation {
-        seq: history.next_seq,
-        date: date.clone(),
-        published: now,
-        indexes: files
-            .iter()
-            .map(|f| (f.path.clone(), f.sha256.clone()))
-            .collect(),
-    });
-    history.next_seq += 1;
-    expired.extend(history.expire(now));
+    let indexes = files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
+    let expired = history.advance(
+        dropped,
+        state.entries.iter().map(|e| e.filename.as_str()),
+        date.clone(),
+        indexes,
+        now,
+    );
 
     let name = format!(
         ".{suite}.{}",
@@ -280,6 +305,7 @@ pub fn publish_suite<'a>(
                 .map_err(io("set the time of", &path))?;
         }
     }
+    before_switch()?;
     // The history names the new generation before it goes live (a publisher killed after
     // this and before the switch only makes the next publish keep one generation fewer).
     cdkit::atomic::write_unsynced(&history_file(repo, suite), |w| {
@@ -409,4 +435,71 @@ fn release_text(config: &Config, suite: &str, date: &str, files: &[IndexFile]) -
         ));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advance(h: &mut History, dropped: &[&str], listed: &[&str], now: i64) -> Vec<String> {
+        h.advance(
+            dropped.iter().copied(),
+            listed.iter().copied(),
+            String::new(),
+            vec![],
+            now,
+        )
+    }
+
+    #[test]
+    fn pool_files_expire_with_the_last_generation_that_listed_them() {
+        let mut h = History::default();
+        // Never published: a dropped file was never listed by any generation.
+        assert_eq!(advance(&mut h, &["never"], &["a", "b"], 0), ["never"]);
+        assert!(
+            advance(&mut h, &["a"], &["b"], 0).is_empty(),
+            "generation 0 lists a"
+        );
+        assert_eq!(h.left.get("a"), Some(&0));
+        // Young generations are all kept (grace), however many.
+        for _ in 0..5 {
+            assert!(advance(&mut h, &[], &["b"], 60).is_empty());
+        }
+        assert_eq!(h.generations.len(), 7);
+        // Later, only the newest KEEP_GENERATIONS stay; a leaves with generation 0.
+        let later = 60 + GRACE_SECONDS;
+        assert_eq!(advance(&mut h, &[], &["b"], later), ["a"]);
+        assert_eq!(h.generations.len(), KEEP_GENERATIONS);
+        assert!(h.left.is_empty());
+        // A file that comes back is no longer "left".
+        assert!(advance(&mut h, &["b"], &["c"], later).is_empty());
+        assert!(h.left.contains_key("b"));
+        assert!(advance(&mut h, &[], &["b", "c"], later).is_empty());
+        assert!(!h.left.contains_key("b"));
+        let seqs: Vec<u64> = h.generations.iter().map(|g| g.seq).collect();
+        assert_eq!(seqs, [7, 8, 9]);
+    }
+
+    #[test]
+    fn the_legacy_history_keeps_every_file_its_generations_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = history_file(dir.path(), "testing");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(
+            &path,
+            r#"[{"date":"d0","published":5,"indexes":[],"pool":["x","y"]},
+                {"date":"d1","published":6,"indexes":[["p","s"]],"pool":["y"]}]"#,
+        )
+        .unwrap();
+        let h = load_history(dir.path(), "testing").unwrap();
+        assert_eq!(h.next_seq, 2);
+        assert_eq!(
+            h.generations[1].indexes,
+            [("p".to_string(), "s".to_string())]
+        );
+        assert_eq!(h.left.get("x"), Some(&0));
+        assert_eq!(h.left.get("y"), Some(&1));
+        fs::write(&path, "{broken").unwrap();
+        assert!(load_history(dir.path(), "testing").is_err());
+    }
 }

@@ -3,6 +3,8 @@
 //! imported into a private, temporary keyring.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 
 use cdkit::process::{Command, Stream};
 
@@ -20,11 +22,16 @@ pub enum Signer {
         home: Option<PathBuf>,
         /// Keeps an imported key's private keyring alive.
         _temp: Option<tempfile::TempDir>,
+        /// The check that the key exists, running while the repository is read; see
+        /// [`Signer::ready`].
+        check: Mutex<Option<JoinHandle<Result<(), Error>>>>,
     },
 }
 
 impl Signer {
-    /// A key already in the keyring; checked now so a typo fails before anything changes.
+    /// A key already in the keyring. Whether it exists is checked by gpg in the background
+    /// (that takes as long as reading a large repository's state); [`Signer::ready`] waits
+    /// for the answer, so a typo still fails before anything changes.
     pub fn from_fingerprint(fingerprint: &str) -> Result<Signer, Error> {
         let clean = fingerprint.trim();
         if clean.is_empty()
@@ -36,18 +43,38 @@ impl Signer {
                 "--sign-key {fingerprint:?} is not a key id or fingerprint"
             )));
         }
-        let (found, _) = secret_key_fingerprint(None, Some(clean))?;
-        if found.is_none() {
-            return Err(Error::Usage(format!(
-                "--sign-key {clean}: no such secret key in the keyring (GNUPGHOME={})",
-                std::env::var("GNUPGHOME").unwrap_or_else(|_| "~/.gnupg".into())
-            )));
-        }
+        let id = clean.to_string();
+        let check = std::thread::spawn(move || {
+            let (found, _) = secret_key_fingerprint(None, Some(&id))?;
+            match found {
+                Some(_) => Ok(()),
+                None => Err(Error::Usage(format!(
+                    "--sign-key {id}: no such secret key in the keyring (GNUPGHOME={})",
+                    std::env::var("GNUPGHOME").unwrap_or_else(|_| "~/.gnupg".into())
+                ))),
+            }
+        });
         Ok(Signer::Key {
             fingerprint: clean.to_string(),
             home: None,
             _temp: None,
+            check: Mutex::new(Some(check)),
         })
+    }
+
+    /// Wait for the key check started by [`Signer::from_fingerprint`]: call before the
+    /// repository changes. Later calls return at once.
+    pub fn ready(&self) -> Result<(), Error> {
+        let Signer::Key { check, .. } = self else {
+            return Ok(());
+        };
+        let pending = check.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match pending {
+            Some(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::Sign("the key check panicked".into()))),
+            None => Ok(()),
+        }
     }
 
     /// A secret key exported to `file` (armored or binary), imported into a private keyring.
@@ -89,11 +116,13 @@ impl Signer {
             fingerprint,
             home: Some(home),
             _temp: Some(temp),
+            check: Mutex::new(None),
         })
     }
 
     /// Write `InRelease` and `Release.gpg` signatures of `release` to the given paths.
     pub fn sign(&self, release: &Path, inrelease: &Path, detached: &Path) -> Result<(), Error> {
+        self.ready()?;
         let Signer::Key {
             fingerprint, home, ..
         } = self

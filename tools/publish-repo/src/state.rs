@@ -15,6 +15,9 @@ use crate::codec::{Reader, Writer};
 use crate::config::META_DIR;
 use crate::error::{io, Error};
 
+/// (package, version, architecture) of an [`Entry`].
+pub type Key<'a> = (&'a str, &'a str, &'a str);
+
 /// One package version in a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -39,7 +42,7 @@ impl Entry {
     }
 
     /// (package, version, architecture): what must be unique across the repository.
-    pub fn key(&self) -> (&str, &str, &str) {
+    pub fn key(&self) -> Key<'_> {
         (&self.package, &self.version, &self.architecture)
     }
 
