@@ -4,6 +4,7 @@
 //! installs them (`.ci/run`, `scripts/test`).
 
 pub mod apt;
+pub mod hello;
 pub mod rsyslog;
 pub mod sshd;
 

@@ -582,13 +582,7 @@ fn steps(
 
 /// Return the hosts with rolling-install's executor.
 fn hosts_step(ctx: Ctx, journal: Journal, targets: Vec<(usize, Option<String>)>) -> Steps {
-    let Ctx {
-        cli,
-        subject,
-        opts,
-        sessions,
-        balancers,
-    } = ctx;
+    let (cli, subject) = (ctx.cli, ctx.subject);
     if targets.is_empty() {
         return Steps {
             exit: Exit::Success,
@@ -601,10 +595,10 @@ fn hosts_step(ctx: Ctx, journal: Journal, targets: Vec<(usize, Option<String>)>)
     }
     let progress = Progress::new(cli.common.progress, Some(targets.len() as u64));
     let rollout = Rollout::rollback(
-        opts,
+        ctx.opts,
         &subject.hosts,
-        sessions,
-        balancers,
+        ctx.sessions,
+        ctx.balancers,
         progress,
         RollbackPlan {
             journal,
