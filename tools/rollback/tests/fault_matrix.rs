@@ -695,8 +695,9 @@ fn sigkill_then_rollback(m: &mut Matrix) -> Row {
     )
 }
 
-/// Scenario 11: `rollback` itself is killed half-way and re-run: the re-run finishes (the host the
-/// killed run drained goes back in rotation), and a third run changes nothing.
+/// Scenario 11: `rollback` itself interrupted, twice: SIGTERM while the canary of the way back
+/// (h5) is in flight (it finishes, nothing else starts, exit 143), then SIGKILL once h4 is
+/// drained; the re-run finishes (h4 goes back in rotation), and one more run changes nothing.
 fn rollback_interrupted_and_rerun(m: &mut Matrix) -> Row {
     let rec = m.file("rec", "json");
     let ri = m.ri(NEW, &rec, &["--batch", "1,4"]);
@@ -704,32 +705,46 @@ fn rollback_interrupted_and_rerun(m: &mut Matrix) -> Row {
     expect_code(&mut p, "rolling-install", &ri, Some(0));
     let before = steps_of(&rec);
     let record = rec.to_str().unwrap().to_string();
-    let (mut cmd, _) = m.rb_command(&["--record", &record, "--batch", "1"]);
-    let child = cmd.spawn().unwrap();
-    // Newest first: h5, then h4. Kill once h4 is drained.
-    wait_for("h4's drain by rollback", Duration::from_secs(60), || {
-        has_step(&rec, 3, "drain", before[3])
-    });
-    signal("rollback", &record, "KILL");
-    let first = finish(child);
+    let interrupted = |m: &mut Matrix, host: usize, sig: &str| -> Run {
+        let (mut cmd, _) = m.rb_command(&["--record", &record, "--batch", "1"]);
+        let child = cmd.spawn().unwrap();
+        wait_for(
+            &format!("h{}'s drain by rollback", host + 1),
+            Duration::from_secs(60),
+            || has_step(&rec, host, "drain", before[host]),
+        );
+        signal("rollback", &record, sig);
+        finish(child)
+    };
+    // Newest first: h5, then h4.
+    let termed = interrupted(m, 4, "TERM");
+    expect_code(&mut p, "rollback (SIGTERM)", &termed, Some(143));
+    let after_term = versions();
+    if after_term[4] != OLD || after_term[..4].iter().any(|v| v != NEW) {
+        p.push(format!(
+            "after SIGTERM: h5 finished, nobody else started? {after_term:?}"
+        ));
+    }
+    let killed = interrupted(m, 3, "KILL");
     let second = m.rb(&["--record", &record]);
     expect_code(&mut p, "re-run rollback", &second, Some(0));
     let settled = steps_of(&rec);
     let third = m.rb(&["--record", &record]);
-    expect_code(&mut p, "third rollback", &third, Some(0));
+    expect_code(&mut p, "another rollback", &third, Some(0));
     if steps_of(&rec) != settled {
-        p.push("the third rollback changed something".into());
+        p.push("the last rollback changed something".into());
     }
     let notes = journal(&rec)["rollbacks"].as_array().map_or(0, Vec::len);
-    if notes != 3 {
-        p.push(format!("{notes} rollback notes in the record, expected 3"));
+    if notes != 4 {
+        p.push(format!("{notes} rollback notes in the record, expected 4"));
     }
     row(
-        "rollback interrupted and re-run",
-        "rollback killed, re-run 0, again 0",
+        "rollback interrupted (TERM, KILL) and re-run",
+        "143, killed, re-run 0, again 0",
         format!(
-            "rollback {}, re-run {}, again {}",
-            first.code(),
+            "{}, {}, re-run {}, again {}",
+            termed.code(),
+            killed.code(),
             second.code(),
             third.code()
         ),
