@@ -171,7 +171,7 @@ pub fn add(
         } else {
             pool::store(ctx.repo, &entry.filename, &deb)?;
             tracing::info!(package = %entry.package, version = %entry.version, suite, "added {}", entry.filename);
-            state.entries.push(entry);
+            state.add(entry);
             changed = true;
         }
         cases.push(c);
@@ -300,7 +300,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
             c.system_out = Some(format!("{} is already in {to}", entry.id()));
         } else {
             tracing::info!(package = %entry.package, version = %entry.version, "promoted {} from {from} to {to}", entry.id());
-            target.entries.push(entry);
+            target.add(entry);
         }
         cases.push(c);
     }
@@ -340,7 +340,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
     }
     let mut cases = Vec::new();
     for entry in &doomed {
-        state.entries.retain(|e| e.key() != entry.key());
+        state.remove(entry.key());
         tracing::info!(package = %entry.package, version = %entry.version, "removed {} from {suite}", entry.id());
         cases.push(case(
             suite,

@@ -99,6 +99,9 @@ fn verify_suite(
                 if !dists.join(dir).join("by-hash/SHA256").join(sha).exists() {
                     defects.push(format!("{suite}: by-hash copy of {rel} ({sha}) is missing"));
                 }
+                if let Some(problem) = compressed_mismatch(&dists, rel, &bytes) {
+                    defects.push(format!("{suite}: {rel} {problem}"));
+                }
                 if rel.ends_with("/Packages") {
                     check_packages(
                         repo,
@@ -113,6 +116,28 @@ fn verify_suite(
         }
     }
     Ok(())
+}
+
+/// For a compressed index (`….gz`, `….xz`) next to its plain one: why it does not
+/// decompress to exactly the plain file (apt checks the result against the plain file's
+/// hash), or `None`.
+fn compressed_mismatch(dists: &Path, rel: &str, bytes: &[u8]) -> Option<String> {
+    use std::io::Read;
+    let (plain_rel, decoder): (&str, Box<dyn Read + '_>) = if let Some(p) = rel.strip_suffix(".gz")
+    {
+        (p, Box::new(flate2::read::MultiGzDecoder::new(bytes)))
+    } else if let Some(p) = rel.strip_suffix(".xz") {
+        (p, Box::new(liblzma::read::XzDecoder::new(bytes)))
+    } else {
+        return None;
+    };
+    let plain = fs::read(dists.join(plain_rel)).ok()?;
+    let mut out = Vec::with_capacity(plain.len());
+    match decoder.take(plain.len() as u64 + 1).read_to_end(&mut out) {
+        Err(e) => Some(format!("does not decompress: {e}")),
+        Ok(_) if out != plain => Some(format!("does not decompress to {plain_rel}")),
+        Ok(_) => None,
+    }
 }
 
 /// Every stanza's Filename exists with the Size and SHA256 the stanza states.
