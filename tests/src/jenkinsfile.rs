@@ -70,7 +70,7 @@ pub fn parse(text: &str) -> Result<Pipeline, String> {
         let line = strip_comment(raw);
         let trimmed = line.trim();
         let in_environment = matches!(frames.last(), Some((_, Frame::Environment)));
-        if in_environment && trimmed.contains('=') && !trimmed.contains('{') {
+        if in_environment && braces(&line) == 0 && trimmed.contains(" = ") {
             let (name, value) = trimmed.split_once('=').unwrap_or_default();
             let value = single_quoted(value.trim())
                 .ok_or_else(|| format!("line {line_no}: environment values must be '...'"))?;
@@ -91,6 +91,11 @@ pub fn parse(text: &str) -> Result<Pipeline, String> {
                     .collect(),
                 on_failure: frames.iter().any(|(_, f)| matches!(f, Frame::OnFailure)),
             });
+        }
+        if trimmed.starts_with("withCredentials(") && !trimmed.ends_with('{') {
+            return Err(format!(
+                "line {line_no}: keep a withCredentials([...]) {{ on one line (this reader binds its credentials per line)"
+            ));
         }
         let opens = braces(&line);
         let before = depth;
@@ -245,6 +250,7 @@ mod tests {
 pipeline {
   environment {
     A = 'one'   // a comment
+    U = 'http://{host}/'
   }
   stages {
     stage('x') {
@@ -276,6 +282,10 @@ pipeline {
     fn reads_steps_credentials_and_post() {
         let p = parse(SAMPLE).unwrap();
         assert_eq!(p.environment.get("A").map(String::as_str), Some("one"));
+        assert_eq!(
+            p.environment.get("U").map(String::as_str),
+            Some("http://{host}/")
+        );
         let kinds: Vec<String> = p
             .steps
             .iter()
@@ -350,6 +360,14 @@ mod example {
         assert!(
             pipeline.steps.last().unwrap().on_failure,
             "rollback runs on failure"
+        );
+        assert_eq!(
+            pipeline
+                .environment
+                .get("ROLLING_INSTALL_HEALTH_URL")
+                .map(String::as_str),
+            Some("http://{host}:8080/health"),
+            "a value with braces inside its quotes is read too"
         );
     }
 }

@@ -122,7 +122,9 @@ impl<'a> Agent<'a> {
                 format!("export {k}=\"{v}\"\n")
             };
         }
+        // What sshagent and the agent's ~/.ssh/config give Jenkins.
         prelude += "export ROLLING_INSTALL_SSH_CONFIG=\"$CDKIT_TESTBED_SSH_CONFIG\"\n";
+        prelude += "export ROLLBACK_SSH_CONFIG=\"$CDKIT_TESTBED_SSH_CONFIG\"\n";
         // The agent signs with the key file the credential binds, not the testbed's keyring.
         prelude += "unset PUBLISH_REPO_SIGN_KEY\n";
         prelude += &format!(
@@ -339,6 +341,14 @@ fn every_sh_step_of_the_jenkinsfile_runs_against_the_testbed() {
         schema_version(&testing_db),
         "greeting_counts",
         "testing database untouched"
+    );
+    let production = lab.sh_ok(&format!(
+        "{} list --suite production",
+        tools.join("publish-repo").display()
+    ));
+    assert!(
+        production.contains(&v1) && !production.contains(&v2),
+        "the production suite offers 1.0 again, not 1.1:\n{production}"
     );
     let states = lab.lb_states();
     assert!(
