@@ -112,6 +112,8 @@ pub struct Cli {
     pub health_cmd: Option<String>,
     #[arg(long, env = "ROLLBACK_HEALTH_RETRIES", default_value_t = 10)]
     pub health_retries: u32,
+    /// With --health-retries N: probe for up to N times this, at first every 100 ms, the waits
+    /// doubling up to this.
     #[arg(long, env = "ROLLBACK_HEALTH_INTERVAL", value_parser = parse_duration, default_value = "1s")]
     pub health_interval: Duration,
     #[arg(long, env = "ROLLBACK_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s")]

@@ -66,25 +66,23 @@ impl Gate {
         if matches!(self.check, Check::None) {
             return Ok("no health check".into());
         }
-        let mut last = String::new();
-        let mut passed = false;
-        for attempt in 0..=self.retries {
-            if attempt > 0 {
-                std::thread::sleep(self.interval);
+        // The same waiting budget as `retries` waits of `interval` (so a slow start is given as
+        // long as before), spent in shorter waits first.
+        let budget = self.interval.saturating_mul(self.retries);
+        let mut waited = Duration::ZERO;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let last = match self.probe(ops, address, version) {
+                Ok(_) => break,
+                Err(why) => why,
+            };
+            if waited >= budget {
+                return Err(format!("unhealthy after {attempts} attempts: {last}"));
             }
-            match self.probe(ops, address, version) {
-                Ok(_) => {
-                    passed = true;
-                    break;
-                }
-                Err(why) => last = why,
-            }
-        }
-        if !passed {
-            return Err(format!(
-                "unhealthy after {} attempts: {last}",
-                self.retries + 1
-            ));
+            let wait = retry_wait(self.interval, attempts).min(budget - waited);
+            std::thread::sleep(wait);
+            waited += wait;
         }
         let until = Instant::now() + self.min_healthy;
         while Instant::now() < until {
@@ -131,6 +129,17 @@ impl Gate {
     }
 }
 
+/// The wait after failed probe number `attempt` (from 1): 100 ms, doubling up to `interval`. A
+/// service its package just restarted usually answers within a fraction of a second, and a
+/// full interval after the first refused probe was most of a host's health-gate time (about
+/// 1 s per host in scripts/bench/lead-time).
+pub fn retry_wait(interval: Duration, attempt: u32) -> Duration {
+    let first = Duration::from_millis(100).min(interval);
+    first
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(interval)
+}
+
 /// GET `url` with curl; returns the status code and the body.
 pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let mut lines = Vec::new();
@@ -156,4 +165,19 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     }
     let code = lines.pop().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
     Ok((code, lines.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_start_short_and_grow_to_the_interval() {
+        let second = Duration::from_secs(1);
+        let waits: Vec<u128> = (1..=6).map(|a| retry_wait(second, a).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+        let short = Duration::from_millis(50);
+        assert_eq!(retry_wait(short, 1), short);
+        assert_eq!(retry_wait(short, 40), short);
+    }
 }

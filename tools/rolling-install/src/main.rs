@@ -153,6 +153,8 @@ struct RolloutArgs {
     health_cmd: Option<String>,
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_RETRIES", default_value_t = 10)]
     health_retries: u32,
+    /// With --health-retries N: probe for up to N times this, at first every 100 ms, the waits
+    /// doubling up to this.
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_INTERVAL", value_parser = parse_duration, default_value = "1s")]
     health_interval: Duration,
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s")]
