@@ -161,6 +161,7 @@ pub fn add(
     let mut changed = false;
     // The same package twice in one batch is added once.
     let mut batch = HashSet::new();
+    let mut fresh = Vec::new();
     for ((deb, entry), new_here) in candidates.into_iter().zip(new_here) {
         let mut c = case(suite, component, format!("add {}", entry.id()), started);
         if !new_here || !batch.insert(entry.id()) {
@@ -169,12 +170,15 @@ pub fn add(
                 entry.id()
             ));
         } else {
-            pool::store(ctx.repo, &entry.filename, &deb)?;
-            tracing::info!(package = %entry.package, version = %entry.version, suite, "added {}", entry.filename);
-            state.add(entry);
-            changed = true;
+            fresh.push((deb, entry));
         }
         cases.push(c);
+    }
+    store_all(ctx.repo, &fresh)?;
+    for (_, entry) in fresh {
+        tracing::info!(package = %entry.package, version = %entry.version, suite, "added {}", entry.filename);
+        state.add(entry);
+        changed = true;
     }
     if changed {
         clock.lap("pool");
@@ -184,6 +188,22 @@ pub fn add(
         cases,
         exit: Exit::Success,
     })
+}
+
+/// Copy the packages into the pool, on two threads (each file is a few file-system
+/// operations: directory, temporary file, rename; thousands of them add up).
+fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<(), Error> {
+    let (first, second) = fresh.split_at(fresh.len() / 2);
+    let store = |part: &[(PathBuf, Entry)]| -> Result<(), Error> {
+        part.iter()
+            .try_for_each(|(deb, entry)| pool::store(repo, &entry.filename, deb))
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| store(second));
+        (store(first), other.join())
+    });
+    a?;
+    b.map_err(|_| Error::Usage("a pool writer thread panicked".into()))?
 }
 
 /// Read every .deb, on two threads, keeping the order of `debs`.

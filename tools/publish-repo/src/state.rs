@@ -75,6 +75,9 @@ struct Journal {
     base: Option<u64>,
     added: Vec<Entry>,
     removed: Vec<(String, String, String)>,
+    /// Too many changes to keep apart: the whole state is written (and nothing more is
+    /// recorded, so a large import does not copy every entry twice).
+    overflow: bool,
 }
 
 impl PartialEq for SuiteState {
@@ -112,7 +115,10 @@ impl SuiteState {
 
     /// List a new entry.
     pub fn add(&mut self, entry: Entry) {
-        self.journal.added.push(entry.clone());
+        if !self.journal.overflow {
+            self.journal.added.push(entry.clone());
+            self.journal.check_size(self.entries.len());
+        }
         self.entries.push(entry);
     }
 
@@ -155,6 +161,9 @@ impl SuiteState {
 
 impl Journal {
     fn note_removed(&mut self, entry: &Entry) {
+        if self.overflow {
+            return;
+        }
         let before = self.added.len();
         self.added.retain(|a| a.key() != entry.key());
         if self.added.len() == before {
@@ -168,7 +177,18 @@ impl Journal {
 
     /// Whether the changes are few enough to append rather than rewrite the whole state.
     fn is_small(&self, entries: usize) -> bool {
-        self.base.is_some() && self.added.len() + self.removed.len() <= (entries / 50).max(64)
+        !self.overflow
+            && self.base.is_some()
+            && self.added.len() + self.removed.len() <= (entries / 50).max(64)
+    }
+
+    /// Stop recording once the changes are too many for a delta (or there is no base).
+    fn check_size(&mut self, entries: usize) {
+        if !self.is_small(entries) {
+            self.overflow = true;
+            self.added = Vec::new();
+            self.removed = Vec::new();
+        }
     }
 }
 
@@ -289,6 +309,7 @@ fn decode_delta(bytes: &[u8]) -> Result<Journal, String> {
         base: Some(base),
         added,
         removed,
+        overflow: false,
     })
 }
 
