@@ -104,6 +104,24 @@ pub fn add(
         ));
     }
 
+    // Debian's pool file name leaves out the epoch, so two packages of one batch whose versions
+    // differ only in it would be one file: refuse the batch rather than keep either silently.
+    let mut by_path: HashMap<&str, &(PathBuf, Entry)> = HashMap::new();
+    for candidate in &candidates {
+        if let Some(other) = by_path.insert(&candidate.1.filename, candidate) {
+            if other.1.sha256 != candidate.1.sha256 {
+                return Err(Error::Usage(format!(
+                    "{} ({}) and {} ({}) would both be {}: versions that differ only in their epoch cannot share a pool file; bump the upstream version or revision",
+                    other.0.display(),
+                    other.1.version,
+                    candidate.0.display(),
+                    candidate.1.version,
+                    candidate.1.filename
+                )));
+            }
+        }
+    }
+
     // The same name, version and architecture with other bytes is refused, everywhere.
     let mut all = load_all(ctx.repo, &config)?;
     clock.lap("load state");

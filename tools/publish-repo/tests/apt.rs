@@ -227,6 +227,18 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
             bad.display()
         );
     }
+    // Two versions that differ only in their epoch would be one pool file.
+    let plain = make_deb(&d.join("plain"), "twin", "1.0-1", "amd64");
+    let epoch = make_deb(&d.join("epoch"), "twin", "1:1.0-1", "amd64");
+    let out = repo.add("testing", &[plain, epoch]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let last = stderr(&out).lines().last().unwrap_or("").to_string();
+    assert!(last.contains("differ only in their epoch"), "{last}");
+    assert_eq!(
+        tree_digest(&repo.root()),
+        before,
+        "the epoch twins changed the repository"
+    );
     // A missing signing key.
     let out = Command::new(BIN)
         .args(["add", "--repo"])
