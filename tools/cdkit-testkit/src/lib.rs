@@ -7,6 +7,7 @@ pub mod apt;
 pub mod hello;
 pub mod rsyslog;
 pub mod sshd;
+pub mod testbed;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,6 +6,7 @@
 //! in rotation (HAProxy `UP`), the journal consistent with the hosts, and the exit codes the
 //! contract names. A table of scenario, expected and observed is printed at the end.
 
+use cdkit_testkit::testbed::must;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,22 +32,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// `scripts/testbed SUBCOMMAND --name LAB ARGS…`.
 fn testbed(args: &[&str]) -> Output {
-    Command::new(root().join("scripts/testbed"))
-        .arg(args[0])
-        .args(["--name", LAB])
-        .args(&args[1..])
-        .output()
-        .expect("scripts/testbed")
-}
-
-fn must(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    cdkit_testkit::testbed::run(LAB, args)
 }
 
 /// rolling-install's binary, built if this run has not built it (it is another package's).

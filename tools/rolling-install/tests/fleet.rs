@@ -2,6 +2,7 @@
 //! HAProxy in front of them, real packages from a signed APT repository. One lab of ten hosts
 //! is shared by every scenario, run in sequence.
 
+use cdkit_testkit::testbed::must;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -19,59 +20,12 @@ fn testbed(args: &[&str]) -> Output {
 }
 
 fn testbed_of(lab: &str, args: &[&str]) -> Output {
-    // `--name` goes right after the subcommand: after it come a host command's own arguments.
-    Command::new(root().join("scripts/testbed"))
-        .arg(args[0])
-        .args(["--name", lab])
-        .args(&args[1..])
-        .output()
-        .expect("scripts/testbed")
-}
-
-fn must(out: Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    cdkit_testkit::testbed::run(lab, args)
 }
 
 /// Build hello-service VERSION (optionally broken) with dpkg-buildpackage.
 fn build(version: &str, broken: Option<&str>, out: &Path) -> PathBuf {
-    let work = tempfile::tempdir().unwrap();
-    let tree = work.path().join("hello-service");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(root().join("examples/hello-service"))
-        .arg(&tree)
-        .status()
-        .unwrap()
-        .success());
-    let changelog = tree.join("debian/changelog");
-    let old = std::fs::read_to_string(&changelog).unwrap();
-    std::fs::write(
-        &changelog,
-        format!("hello-service ({version}) bookworm; urgency=medium\n\n  * Test build.\n\n -- cdkit developers <cdkit@example.com>  Thu, 26 Nov 2026 09:00:00 +0000\n\n{old}"),
-    )
-    .unwrap();
-    let mut cmd = Command::new("dpkg-buildpackage");
-    cmd.args(["-us", "-uc", "-b"])
-        .current_dir(&tree)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(b) = broken {
-        cmd.env("HELLO_BUILD_BROKEN", b);
-    }
-    assert!(
-        cmd.status().unwrap().success(),
-        "dpkg-buildpackage {version}"
-    );
-    let deb = work.path().join(format!("hello-service_{version}_all.deb"));
-    let target = out.join(deb.file_name().unwrap());
-    std::fs::copy(&deb, &target).unwrap();
-    target
+    cdkit_testkit::hello::build_hello_service(version, broken, out)
 }
 
 /// rolling-install inside the lab with the testbed's inventory, ssh config and HAProxy.
