@@ -131,6 +131,21 @@ fn load_at(seconds: u32, url: &str) -> impl FnOnce() -> (u64, String) {
     }
 }
 
+/// Every host on `version` (read once: each read is an ssh command per host).
+fn assert_all_on(version: &str) {
+    let found = versions();
+    assert!(
+        found.iter().all(|v| v == version),
+        "not all on {version}: {found:?}"
+    );
+}
+
+/// Every host UP on the testbed's HAProxy (read once).
+fn assert_all_up() {
+    let states = haproxy_states();
+    assert!(states.iter().all(|s| s == "UP"), "not all UP: {states:?}");
+}
+
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
@@ -166,27 +181,23 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     // Start everyone on 1.0.
     let out = rollout("1.0-1", &["--batch", "100%"], dir.path());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+    assert_all_on("1.0-1");
 
     // 1.0 -> 2.0 in batches 1,3,50% under constant load: all on 2.0, no failed request.
     let done = load(25);
     let out = rollout("2.0-1", &["--batch", "1,3,50%"], dir.path());
     let (failed, text) = done();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_all_on("2.0-1");
     assert_eq!(failed, 0, "{text}");
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_up();
 
     // A broken 2.1 (health fails): the canary is restored, nobody else touched, exit 1.
     let done = load(15);
     let out = rollout("2.1-1", &["--batch", "1,3,50%"], dir.path());
     let (failed, text) = done();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_all_on("2.0-1");
     assert_eq!(failed, 0, "{text}");
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.1-1.json")).unwrap()).unwrap();
@@ -208,12 +219,8 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     );
     let out = rollout("2.2-1", &["--batch", "1"], dir.path());
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_on("2.0-1");
+    assert_all_up();
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.2-1.json")).unwrap()).unwrap();
     for i in 0..3 {
@@ -239,7 +246,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     assert!(xml.contains("type=\"unreachable\""), "{xml}");
     assert!(matches!(code(&out), 1 | 3), "{}", stderr(&out));
     must(testbed(&["heal-host", "h6"]), "heal-host");
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_all_on("2.0-1");
 
     // Lock contention: 75, naming the holder.
     must(
@@ -293,18 +300,14 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         .status();
     let out = child.wait_with_output().unwrap();
     assert_eq!(code(&out), 143, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_on("2.0-1");
+    assert_all_up();
 
     // --deb: the package copied to every host and installed with dpkg.
     let deb = packages[0].display().to_string();
     let out = rollout("1.0-1", &["--deb", &deb, "--batch", "50%"], dir.path());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+    assert_all_on("1.0-1");
 
     // A health command on the host (with {version}), --min-healthy, and hook commands for a
     // balancer that is not HAProxy (word-split, run locally, {host} filled in).
@@ -328,7 +331,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     .output()
     .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_all_on("2.0-1");
     for i in 1..=HOSTS {
         assert!(
             hooks.join(format!("drain-h{i}")).exists()
@@ -340,7 +343,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     // --deadline: the run stops after the batch that passed it, restores, exits 124.
     let out = rollout("1.0-1", &["--batch", "1", "--deadline", "1s"], dir.path());
     assert_eq!(code(&out), 124, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "2.0-1"), "{:?}", versions());
+    assert_all_on("2.0-1");
 
     // --on-failure halt: the failed canary is left as it is, and the run says a human must
     // act (exit 3, with the rollback command).
@@ -355,12 +358,9 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         "{}",
         stderr(&out)
     );
-    assert_eq!(versions()[0], "2.1-1", "halt leaves the canary");
-    assert!(
-        versions()[1..].iter().all(|v| v == "2.0-1"),
-        "{:?}",
-        versions()
-    );
+    let found = versions();
+    assert_eq!(found[0], "2.1-1", "halt leaves the canary");
+    assert!(found[1..].iter().all(|v| v == "2.0-1"), "{found:?}");
     let out = rollout("2.0-1", &["--batch", "100%"], dir.path());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
@@ -371,25 +371,30 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     must(testbed(&["down"]), "testbed down");
 }
 
-/// Server statuses of backend be_hello on the HAProxy whose admin socket is `socket`.
-fn lb_states_at(socket: &Path) -> Vec<(String, String)> {
+/// The server rows (CSV fields) of backend be_hello in `show stat` of the HAProxy whose admin
+/// socket is `socket`.
+fn stat_rows(socket: &str) -> Vec<Vec<String>> {
     let out = must(
         testbed(&[
             "run",
             "--",
             "sh",
             "-c",
-            &format!(
-                "echo 'show stat' | socat stdio unix-connect:{}",
-                socket.display()
-            ),
+            &format!("echo 'show stat' | socat stdio unix-connect:{socket}"),
         ]),
         "show stat",
     );
     out.lines()
-        .map(|l| l.split(',').collect::<Vec<_>>())
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
         .filter(|f| f.len() > 17 && f[0] == "be_hello" && f[1] != "BACKEND")
-        .map(|f| (f[1].to_string(), f[17].to_string()))
+        .collect()
+}
+
+/// (server, status) of backend be_hello on the HAProxy whose admin socket is `socket`.
+fn lb_states_at(socket: &Path) -> Vec<(String, String)> {
+    stat_rows(&socket.display().to_string())
+        .into_iter()
+        .map(|f| (f[1].clone(), f[17].clone()))
         .collect()
 }
 
@@ -438,7 +443,7 @@ fn ha_pair(dir: &Path) {
     let out = rollout("1.0-1", &["--batch", "1,3,50%", "--lb", &second], dir);
     let ((failed1, text1), (failed2, text2)) = (done1(), done2());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
+    assert_all_on("1.0-1");
     assert_eq!((failed1, failed2), (0, 0), "{text1}\n{text2}");
     let states1 = haproxy_states();
     assert!(states1.iter().all(|s| s == "UP"), "{states1:?}");
@@ -479,20 +484,10 @@ fn drain_policies(dir: &Path) {
     let start = std::time::Instant::now();
     let socket = root_socket();
     loop {
-        let out = must(
-            testbed(&[
-                "run",
-                "--",
-                "sh",
-                "-c",
-                &format!("echo 'show stat' | socat stdio unix-connect:{socket}"),
-            ]),
-            "show stat",
-        );
-        let h1_sessions = out
-            .lines()
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .find(|f| f.len() > 4 && f[0] == "be_hello" && f[1] == "h1")
+        // Column 4 is scur, the server's current sessions.
+        let h1_sessions = stat_rows(&socket)
+            .into_iter()
+            .find(|f| f[1] == "h1")
             .and_then(|f| f[4].parse::<u32>().ok())
             .unwrap_or(0);
         if h1_sessions > 0 {
@@ -519,11 +514,7 @@ fn drain_policies(dir: &Path) {
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(versions()[0], "1.0-1", "nothing installed on h1");
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_up();
 
     let out = rollout(
         "2.0-1",
@@ -539,11 +530,7 @@ fn drain_policies(dir: &Path) {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(versions()[0], "2.0-1");
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_up();
     // Back to one version everywhere; the slow requests are no longer needed.
     let _ = Command::new("pkill")
         .args(["-f", "127.0.0.1:8000/slow/60"])
@@ -646,12 +633,8 @@ fn cut_during_install(dir: &Path, slow_deb: &Path) {
     );
     let out = rollout("1.0-1", &["--hosts", "h2"], dir);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(versions().iter().all(|v| v == "1.0-1"), "{:?}", versions());
-    assert!(
-        haproxy_states().iter().all(|s| s == "UP"),
-        "{:?}",
-        haproxy_states()
-    );
+    assert_all_on("1.0-1");
+    assert_all_up();
 }
 
 #[test]
