@@ -53,6 +53,17 @@ pub fn assert_valid_junit(report: &Path) {
     keep_report(report);
 }
 
+/// [`assert_valid_junit`] for every `*.xml` file in `dir` (a pipeline's reports directory).
+pub fn assert_valid_junit_in(dir: &Path) {
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read the reports in {}: {e}", dir.display()));
+    for entry in entries.flatten() {
+        if entry.path().extension().is_some_and(|e| e == "xml") {
+            assert_valid_junit(&entry.path());
+        }
+    }
+}
+
 /// Copy `report` into `$CDKIT_TEST_REPORTS` under a unique name.
 pub fn keep_report(report: &Path) {
     let Ok(dir) = std::env::var("CDKIT_TEST_REPORTS") else {
