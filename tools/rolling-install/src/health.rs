@@ -133,7 +133,7 @@ impl Gate {
 /// service its package just restarted usually answers within a fraction of a second, and a
 /// full interval after the first refused probe was most of a host's health-gate time (about
 /// 1 s per host in scripts/bench/lead-time).
-pub fn retry_wait(interval: Duration, attempt: u32) -> Duration {
+fn retry_wait(interval: Duration, attempt: u32) -> Duration {
     let first = Duration::from_millis(100).min(interval);
     first
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
