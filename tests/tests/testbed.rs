@@ -61,6 +61,8 @@ struct Census {
     /// gpg-agent).
     processes: usize,
     state_dir_exists: bool,
+    /// The testbed's cgroups (one per host in each hierarchy systemd manages).
+    cgroups: usize,
 }
 
 fn census(lab: &Lab) -> Census {
@@ -110,6 +112,15 @@ fn census(lab: &Lab) -> Census {
         veths: in_namespaces("veth"),
         processes,
         state_dir_exists: lab.state_dir().exists(),
+        cgroups: ["systemd", "unified", ""]
+            .iter()
+            .map(|h| {
+                PathBuf::from("/sys/fs/cgroup")
+                    .join(h)
+                    .join("cdkit-testbed")
+            })
+            .filter(|dir| dir.join(&lab.name).exists())
+            .count(),
     }
 }
 
@@ -298,11 +309,18 @@ fn small_fleet_isolation_systemd_haproxy_and_faults() {
     step("systemd on every host; the package's unit starts, stops and starts");
     for h in ["h1", "h2", "h3"] {
         let state = lab.exec(h, &["systemctl", "is-system-running", "--wait"]);
+        let failed = || {
+            text(
+                &lab.exec(h, &["systemctl", "--failed", "--no-legend"])
+                    .stdout,
+            )
+        };
         assert_eq!(
             text(&state.stdout).trim(),
             "running",
-            "{h}: {}",
-            text(&state.stderr)
+            "{h}: {}; failed units: {}",
+            text(&state.stderr),
+            failed()
         );
     }
     let version_answer = |url: &str| {
@@ -524,7 +542,7 @@ fn down_cleans_up_after_a_failed_or_killed_up() {
     crashed.wait().expect("reap up");
     let left = census(&lab);
     assert!(
-        left.processes > 0 && left.netns > 0 && left.state_dir_exists,
+        left.processes > 0 && left.netns > 0 && left.cgroups > 0 && left.state_dir_exists,
         "the killed up left nothing, so this test shows nothing: {left:?}"
     );
     lab.down();
