@@ -325,8 +325,9 @@ mod example {
     /// The example parses, and every stage the issue names has its shell step.
     #[test]
     fn jenkinsfile_example_has_every_stage() {
-        let text = std::fs::read_to_string(crate::repo_root().join("Jenkinsfile.example"))
-            .expect("read Jenkinsfile.example");
+        let text =
+            std::fs::read_to_string(cdkit_testkit::workspace_root().join("Jenkinsfile.example"))
+                .expect("read Jenkinsfile.example");
         let pipeline = super::parse(&text).expect("Jenkinsfile.example parses");
         let scripts: Vec<String> = pipeline
             .steps

@@ -8,13 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub fn repo_root() -> PathBuf {
-    // Read at run time, like cdkit-testkit does: clones at other paths share the target dir.
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("..")
-}
+use cdkit_testkit::workspace_root;
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -54,7 +48,7 @@ impl Lab {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(repo_root().join("scripts/testbed"));
+        let mut command = Command::new(workspace_root().join("scripts/testbed"));
         command
             .args(args)
             .env("CDKIT_TESTBED_NAME", &self.name)

@@ -10,7 +10,8 @@ use std::fs::File;
 use std::path::Path;
 use std::process::Command;
 
-use cdkit_e2e::{exclusive, repo_root, text, Lab};
+use cdkit_e2e::{exclusive, text, Lab};
+use cdkit_testkit::workspace_root;
 
 /// What the package must ship (the list scripts/package-cdkit packages).
 const TOOLS: [&str; 6] = [
@@ -55,7 +56,7 @@ fn cdkit_builds_as_a_lintian_clean_deb_and_installs_on_a_testbed_host() {
 
     // Build: the script runs build-deb, whose checks include lintian (errors fail) and an
     // install into a scratch root.
-    let out = Command::new(repo_root().join("scripts/package-cdkit"))
+    let out = Command::new(workspace_root().join("scripts/package-cdkit"))
         .args(["--profile", "debug", "--compression", "gzip:6", "--out"])
         .arg(&out_dir)
         .arg("--junit")
@@ -69,7 +70,7 @@ fn cdkit_builds_as_a_lintian_clean_deb_and_installs_on_a_testbed_host() {
         text(&out.stderr)
     );
     let deb = text(&out.stdout).trim().to_string();
-    let version = std::fs::read_to_string(repo_root().join("Cargo.toml"))
+    let version = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
         .unwrap()
         .lines()
         .find_map(|l| {

@@ -7,8 +7,9 @@
 //! starts rsyslogd inside its network namespace, and runs the demo on that testbed
 //! (`CDKIT_DEMO_LAB_EXISTS=1`); everything else is the demo as the README gives it.
 
-use cdkit_e2e::{exclusive, repo_root, text, Lab};
+use cdkit_e2e::{exclusive, text, Lab};
 use cdkit_testkit::rsyslog::{local_hostname, Rsyslog};
+use cdkit_testkit::workspace_root;
 use std::process::Command;
 use std::time::Duration;
 
@@ -36,7 +37,7 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
     let reports = tempfile::tempdir().expect("a reports directory");
     let run_id = format!("demo-test-{}", std::process::id());
 
-    let out = Command::new(repo_root().join("scripts/demo"))
+    let out = Command::new(workspace_root().join("scripts/demo"))
         .env("CDKIT_DEMO_PROFILE", "debug")
         // This test's build made the binaries (target/debug); a `cargo build` here would
         // rebuild them without the test build's dev-dependency features.

@@ -10,7 +10,8 @@
 //! Jenkinsfile stops naming them, and if any of its shell steps was not run.
 
 use cdkit_e2e::jenkinsfile::{self, Action, Run, Step};
-use cdkit_e2e::{exclusive, repo_root, text, Lab};
+use cdkit_e2e::{exclusive, text, Lab};
+use cdkit_testkit::workspace_root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -207,7 +208,7 @@ fn schema_version(db: &Path) -> String {
 fn every_sh_step_of_the_jenkinsfile_runs_against_the_testbed() {
     let _lock = exclusive();
     let pipeline = jenkinsfile::parse(
-        &std::fs::read_to_string(repo_root().join("Jenkinsfile.example"))
+        &std::fs::read_to_string(workspace_root().join("Jenkinsfile.example"))
             .expect("read Jenkinsfile.example"),
     )
     .expect("Jenkinsfile.example parses");
@@ -237,7 +238,7 @@ fn every_sh_step_of_the_jenkinsfile_runs_against_the_testbed() {
     let workspace = dir.path().join("workspace");
     let cp = Command::new("cp")
         .arg("-a")
-        .arg(repo_root().join("examples/hello-service"))
+        .arg(workspace_root().join("examples/hello-service"))
         .arg(&workspace)
         .status()
         .expect("run cp");

@@ -10,7 +10,8 @@
 //! uses its own state root (a temporary directory) and a testbed name with the test's pid, so
 //! testbeds of other tests or people on the machine are neither touched nor counted.
 
-use cdkit_e2e::{exclusive, netns_inodes, netns_names, repo_root, text, wait_until, Lab};
+use cdkit_e2e::{exclusive, netns_inodes, netns_names, text, wait_until, Lab};
+use cdkit_testkit::workspace_root;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -132,7 +133,7 @@ fn build_hello(dir: &Path, version: &str, broken: &str) -> PathBuf {
     std::fs::create_dir_all(&work).expect("create the build dir");
     let cp = Command::new("cp")
         .arg("-a")
-        .arg(repo_root().join("examples/hello-service"))
+        .arg(workspace_root().join("examples/hello-service"))
         .arg(&tree)
         .status()
         .expect("run cp");
@@ -403,7 +404,7 @@ fn small_fleet_isolation_systemd_haproxy_and_faults() {
     step("acceptance tests (examples/hello-service/tests/acceptance.sh) through HAProxy");
     let tap = lab.sh(&format!(
         "HELLO_URL=\"$CDKIT_TESTBED_LB_URL\" EXPECTED_VERSION=1.0-1 sh {}",
-        repo_root()
+        workspace_root()
             .join("examples/hello-service/tests/acceptance.sh")
             .display()
     ));
