@@ -858,13 +858,71 @@ fn two_rollbacks_at_once(m: &mut Matrix) -> Row {
     )
 }
 
+/// Scenario 14: a host without the package (h5, purged first) gets it from the run. `rollback
+/// --record` returns the others and leaves h5 on the new version, saying so in a skipped
+/// testcase; with `--remove-new` it removes it and holds h5 out of rotation (HAProxy MAINT: it
+/// has nothing to serve, and `ready` would send it traffic until its checks fail). A later
+/// rollout to h5 brings it back.
+fn a_new_host_is_removed_only_with_remove_new(m: &mut Matrix) -> Row {
+    must(exec("h5", "dpkg --purge hello-service"), "purge on h5");
+    let rec = m.file("rec", "json");
+    let record = rec.to_str().unwrap().to_string();
+    let ri = m.ri(NEW, &rec, &["--batch", "1,4"]);
+    let mut p = Vec::new();
+    expect_code(&mut p, "rolling-install", &ri, Some(0));
+    if journal(&rec)["hosts"][4]["previous_version"] != Value::Null {
+        p.push("h5's record names a previous version".into());
+    }
+
+    let (mut cmd, junit) = m.rb_command(&["--record", &record]);
+    let rb = Run::from(cmd.output().unwrap());
+    expect_code(&mut p, "rollback", &rb, Some(0));
+    let after_rb = versions();
+    if after_rb[..4].iter().any(|v| v != OLD) || after_rb[4] != NEW {
+        p.push(format!(
+            "after rollback: {after_rb:?}, expected h1-h4 on {OLD}, h5 on {NEW}"
+        ));
+    }
+    let report = std::fs::read_to_string(&junit).unwrap_or_default();
+    if !report.contains("<skipped") || !report.contains("--remove-new") {
+        p.push("the report has no skipped testcase naming --remove-new for h5".into());
+    }
+
+    let remove = m.rb(&["--record", &record, "--remove-new"]);
+    expect_code(&mut p, "rollback --remove-new", &remove, Some(0));
+    let status = text(&exec("h5", "dpkg-query -W -f='${db:Status-Status}' hello-service").stdout);
+    if status.trim() == "installed" {
+        p.push("h5 still has hello-service after --remove-new".into());
+    }
+    let h5 = haproxy_states().get(4).cloned().unwrap_or_default();
+    if h5 != "MAINT" {
+        p.push(format!("h5 is {h5} in HAProxy, not held out (MAINT)"));
+    }
+    // A rollout to h5 alone puts it back: installed, healthy, UP.
+    let back = m.file("rec", "json");
+    let again = m.ri(OLD, &back, &["--hosts", "h5", "--batch", "1"]);
+    expect_code(&mut p, "rolling-install to h5", &again, Some(0));
+    row(
+        "new host: left alone, removed with --remove-new",
+        "ri 0, rollback 0, --remove-new 0",
+        format!(
+            "ri {}, rollback {}, --remove-new {} (h5 {h5})",
+            ri.code(),
+            rb.code(),
+            remove.code()
+        ),
+        p,
+        &[],
+    )
+}
+
 #[test]
 fn fault_matrix_on_a_real_fleet() {
     let mut m = Matrix::new();
     let start = m.file("rec", "json");
     let base = m.ri(OLD, &start, &["--batch", "100%"]);
     assert_eq!(base.code, Some(0), "everyone on {OLD}: {}", base.stderr);
-    let scenarios: [(u32, Scenario); 13] = [
+    let scenarios: [(u32, Scenario); 14] = [
         (1, install_fails_on_the_canary),
         (2, postinst_fails_on_host_3),
         (3, health_check_fails),
@@ -878,6 +936,7 @@ fn fault_matrix_on_a_real_fleet() {
         (11, rollback_interrupted_and_rerun),
         (12, migration_and_hosts_rolled_back),
         (13, two_rollbacks_at_once),
+        (14, a_new_host_is_removed_only_with_remove_new),
     ];
     let mut rows: Vec<(u32, Row, Duration)> = Vec::new();
     // RB_MATRIX_ONLY=6,8 runs only those scenarios (for working on one).

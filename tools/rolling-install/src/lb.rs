@@ -143,8 +143,8 @@ impl Balancer {
     }
 
     /// Keep `server` out of rotation for good (HAProxy MAINT: no traffic, no checks), for a
-    /// host that could not be brought to a known version. A hook balancer already holds it
-    /// out after its drain hook: nothing more to do there.
+    /// host that could not be brought to a known version, or one whose package was removed.
+    /// A hook balancer already holds it out after its drain hook: nothing more to do there.
     pub fn maint(&self, server: &str) -> Result<(), String> {
         match self {
             Balancer::Haproxy(h) => h.maint(server).map_err(|e| e.to_string()),

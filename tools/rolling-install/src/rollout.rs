@@ -331,8 +331,19 @@ impl<'a> Rollout<'a> {
             }
             for lb in self.balancers {
                 let name = lb.name();
-                if let Err(e) = self.step(host, &format!("ready {name}"), || {
-                    lb.ready(h, &server, self.opts.ready_timeout)
+                // A host whose package was removed (`rollback --remove-new`) has nothing to
+                // serve: it stays out of rotation (HAProxy MAINT) rather than taking traffic
+                // until its checks fail.
+                let (label, back) = match wanted {
+                    Some(_) => (format!("ready {name}"), true),
+                    None => (format!("out of rotation {name}"), false),
+                };
+                if let Err(e) = self.step(host, &label, || {
+                    if back {
+                        lb.ready(h, &server, self.opts.ready_timeout)
+                    } else {
+                        lb.maint(&server)
+                    }
                 }) {
                     return Ok(Outcome::Failed(e));
                 }
