@@ -87,6 +87,7 @@ impl Signer {
         }
         let temp = tempfile::Builder::new()
             .prefix("publish-repo-gpg.")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .map_err(io("create a keyring in", std::env::temp_dir()))?;
         let home = temp.path().to_path_buf();
@@ -151,14 +152,12 @@ impl Signer {
                 )))
             }
         };
-        std::thread::scope(|scope| {
-            let clear = scope.spawn(|| run(&["--clearsign"], inrelease));
-            let det = run(&["--armor", "--detach-sign"], detached);
-            clear
-                .join()
-                .unwrap_or_else(|_| Err(Error::Sign("gpg thread panicked".into())))
-                .and(det)
-        })
+        // One after the other, never side by side: the first signature with a freshly imported
+        // key makes gpg-agent rewrite the key file in place (it adds `Created:`), and a second
+        // request reading it meanwhile fails with "Unmatched parentheses in S-expression" (seen
+        // in CI with --sign-key-file, whose keyring is new in every run).
+        run(&["--clearsign"], inrelease)?;
+        run(&["--armor", "--detach-sign"], detached)
     }
 }
 
