@@ -178,19 +178,42 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
     build_case.time = started.elapsed();
     let mut cases = vec![build_case];
 
-    let mut packages = Vec::new();
-    for deb in &built {
-        let info = package_info(deb)?;
-        let checks = format!("{classname}.{}", info.package);
-        cases.extend(checks::dpkg_deb(deb, &checks));
-        cases.push(checks::scratch_install(deb, &info.package, &checks));
-        cases.extend(checks::lintian(
-            deb,
-            opts.lintian,
-            matches!(opts.compression, cdkit::deb::Compression::Zstd(_)),
-            &checks,
-        ));
-        packages.push(info);
+    let mut packages = built
+        .iter()
+        .map(|deb| package_info(deb))
+        .collect::<Result<Vec<_>, _>>()?;
+    let check_names: Vec<String> = packages
+        .iter()
+        .map(|info| format!("{classname}.{}", info.package))
+        .collect();
+    // lintian (seconds of Perl) reads the .debs on a thread of its own while dpkg-deb and the
+    // scratch installs check them: both only read, and the build waits for the slower one.
+    let zstd = matches!(opts.compression, cdkit::deb::Compression::Zstd(_));
+    let (dpkg_cases, lintian_cases) = std::thread::scope(|scope| {
+        let lintian = scope.spawn(|| {
+            built
+                .iter()
+                .zip(&check_names)
+                .map(|(deb, checks)| checks::lintian(deb, opts.lintian, zstd, checks))
+                .collect::<Vec<_>>()
+        });
+        let dpkg: Vec<Vec<Case>> = built
+            .iter()
+            .zip(packages.iter().zip(&check_names))
+            .map(|(deb, (info, checks))| {
+                let mut cases = checks::dpkg_deb(deb, checks);
+                cases.push(checks::scratch_install(deb, &info.package, checks));
+                cases
+            })
+            .collect();
+        let lintian = lintian
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (dpkg, lintian)
+    });
+    for (dpkg, lintian) in dpkg_cases.into_iter().zip(lintian_cases) {
+        cases.extend(dpkg);
+        cases.extend(lintian);
     }
     if opts.check_reproducible {
         let again = Instant::now();
