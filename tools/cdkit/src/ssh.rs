@@ -273,6 +273,17 @@ impl Session {
         Ok(finished)
     }
 
+    /// Open the master connection now, with a no-op command, so that the first real command
+    /// does not pay for the handshake (a rollout opens the later batches' connections while
+    /// the current batch works). Nothing to do once connected.
+    pub fn connect(&self) -> Result<(), SshError> {
+        if *self.connected.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(());
+        }
+        let limit = self.client.connect_timeout + Duration::from_secs(5);
+        self.run(&["true"], Some(limit), |_, _| {}).map(|_| ())
+    }
+
     /// Close the master connection (harmless if there is none).
     pub fn close(&self) {
         let _ = Command::new("ssh")

@@ -213,7 +213,13 @@ impl Haproxy {
                     status: format!("{}, {} sessions", stat.status, stat.scur),
                 });
             }
-            std::thread::sleep(Duration::from_millis(200));
+            // A `show stat` is a millisecond on a local socket: polling it often keeps the wait
+            // close to the moment HAProxy's checks change the state. Over ssh each poll is a
+            // remote command, shared by every host of a batch: less often.
+            std::thread::sleep(match self.socket {
+                Socket::Local(_) => Duration::from_millis(50),
+                Socket::Remote { .. } => Duration::from_millis(200),
+            });
         }
     }
 

@@ -7,6 +7,7 @@
 //! (from a record, or one version for a whole group) and returns each host to it through the
 //! identical drain/install/health/ready turn, so both tools share one tested path.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -387,78 +388,94 @@ impl<'a> Rollout<'a> {
         let mut not_restored: Vec<String> = Vec::new();
         let mut failures = 0usize;
         let mut stop: Option<Exit> = None;
-        for (number, batch) in self.opts.batch.plan(planned).into_iter().enumerate() {
-            let batch: Vec<&(usize, Goal)> = batch.iter().map(|&k| &self.order[k]).collect();
-            if let Some(sig) = cdkit::signals::received() {
-                stop = Some(Exit::for_signal(sig));
-            } else if self.deadline_passed() {
-                stop = Some(Exit::Timeout);
-            }
-            if stop.is_some() {
-                break;
-            }
-            let names: Vec<&str> = batch
-                .iter()
-                .map(|(i, _)| self.hosts[*i].name.as_str())
-                .collect();
-            self.event(
-                &format!(
-                    "batch {} ({}): {}",
-                    number + 1,
-                    if number == 0 { "canary" } else { "rolling" },
-                    names.join(" ")
-                ),
-                None,
-                false,
-            );
-            let results: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = batch
-                    .iter()
-                    .map(|&(i, goal)| (*i, scope.spawn(move || self.turn(*i, goal))))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|(i, h)| {
-                        (
-                            i,
-                            h.join()
-                                .unwrap_or_else(|_| Outcome::Failed("panicked".into())),
-                        )
-                    })
-                    .collect()
-            });
-            for (i, outcome) in results {
-                if self.record(i, |r| r.recorded) {
-                    touched.push(i);
-                }
-                // Back on a record's previous version is `restored`; on the version of the
-                // rollback's own journal (its explicit form) is `installed`.
-                let on_record = matches!(self.mode, Mode::Rollback { note: Some(_), .. });
-                let state = match (&outcome, rollback) {
-                    (Outcome::Installed, false) => HostState::Installed,
-                    (Outcome::Installed, true) if on_record => HostState::Restored,
-                    (Outcome::Installed, true) => HostState::Installed,
-                    (_, true) => HostState::RestoreFailed,
-                    (Outcome::Unreachable(_), false) => HostState::Unreachable,
-                    _ => HostState::Failed,
-                };
-                self.with_record(i, |r| r.state = state);
-                if !matches!(outcome, Outcome::Installed) {
-                    failures += 1;
-                    if rollback {
-                        not_restored.push(format!(
-                            "{} ({})",
-                            self.hosts[i].name,
-                            describe(&outcome)
-                        ));
+        let plan = self.opts.batch.plan(planned);
+        let finished = AtomicBool::new(false);
+        std::thread::scope(|background| {
+            // The later batches' ssh connections open while the first batches work, so a
+            // host's turn does not begin with a handshake (a third of a second each on a busy
+            // controller). A host that cannot be reached fails in its own turn, as before.
+            background.spawn(|| {
+                for &k in plan.iter().skip(1).flatten() {
+                    if finished.load(Ordering::Relaxed) || cdkit::signals::received().is_some() {
+                        break;
                     }
+                    let _ = self.sessions[self.order[k].0].connect();
                 }
-                outcomes[i] = outcome;
+            });
+            for (number, batch) in plan.iter().enumerate() {
+                let batch: Vec<&(usize, Goal)> = batch.iter().map(|&k| &self.order[k]).collect();
+                if let Some(sig) = cdkit::signals::received() {
+                    stop = Some(Exit::for_signal(sig));
+                } else if self.deadline_passed() {
+                    stop = Some(Exit::Timeout);
+                }
+                if stop.is_some() {
+                    break;
+                }
+                let names: Vec<&str> = batch
+                    .iter()
+                    .map(|(i, _)| self.hosts[*i].name.as_str())
+                    .collect();
+                self.event(
+                    &format!(
+                        "batch {} ({}): {}",
+                        number + 1,
+                        if number == 0 { "canary" } else { "rolling" },
+                        names.join(" ")
+                    ),
+                    None,
+                    false,
+                );
+                let results: Vec<(usize, Outcome)> = std::thread::scope(|scope| {
+                    let handles: Vec<_> = batch
+                        .iter()
+                        .map(|&(i, goal)| (*i, scope.spawn(move || self.turn(*i, goal))))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|(i, h)| {
+                            (
+                                i,
+                                h.join()
+                                    .unwrap_or_else(|_| Outcome::Failed("panicked".into())),
+                            )
+                        })
+                        .collect()
+                });
+                for (i, outcome) in results {
+                    if self.record(i, |r| r.recorded) {
+                        touched.push(i);
+                    }
+                    // Back on a record's previous version is `restored`; on the version of the
+                    // rollback's own journal (its explicit form) is `installed`.
+                    let on_record = matches!(self.mode, Mode::Rollback { note: Some(_), .. });
+                    let state = match (&outcome, rollback) {
+                        (Outcome::Installed, false) => HostState::Installed,
+                        (Outcome::Installed, true) if on_record => HostState::Restored,
+                        (Outcome::Installed, true) => HostState::Installed,
+                        (_, true) => HostState::RestoreFailed,
+                        (Outcome::Unreachable(_), false) => HostState::Unreachable,
+                        _ => HostState::Failed,
+                    };
+                    self.with_record(i, |r| r.state = state);
+                    if !matches!(outcome, Outcome::Installed) {
+                        failures += 1;
+                        if rollback {
+                            not_restored.push(format!(
+                                "{} ({})",
+                                self.hosts[i].name,
+                                describe(&outcome)
+                            ));
+                        }
+                    }
+                    outcomes[i] = outcome;
+                }
+                if self.opts.max_fail.exceeded(failures, planned) {
+                    stop = Some(Exit::Failed);
+                }
             }
-            if self.opts.max_fail.exceeded(failures, planned) {
-                stop = Some(Exit::Failed);
-            }
-        }
+            finished.store(true, Ordering::Relaxed);
+        });
         if stop.is_none() {
             if let Some(sig) = cdkit::signals::received() {
                 stop = Some(Exit::for_signal(sig));
