@@ -15,6 +15,14 @@ pub enum Kind {
     Mysql,
 }
 
+impl Kind {
+    /// Whether DDL is transactional, so that a migration and its history row can commit
+    /// together (PostgreSQL, SQLite: yes; MariaDB: no, DDL commits implicitly).
+    pub fn transactional_ddl(self) -> bool {
+        !matches!(self, Kind::Mysql)
+    }
+}
+
 /// A parsed database URL.
 #[derive(Debug, Clone)]
 pub struct DbUrl {

@@ -45,14 +45,27 @@ pub trait Driver {
     /// Which database this is.
     fn kind(&self) -> Kind;
 
-    /// Whether DDL is transactional, so that a migration and its history row can commit
-    /// together (PostgreSQL, SQLite: yes; MariaDB: no, DDL commits implicitly).
-    fn transactional_ddl(&self) -> bool;
+    /// Whether a migration and its history row can commit together (see
+    /// [`Kind::transactional_ddl`]).
+    fn transactional_ddl(&self) -> bool {
+        self.kind().transactional_ddl()
+    }
 
-    /// Take the migration lock, polling (never a blocking wait inside the server, which
-    /// deadlocks with `CREATE INDEX CONCURRENTLY`) for up to `timeout`; then
-    /// [`Error::LockTimeout`] naming the holder.
-    fn lock(&mut self, timeout: Duration) -> Result<(), Error>;
+    /// Take the migration lock, polling [`Driver::try_lock`] (never a blocking wait inside
+    /// the server, which deadlocks with `CREATE INDEX CONCURRENTLY`) for up to `timeout`;
+    /// then [`Error::LockTimeout`] naming the holder.
+    fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
+        poll_lock(self, timeout)
+    }
+
+    /// One non-blocking attempt at the migration lock; `true` when it is now ours.
+    fn try_lock(&mut self) -> Result<bool, Error>;
+
+    /// Who holds the lock, for the waiting line and the exit-75 message.
+    fn holder(&mut self) -> String;
+
+    /// The database name, for messages.
+    fn database(&self) -> String;
 
     /// Release the lock (also released when the connection closes).
     fn unlock(&mut self);
@@ -142,20 +155,10 @@ pub(crate) fn connect_error(url: &DbUrl, e: impl std::fmt::Display, refused: boo
     }
 }
 
-/// A lock that is taken by polling a non-blocking attempt (never a wait inside the server).
-pub(crate) trait PolledLock {
-    /// One non-blocking attempt; `true` when the lock is now ours.
-    fn try_lock(&mut self) -> Result<bool, Error>;
-    /// Who holds it, for the waiting line and the exit-75 message.
-    fn holder(&mut self) -> String;
-    /// The database name, for messages.
-    fn database(&self) -> String;
-}
-
 /// Poll `lock` until it is ours or `timeout` has passed ([`Error::LockTimeout`] naming the
 /// holder). Pauses grow from 20 ms to 250 ms: a runner that finishes quickly is noticed
 /// quickly, and every poll is a short statement that never blocks inside the server.
-pub(crate) fn poll_lock(lock: &mut impl PolledLock, timeout: Duration) -> Result<(), Error> {
+fn poll_lock<D: Driver + ?Sized>(lock: &mut D, timeout: Duration) -> Result<(), Error> {
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {

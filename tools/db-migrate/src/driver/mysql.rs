@@ -10,7 +10,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Row};
 
-use super::{connect_error, poll_lock, Connect, Driver, ExecError, PolledLock};
+use super::{connect_error, Connect, Driver, ExecError};
 use crate::history::{Applied, COLUMNS, TABLE};
 use crate::split::{self, Dialect};
 use crate::url::{DbUrl, Kind};
@@ -98,14 +98,6 @@ fn db_err(context: &str, e: mysql::Error) -> Error {
 impl Driver for Mysql {
     fn kind(&self) -> Kind {
         Kind::Mysql
-    }
-
-    fn transactional_ddl(&self) -> bool {
-        false
-    }
-
-    fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
-        poll_lock(self, timeout)
     }
 
     fn unlock(&mut self) {
@@ -247,9 +239,7 @@ impl Driver for Mysql {
             )
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
-}
 
-impl PolledLock for Mysql {
     fn try_lock(&mut self) -> Result<bool, Error> {
         let got: Option<Option<i64>> = self
             .conn

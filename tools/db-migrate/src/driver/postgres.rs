@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls};
 
-use super::{connect_error, poll_lock, Connect, Driver, ExecError, PolledLock};
+use super::{connect_error, Connect, Driver, ExecError};
 use crate::history::{Applied, COLUMNS, TABLE};
 use crate::split::{self, Dialect};
 use crate::url::{DbUrl, Kind};
@@ -204,14 +204,6 @@ impl Driver for Postgres {
         Kind::Postgres
     }
 
-    fn transactional_ddl(&self) -> bool {
-        true
-    }
-
-    fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
-        poll_lock(self, timeout)
-    }
-
     fn unlock(&mut self) {
         if self.locked {
             let _ = self
@@ -331,9 +323,7 @@ impl Driver for Postgres {
             ))
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
-}
 
-impl PolledLock for Postgres {
     fn try_lock(&mut self) -> Result<bool, Error> {
         let row = self
             .client

@@ -4,12 +4,12 @@
 //! history row and waits politely for the application's own writers.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rusqlite::fallible_iterator::FallibleIterator as _;
 use rusqlite::{params, Connection, OpenFlags};
 
-use super::{connect_error, poll_lock, Connect, Driver, ExecError, PolledLock};
+use super::{connect_error, Connect, Driver, ExecError};
 use crate::history::{Applied, COLUMNS, TABLE};
 use crate::url::{DbUrl, Kind};
 use crate::Error;
@@ -127,36 +127,6 @@ impl Sqlite {
     }
 }
 
-/// Runs on one host meet at an flock(2) lock file beside the database (freed by the kernel
-/// when a runner dies; it holds the runner's description for the exit-75 message).
-impl PolledLock for Sqlite {
-    fn try_lock(&mut self) -> Result<bool, Error> {
-        match cdkit::lock::Lock::try_acquire(&self.lock_path, &self.holder) {
-            Ok(lock) => {
-                self.lock = Some(lock);
-                Ok(true)
-            }
-            Err(cdkit::lock::LockError::Held { holder, .. }) => {
-                self.last_holder = holder;
-                Ok(false)
-            }
-            Err(e) => Err(Error::db("cannot take the migration lock", e)),
-        }
-    }
-
-    fn holder(&mut self) -> String {
-        format!(
-            "{} (lock file {})",
-            self.last_holder,
-            self.lock_path.display()
-        )
-    }
-
-    fn database(&self) -> String {
-        self.database.clone()
-    }
-}
-
 fn exec_error(e: &rusqlite::Error) -> ExecError {
     let mut err = ExecError::new(e);
     if let rusqlite::Error::SqliteFailure(code, _) = e {
@@ -193,14 +163,6 @@ fn insert(conn: &Connection, row: &Applied, ms: i64) -> rusqlite::Result<()> {
 impl Driver for Sqlite {
     fn kind(&self) -> Kind {
         Kind::Sqlite
-    }
-
-    fn transactional_ddl(&self) -> bool {
-        true
-    }
-
-    fn lock(&mut self, timeout: Duration) -> Result<(), Error> {
-        poll_lock(self, timeout)
     }
 
     fn unlock(&mut self) {
@@ -316,5 +278,33 @@ impl Driver for Sqlite {
             )
             .map(|_| ())
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
+    }
+
+    /// Runs on one host meet at an flock(2) lock file beside the database (freed by the
+    /// kernel when a runner dies; it holds the runner's description for the exit-75 message).
+    fn try_lock(&mut self) -> Result<bool, Error> {
+        match cdkit::lock::Lock::try_acquire(&self.lock_path, &self.holder) {
+            Ok(lock) => {
+                self.lock = Some(lock);
+                Ok(true)
+            }
+            Err(cdkit::lock::LockError::Held { holder, .. }) => {
+                self.last_holder = holder;
+                Ok(false)
+            }
+            Err(e) => Err(Error::db("cannot take the migration lock", e)),
+        }
+    }
+
+    fn holder(&mut self) -> String {
+        format!(
+            "{} (lock file {})",
+            self.last_holder,
+            self.lock_path.display()
+        )
+    }
+
+    fn database(&self) -> String {
+        self.database.clone()
     }
 }
