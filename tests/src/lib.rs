@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use cdkit_testkit::testbed::must;
 use cdkit_testkit::workspace_root;
 
 pub fn text(bytes: &[u8]) -> String {
@@ -65,15 +66,12 @@ impl Lab {
     /// Run a testbed command that must succeed; its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.output(args);
-        assert!(
-            out.status.success(),
-            "scripts/testbed {} exited {:?}:\n{}{}",
+        let what = format!(
+            "scripts/testbed {} exited {:?}",
             args.join(" "),
-            out.status.code(),
-            text(&out.stdout),
-            text(&out.stderr)
+            out.status.code()
         );
-        text(&out.stdout)
+        must(out, &what)
     }
 
     pub fn up(&mut self, args: &[&str]) -> String {
@@ -103,14 +101,8 @@ impl Lab {
 
     pub fn sh_ok(&self, script: &str) -> String {
         let out = self.sh(script);
-        assert!(
-            out.status.success(),
-            "in the lab, `{script}` exited {:?}:\n{}{}",
-            out.status.code(),
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        let what = format!("in the lab, `{script}` exited {:?}", out.status.code());
+        must(out, &what)
     }
 
     /// A command on a host over ssh.
@@ -120,15 +112,12 @@ impl Lab {
 
     pub fn exec_ok(&self, host: &str, args: &[&str]) -> String {
         let out = self.exec(host, args);
-        assert!(
-            out.status.success(),
-            "on {host}, `{}` exited {:?}:\n{}{}",
+        let what = format!(
+            "on {host}, `{}` exited {:?}",
             args.join(" "),
-            out.status.code(),
-            text(&out.stdout),
-            text(&out.stderr)
+            out.status.code()
         );
-        text(&out.stdout).trim().to_string()
+        must(out, &what).trim().to_string()
     }
 
     /// Copy a .deb to a host over ssh and `dpkg -i` it there.
