@@ -335,16 +335,13 @@ impl<'a> Rollout<'a> {
                 // A host whose package was removed (`rollback --remove-new`) has nothing to
                 // serve: it stays out of rotation (HAProxy MAINT) rather than taking traffic
                 // until its checks fail.
-                let (label, back) = match wanted {
-                    Some(_) => (format!("ready {name}"), true),
-                    None => (format!("out of rotation {name}"), false),
+                let label = match wanted {
+                    Some(_) => format!("ready {name}"),
+                    None => format!("out of rotation {name}"),
                 };
-                if let Err(e) = self.step(host, &label, || {
-                    if back {
-                        lb.ready(h, &server, self.opts.ready_timeout)
-                    } else {
-                        lb.maint(&server)
-                    }
+                if let Err(e) = self.step(host, &label, || match wanted {
+                    Some(_) => lb.ready(h, &server, self.opts.ready_timeout),
+                    None => lb.maint(&server),
                 }) {
                     return Ok(Outcome::Failed(e));
                 }
