@@ -1,5 +1,6 @@
 //! `verify`: every hash, size and signature in the published tree checks out. It reads the
-//! tree as a client would (Release → indexes → pool), not publish-repo's own state.
+//! tree as a client would (Release → indexes → pool, and every by-hash copy by its name), not
+//! publish-repo's own state.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -115,7 +116,65 @@ fn verify_suite(
             }
         }
     }
+    check_by_hash(&dists, Path::new(""), suite, defects);
     Ok(())
+}
+
+/// Every file under a `by-hash/ALGORITHM/` directory of `dir` (walked from `base`, the
+/// suite's directory) is named after its own hash: the retained generations' copies too, which
+/// no current Release lists but a client that fetched an older InRelease moments ago asks for.
+fn check_by_hash(base: &Path, dir: &Path, suite: &str, defects: &mut Vec<String>) {
+    let Ok(items) = fs::read_dir(base.join(dir)) else {
+        return;
+    };
+    for item in items.flatten() {
+        let name = item.file_name();
+        let rel = dir.join(&name);
+        if !item.path().is_dir() {
+            continue;
+        }
+        if name != "by-hash" {
+            check_by_hash(base, &rel, suite, defects);
+            continue;
+        }
+        let Ok(algorithms) = fs::read_dir(item.path()) else {
+            continue;
+        };
+        for algorithm in algorithms.flatten() {
+            let algorithm_name = algorithm.file_name().to_string_lossy().into_owned();
+            let Ok(files) = fs::read_dir(algorithm.path()) else {
+                defects.push(format!(
+                    "{suite}: {} is not a directory",
+                    rel.join(&algorithm_name).display()
+                ));
+                continue;
+            };
+            for file in files.flatten() {
+                let file_rel = rel.join(&algorithm_name).join(file.file_name());
+                let actual = match fs::read(file.path()) {
+                    Err(e) => Err(format!("cannot be read: {e}")),
+                    Ok(bytes) => match algorithm_name.as_str() {
+                        "SHA256" => Ok(cdkit::hash::sha256_hex(&bytes)),
+                        "SHA512" => {
+                            use sha2::Digest;
+                            Ok(cdkit::hash::hex(&sha2::Sha512::digest(&bytes)))
+                        }
+                        other => Err(format!("is under {other}, a hash verify does not know")),
+                    },
+                };
+                match actual {
+                    Ok(sum) if file.file_name().to_str() == Some(sum.as_str()) => {}
+                    Ok(sum) => defects.push(format!(
+                        "{suite}: {} does not match its name (its {algorithm_name} is {sum})",
+                        file_rel.display()
+                    )),
+                    Err(problem) => {
+                        defects.push(format!("{suite}: {} {problem}", file_rel.display()))
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// For a compressed index (`….gz`, `….xz`) next to its plain one: why it does not

@@ -335,3 +335,156 @@ fn a_held_lock_times_out_with_exit_75_naming_the_holder() {
         stderr(&out)
     );
 }
+
+/// A copy of the repository at `root` (hard links within it kept, as publish-repo makes them).
+fn copy_of(root: &Path, to: &Path) -> PathBuf {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(root)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    to.to_path_buf()
+}
+
+/// Overwrite the middle byte of `path` in place (a hard-linked by-hash twin changes with it).
+fn flip_a_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn verify_finds_each_kind_of_damage_with_exit_1() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    // Three publishes: the by-hash directory also holds retained older generations.
+    ok(&repo.add("testing", &[make_deb(&d, "hello", "1.0-1", "amd64")]));
+    ok(&repo.add("testing", &[make_deb(&d, "hello", "1.1-1", "amd64")]));
+    ok(&repo.add("testing", &[make_deb(&d, "other", "1.0-1", "amd64")]));
+    repo.verify();
+    let live = repo.root().join("dists/testing");
+    let index = "main/binary-amd64";
+    let release = std::fs::read_to_string(live.join("Release")).unwrap();
+    let current_sha = |name: &str| -> String {
+        release
+            .lines()
+            .find(|l| l.ends_with(&format!(" {index}/{name}")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string()
+    };
+    let by_hash_dir = live.join(index).join("by-hash/SHA256");
+    let older: Vec<String> = std::fs::read_dir(&by_hash_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !release.contains(name.as_str()))
+        .collect();
+    assert!(
+        older.len() >= 3,
+        "older generations stay reachable by hash: {older:?}"
+    );
+    let packages_sha = current_sha("Packages");
+    let pool_file = "pool/main/h/hello/hello_1.0-1_amd64.deb";
+    type Damage = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Damage, Vec<String>)> = vec![
+        (
+            "Packages.xz corrupted",
+            Box::new(move |r: &Path| {
+                flip_a_byte(&r.join("dists/testing").join(index).join("Packages.xz"))
+            }),
+            vec![format!(
+                "testing: {index}/Packages.xz does not match its Release entry"
+            )],
+        ),
+        (
+            "a pool file deleted",
+            Box::new(move |r: &Path| std::fs::remove_file(r.join(pool_file)).unwrap()),
+            vec![format!(
+                "testing: {pool_file} is listed in {index}/Packages but missing from the pool"
+            )],
+        ),
+        (
+            "the current Packages' by-hash copy deleted",
+            Box::new({
+                let sha = packages_sha.clone();
+                move |r: &Path| {
+                    std::fs::remove_file(
+                        r.join("dists/testing")
+                            .join(index)
+                            .join("by-hash/SHA256")
+                            .join(&sha),
+                    )
+                    .unwrap()
+                }
+            }),
+            vec![format!(
+                "testing: by-hash copy of {index}/Packages ({packages_sha}) is missing"
+            )],
+        ),
+        (
+            "an older generation's by-hash copy corrupted",
+            Box::new({
+                let name = older[0].clone();
+                move |r: &Path| {
+                    flip_a_byte(
+                        &r.join("dists/testing")
+                            .join(index)
+                            .join("by-hash/SHA256")
+                            .join(&name),
+                    )
+                }
+            }),
+            vec![format!(
+                "testing: {index}/by-hash/SHA256/{} does not match its name",
+                older[0]
+            )],
+        ),
+        (
+            "InRelease edited",
+            Box::new(|r: &Path| {
+                let path = r.join("dists/testing/InRelease");
+                let text = std::fs::read_to_string(&path).unwrap();
+                std::fs::write(&path, text.replacen("Suite: testing", "Suite: tasting", 1))
+                    .unwrap();
+            }),
+            vec!["testing: InRelease: bad signature".to_string()],
+        ),
+    ];
+    let mut all_expected = Vec::new();
+    let together = copy_of(&repo.root(), &repo.dir.path().join("together"));
+    for (i, (what, damage, expected)) in cases.iter().enumerate() {
+        let copy = copy_of(&repo.root(), &repo.dir.path().join(format!("copy{i}")));
+        damage(&copy);
+        damage(&together);
+        let out = repo.verify_at(&copy);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{what}: {said}{}", stderr(&out));
+        for defect in expected {
+            assert!(
+                said.lines().any(|l| l.starts_with(defect.as_str())),
+                "{what}: {defect:?} not in\n{said}"
+            );
+        }
+        assert!(
+            stderr(&out).contains("verify found"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        all_expected.extend(expected.iter().cloned());
+    }
+    let out = repo.verify_at(&together);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    for defect in &all_expected {
+        assert!(
+            said.lines().any(|l| l.starts_with(defect.as_str())),
+            "all damage at once: {defect:?} not in\n{said}"
+        );
+    }
+    // The original was never touched.
+    repo.verify();
+}

@@ -101,3 +101,17 @@ pub fn stderr(out: &Output) -> String {
 pub fn ok(out: &Output) {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
 }
+
+impl Repo {
+    /// `publish-repo verify` of the repository at `root` (this one, or a copy of it), checked
+    /// with this repository's key.
+    pub fn verify_at(&self, root: &std::path::Path) -> Output {
+        Command::new(BIN)
+            .args(["verify", "--repo"])
+            .arg(root)
+            .arg("--keyring")
+            .arg(&self.key.public)
+            .output()
+            .unwrap()
+    }
+}
