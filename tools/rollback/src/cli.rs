@@ -16,10 +16,12 @@ Examples:
   rollback --record reports/deploy.json --database-url postgres://app@db/app --dry-run
 
 Exit status: 0 everything asked for is back on the previous version (or already was); 1 the
-repository or database step failed and was left unchanged; 2 bad input (nothing changed);
-3 a host or the database could NOT be returned (the message names it); 75 the deployment lock is
-held (the message names the holder) or the lock host is unreachable; 124 --deadline;
-130/143 interrupted (hosts in flight finished; re-run the same command to finish).";
+repository step failed, and nothing was changed (it goes first: hosts and database untouched);
+2 bad input (nothing changed); 3 a host or the database could NOT be returned (the message names
+it and the command that finishes the job; a database step that fails after the hosts are back
+is always 3); 75 the deployment lock or the repository is locked (the message names the holder)
+or the lock host is unreachable; 124 --deadline; 130/143 interrupted (hosts in flight finished;
+re-run the same command to finish).";
 
 /// Return a release's hosts, APT suite and database to the previous known-good version.
 #[derive(Debug, clap::Parser)]

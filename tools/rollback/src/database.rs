@@ -263,4 +263,31 @@ mod tests {
         assert!(again.revert.is_empty(), "{again:?}");
         assert!(again.describe().contains("already at 1"));
     }
+
+    /// The help, the README and the code agree: a database that cannot be returned after the
+    /// hosts are back is exit 3 (a human must act), named with the command that finishes it.
+    #[test]
+    fn a_failing_down_is_not_restored_and_names_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir_all(&migrations).unwrap();
+        std::fs::write(
+            migrations.join("0001_m1.up.sql"),
+            "CREATE TABLE t (a INTEGER);",
+        )
+        .unwrap();
+        std::fs::write(migrations.join("0001_m1.down.sql"), "DROP TABLE nope;").unwrap();
+        let url = format!("sqlite:{}", dir.path().join("app.db").display());
+        let mut options = db_migrate::Options::default();
+        options.dir = migrations;
+        options.release = Some("2.0-1".into());
+        db_migrate::up(&url, None, &options).unwrap();
+        let plan = plan(&url, None, Some("1.0-1")).unwrap();
+        assert_eq!(plan.target, 0);
+        let done = apply(&url, &plan, Duration::from_secs(5), "rollback.app.database");
+        assert_eq!(done.exit, Exit::NotRestored);
+        let summary = done.summary.unwrap_or_default();
+        assert!(summary.contains("down --to 0"), "{summary}");
+        assert_eq!(db_migrate::current_version(&url).unwrap(), Some(1));
+    }
 }

@@ -2,7 +2,9 @@
 
 use cdkit::exit::{Exit, ExitCoded};
 
-/// What stops a rollback from starting (nothing was changed), or breaks its bookkeeping.
+/// What stops a rollback from starting (nothing was changed), or breaks its bookkeeping. A
+/// report that cannot be written is not among them: it is logged and the run's exit code
+/// stands (`run::keep_exit`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -21,8 +23,6 @@ pub enum Error {
     Repo(#[from] publish_repo::Error),
     #[error("database: {0}")]
     Database(#[from] db_migrate::Error),
-    #[error(transparent)]
-    Report(#[from] cdkit::junit::JunitError),
 }
 
 impl ExitCoded for Error {

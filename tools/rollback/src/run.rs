@@ -49,6 +49,8 @@ struct Ctx<'a> {
     opts: &'a Options,
     sessions: &'a [Session],
     balancers: &'a [Balancer],
+    /// `--repo`'s signing key, resolved (and checked) before anything else.
+    signer: Option<&'a Signer>,
 }
 
 /// Run the rollback `cli` describes.
@@ -56,6 +58,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     let subject = subject(cli)?;
     let opts = options(cli, &subject)?;
+    // Like every other input, the signing key is checked before any host is asked or the lock
+    // taken: a typo is bad input (2), and `--dry-run` says which key would sign.
+    let signer = match &cli.repo {
+        Some(_) => {
+            let signer = signer(cli)?;
+            signer.ready().map_err(Error::from)?;
+            Some(signer)
+        }
+        None => None,
+    };
     let (client, _control_dir) = Client::new(
         Path::new("/tmp"),
         cli.ssh_config.clone(),
@@ -82,6 +94,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
             opts: &opts,
             sessions: &sessions,
             balancers: &balancers,
+            signer: signer.as_ref(),
         };
         work(ctx, &lock_session, started)
     })();
@@ -110,6 +123,9 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
             }
         }
         cdkit::policy::validate_package_name(&journal.package)
+            .map_err(|e| Error::Usage(format!("record {}: {e}", path.display())))?;
+        // The group names the deployment lock's directory on the lock host.
+        rolling_install::inventory::check_group_name(&journal.group)
             .map_err(|e| Error::Usage(format!("record {}: {e}", path.display())))?;
         let hosts = journal.hosts.iter().map(plan::host_of).collect();
         let decisions = plan::from_record(&journal, cli.remove_new);
@@ -356,6 +372,7 @@ fn work(
         opts,
         sessions,
         balancers,
+        ..
     } = ctx;
     let journal = if subject.existing {
         subject.journal.clone()
@@ -435,7 +452,13 @@ fn work(
                 kind: "lock".into(),
                 ..Problem::default()
             });
-            write_report(cli, subject, vec![case], started, release.as_deref())?;
+            keep_exit(write_report(
+                cli,
+                subject,
+                vec![case],
+                started,
+                release.as_deref(),
+            ));
             return Err(Error::from(e).into());
         }
     };
@@ -454,13 +477,28 @@ fn work(
         summary,
     } = outcome;
     cases.extend(left_alone(subject));
-    write_report(cli, subject, cases, started, release.as_deref())?;
+    keep_exit(write_report(
+        cli,
+        subject,
+        cases,
+        started,
+        release.as_deref(),
+    ));
     if exit.is_success() {
         tracing::info!("{summary}");
     } else {
         cdkit::cli::final_line(TOOL, &summary);
     }
     Ok(exit)
+}
+
+/// A report that cannot be written is logged, and the run's exit code stands: after hosts,
+/// suite or database changed, a 2 ("bad input, nothing changed") would tell the pipeline the
+/// opposite of what happened.
+fn keep_exit(written: anyhow::Result<()>) {
+    if let Err(e) = written {
+        tracing::error!("{e:#} (the exit code still says how the rollback went)");
+    }
 }
 
 /// The JUnit report (`--junit`), if asked for.
@@ -510,17 +548,29 @@ fn steps(
     let Ctx { cli, subject, .. } = ctx;
     let mut cases = Vec::new();
     let classname = |what: &str| format!("{TOOL}.{}.{what}", subject.package);
-    if let (Some(dir), Some(plan)) = (&cli.repo, repo_plan) {
-        let applied = signer(cli).and_then(|signer| {
-            repo::apply(
-                dir,
-                plan,
-                &signer,
-                cli.repo_lock_timeout,
-                &classname("repository"),
-            )
-            .map_err(Error::from)
-        });
+    if let (Some(dir), Some(plan), Some(signer)) = (&cli.repo, repo_plan, ctx.signer) {
+        let applied = one_step(
+            cli,
+            "repository",
+            &plan.describe(),
+            || {
+                repo::apply(
+                    dir,
+                    plan,
+                    signer,
+                    cli.repo_lock_timeout,
+                    &classname("repository"),
+                )
+                .map_err(Error::from)
+            },
+            |done| match done {
+                Ok(_) => format!(
+                    "suite {} re-pointed: {} {} is the newest listed",
+                    plan.suite, plan.package, plan.target
+                ),
+                Err(e) => format!("suite {} NOT re-pointed: {e}", plan.suite),
+            },
+        );
         match applied {
             Ok(c) => cases.extend(c),
             Err(e) => {
@@ -565,7 +615,16 @@ fn steps(
         cases.push(case);
         return Steps { cases, ..hosts };
     }
-    let db = database::apply(url, plan, cli.lock_timeout, &classname);
+    let db = one_step(
+        cli,
+        "database",
+        &plan.describe(),
+        || database::apply(url, plan, cli.lock_timeout, &classname),
+        |done| match &done.summary {
+            None => format!("database back to version {}", plan.target),
+            Some(_) => format!("database NOT back to version {}", plan.target),
+        },
+    );
     cases.extend(db.cases);
     Steps {
         exit: hosts.exit.worst(db.exit),
@@ -578,6 +637,26 @@ fn steps(
             ),
         },
     }
+}
+
+/// Progress of a step that is one unit of work (re-pointing the suite, reverting the
+/// database), as rolling-install reports each host: a line when it starts and one when it
+/// ends, inside a `step` span so that JSON log lines say which step they belong to.
+fn one_step<T>(
+    cli: &Cli,
+    step: &'static str,
+    start: &str,
+    body: impl FnOnce() -> T,
+    end: impl FnOnce(&T) -> String,
+) -> T {
+    let span = tracing::info_span!("step", step);
+    let _entered = span.enter();
+    let mut progress = Progress::new(cli.common.progress, Some(1));
+    progress.event(start, None);
+    let result = body();
+    progress.advance(1);
+    progress.event(&end(&result), Some(progress.elapsed()));
+    result
 }
 
 /// Return the hosts with rolling-install's executor.
@@ -684,7 +763,12 @@ fn dry_run(
         subject.group
     );
     if let Some(plan) = repo_plan {
-        println!("repository: {}", plan.describe());
+        let signing = match ctx.signer {
+            Some(Signer::Key { fingerprint, .. }) => format!("signed with key {fingerprint}"),
+            Some(Signer::Unsigned) => "unsigned (--unsigned)".into(),
+            None => "no signing key".into(),
+        };
+        println!("repository: {}; {signing}", plan.describe());
     }
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "not installed".into());
     for (n, batch) in opts.batch.plan(targets.len()).iter().enumerate() {

@@ -1,6 +1,7 @@
 //! Bad input to the real `rollback` binary: one clear line naming the input and the problem,
 //! exit 2, nothing changed (no host is reached: these fail before any ssh).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rollback");
@@ -10,6 +11,9 @@ fn rollback(args: &[&str]) -> Output {
         .args(args)
         .env_remove("ROLLBACK_RECORD")
         .env_remove("ROLLBACK_INVENTORY")
+        .env_remove("PUBLISH_REPO_SIGN_KEY")
+        .env_remove("PUBLISH_REPO_SIGN_KEY_FILE")
+        .env_remove("PUBLISH_REPO_UNSIGNED")
         .output()
         .expect("run rollback")
 }
@@ -94,23 +98,122 @@ fn names_and_versions_are_checked_against_debian_policy() {
     );
 }
 
-#[test]
-fn a_record_with_a_bad_previous_version_is_refused_before_any_host_is_reached() {
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("deploy.json");
+/// A rolling-install record of one host at 192.0.2.1 (TEST-NET: nothing answers there, so a
+/// run that reached for the host would end in 75, never in 2).
+fn record_of(dir: &Path, group: &str, previous: &str) -> (PathBuf, serde_json::Value) {
+    let record = dir.join("deploy.json");
     let journal = serde_json::json!({
         "tool": "rolling-install", "run_id": "r", "package": "hello-service",
-        "version": "2.0-1", "group": "all", "started": "2026-11-26T10:00:00Z",
+        "version": "2.0-1", "group": group, "started": "2026-11-26T10:00:00Z",
         "finished": null, "outcome": null,
-        "hosts": [{"name": "web1", "address": "192.0.2.1", "previous_version": "1.0 beta",
+        "hosts": [{"name": "web1", "address": "192.0.2.1", "previous_version": previous,
                    "recorded": true, "state": "installed", "drained": [], "steps": []}]
     });
     std::fs::write(&record, journal.to_string()).unwrap();
-    let out = rollback(&["--record", record.to_str().unwrap()]);
-    one_error_line(&out, "web1");
+    (record, journal)
+}
+
+#[test]
+fn a_record_with_a_bad_previous_version_is_refused_before_any_host_is_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, journal) = record_of(dir.path(), "all", "1.0 beta");
+    refused_untouched(&record, &journal, "web1");
+}
+
+/// `rollback --record RECORD` fails with one line naming `needle`, the record unchanged.
+fn refused_untouched(record: &Path, journal: &serde_json::Value, needle: &str) {
+    let out = rollback(&[
+        "--record",
+        record.to_str().unwrap(),
+        "--connect-timeout",
+        "1s",
+    ]);
+    one_error_line(&out, needle);
     assert_eq!(
-        std::fs::read_to_string(&record).unwrap(),
+        std::fs::read_to_string(record).unwrap(),
         journal.to_string(),
         "the record is untouched"
+    );
+}
+
+#[test]
+fn a_hostile_group_in_a_record_is_refused_before_it_reaches_the_lock_path() {
+    let dir = tempfile::tempdir().unwrap();
+    for group in ["../x", "a b", ""] {
+        let (record, journal) = record_of(dir.path(), group, "1.0-1");
+        refused_untouched(
+            &record,
+            &journal,
+            &format!("group name {group:?} is not allowed"),
+        );
+    }
+}
+
+#[test]
+fn the_signing_key_for_repo_is_checked_before_any_host_or_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let (record, _) = record_of(dir.path(), "all", "1.0-1");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let base = [
+        "--record",
+        record.to_str().unwrap(),
+        "--repo",
+        repo.to_str().unwrap(),
+        "--connect-timeout",
+        "1s",
+    ];
+    // No key at all: the plain run and the dry run both say what is missing.
+    for dry in [false, true] {
+        let mut args = base.to_vec();
+        if dry {
+            args.push("--dry-run");
+        }
+        one_error_line(&rollback(&args), "--repo needs a signing key");
+    }
+    // A key that is not in the keyring (an empty GNUPGHOME): gpg's answer, before any host.
+    let gnupg = dir.path().join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut args = base.to_vec();
+    args.extend([
+        "--sign-key",
+        "0123456789ABCDEF0123456789ABCDEF01234567",
+        "--dry-run",
+    ]);
+    let out = Command::new(BIN)
+        .args(&args)
+        .env("GNUPGHOME", &gnupg)
+        .env_remove("PUBLISH_REPO_SIGN_KEY")
+        .env_remove("PUBLISH_REPO_SIGN_KEY_FILE")
+        .env_remove("PUBLISH_REPO_UNSIGNED")
+        .output()
+        .expect("run rollback");
+    one_error_line(&out, "no such secret key");
+    // A key file that does not exist.
+    let mut args = base.to_vec();
+    args.extend(["--sign-key-file", "/nonexistent/key.asc"]);
+    one_error_line(&rollback(&args), "/nonexistent/key.asc");
+}
+
+#[test]
+fn help_names_the_exit_codes_the_code_returns() {
+    let out = rollback(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The repository goes first: its failure is 1 with nothing changed. A database failure
+    // comes after the hosts are back: 3 (database::apply), never 1.
+    assert!(
+        help.contains("1 the repository step failed, and nothing was changed"),
+        "{help}"
+    );
+    assert!(
+        help.contains("a database step that fails after the hosts are back is always 3"),
+        "{help}"
+    );
+    assert!(
+        !help.contains("repository or database step failed"),
+        "{help}"
     );
 }

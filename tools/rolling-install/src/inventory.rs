@@ -397,7 +397,9 @@ fn yaml_vars(value: &serde_yaml_ng::Value) -> Result<BTreeMap<String, String>, S
     Ok(vars)
 }
 
-fn check_group_name(name: &str) -> Result<(), String> {
+/// Whether `name` may be a group name: also part of the deployment lock's path on a host, so
+/// `rollback` checks the group a record names with this same rule before using it.
+pub fn check_group_name(name: &str) -> Result<(), String> {
     if !name.is_empty()
         && name
             .chars()
