@@ -115,3 +115,43 @@ impl Repo {
             .unwrap()
     }
 }
+
+/// Every file's path and content (and every symlink's target) under `root`, except the lock
+/// file: equal before and after means the repository did not change.
+pub fn tree_digest(root: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for item in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = item.path();
+            let kind = item.file_type().unwrap();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path).unwrap();
+                out.push((
+                    path.display().to_string(),
+                    format!("-> {}", target.display()),
+                ));
+            } else if kind.is_dir() {
+                stack.push(path);
+            } else if !path.ends_with("lock") {
+                let sha = cdkit::hash::file_checksums(&path).unwrap().2;
+                out.push((path.display().to_string(), sha));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The last stderr line of a run that must have failed with `code`: one line starting
+/// `publish-repo: error: ` (or `refused: `), returned for further checks.
+pub fn failed_with(out: &Output, code: i32) -> String {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    let text = stderr(out);
+    let last = text.lines().last().unwrap_or("").to_string();
+    assert!(
+        last.starts_with("publish-repo: error: ") || last.starts_with("publish-repo: refused: "),
+        "not one closing error line: {text}"
+    );
+    last
+}
