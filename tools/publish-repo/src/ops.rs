@@ -86,7 +86,8 @@ pub fn add(
                 config.architectures.join(", ")
             )));
         }
-        let source = pool::source_name(info.field("Source"), &package);
+        let source = pool::source_name(info.field("Source"), &package)
+            .map_err(|reason| Error::Usage(format!("{}: {reason}", deb.display())))?;
         let filename = pool::pool_path(component, &source, &package, &version, &arch);
         candidates.push((
             deb.clone(),

@@ -9,6 +9,8 @@ use crate::error::{io, Error};
 
 /// `pool/COMPONENT/PREFIX/SOURCE/PACKAGE_VERSION_ARCH.deb`, as Debian lays it out
 /// (PREFIX is the first letter, or `libX` for `lib*` sources). The epoch is not in the name.
+/// Every part must already be validated ([`source_name`], the policy checks of package and
+/// version, the configured component and architecture): they become directory names.
 pub fn pool_path(
     component: &str,
     source: &str,
@@ -16,22 +18,37 @@ pub fn pool_path(
     version: &str,
     arch: &str,
 ) -> String {
-    let prefix = if source.starts_with("lib") && source.len() > 3 {
-        &source[..4]
+    // Characters, not bytes: a prefix never splits one.
+    let take = if source.starts_with("lib") && source.chars().count() > 3 {
+        4
     } else {
-        &source[..source.len().min(1)]
+        1
     };
+    let prefix: String = source.chars().take(take).collect();
     let version = version.split_once(':').map_or(version, |(_, v)| v);
     format!("pool/{component}/{prefix}/{source}/{package}_{version}_{arch}.deb")
 }
 
-/// The source package name from a control paragraph's `Source:` (which may carry a version).
-pub fn source_name(source_field: Option<&str>, package: &str) -> String {
-    source_field
-        .and_then(|s| s.split_whitespace().next())
-        .filter(|s| !s.is_empty())
-        .unwrap_or(package)
-        .to_string()
+/// The source package name from a control paragraph's `Source:` (`NAME` or
+/// `NAME (VERSION)`; the binary package's name when absent), validated by Debian policy
+/// because it becomes a directory of the pool path (`Source: ../../x` would write outside
+/// the repository). The error says what is wrong with the field.
+pub fn source_name(source_field: Option<&str>, package: &str) -> Result<String, String> {
+    let Some(field) = source_field.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(package.to_string());
+    };
+    let (name, rest) = field
+        .split_once(char::is_whitespace)
+        .map_or((field, ""), |(name, rest)| (name, rest.trim()));
+    cdkit::policy::validate_package_name(name).map_err(|e| format!("Source: source {e}"))?;
+    if !rest.is_empty() {
+        let version = rest
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .ok_or_else(|| format!("Source: {field:?} is not 'NAME' or 'NAME (VERSION)'"))?;
+        cdkit::policy::Version::parse(version.trim()).map_err(|e| format!("Source: {e}"))?;
+    }
+    Ok(name.to_string())
 }
 
 /// Copy `deb` into the pool at `rel` (temp file + rename; an existing file is left alone).
@@ -84,7 +101,18 @@ mod tests {
             pool_path("main", "libfoo", "libfoo1", "2.0", "amd64"),
             "pool/main/libf/libfoo/libfoo1_2.0_amd64.deb"
         );
-        assert_eq!(source_name(Some("hello-src (1.0-1)"), "hello"), "hello-src");
-        assert_eq!(source_name(None, "hello"), "hello");
+        assert_eq!(
+            source_name(Some("hello-src (1.0-1)"), "hello").unwrap(),
+            "hello-src"
+        );
+        assert_eq!(source_name(None, "hello").unwrap(), "hello");
+        for hostile in ["../../x", "libé", "é", "a/b", "ok (1.0/..)", "ok 1.0"] {
+            assert!(source_name(Some(hostile), "hello").is_err(), "{hostile}");
+        }
+        assert_eq!(
+            pool_path("main", "libé", "x", "1", "all"),
+            "pool/main/libé/libé/x_1_all.deb",
+            "a prefix never splits a character"
+        );
     }
 }

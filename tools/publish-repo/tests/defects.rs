@@ -3,7 +3,7 @@
 //! and the live tree never disagree), exit codes, and the smaller rules (--keep 0, a promote
 //! retention would drop at once, init's lock, an uninitialised repository).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use cdkit_testkit::apt::make_deb;
@@ -76,4 +76,106 @@ fn debs_cut_short_or_without_a_data_member_are_refused() {
         );
     }
     ok(&repo.add("testing", &[good]));
+}
+
+/// A .deb built by dpkg-deb without its checks (`--nocheck`) from this control text, so a
+/// test can hand publish-repo fields no honest build tool writes.
+fn hostile_deb(dir: &Path, name: &str, control: &str) -> PathBuf {
+    let work = dir.join(format!("{name}.tree"));
+    std::fs::create_dir_all(work.join("DEBIAN")).unwrap();
+    std::fs::write(work.join("DEBIAN/control"), control).unwrap();
+    let out = dir.join(format!("{name}.deb"));
+    let status = Command::new("dpkg-deb")
+        .args(["--nocheck", "--root-owner-group", "--build"])
+        .arg(&work)
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "dpkg-deb --build {name}");
+    out
+}
+
+#[test]
+fn hostile_control_fields_never_become_paths() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let stanza = |package: &str, version: &str, arch: &str, source: Option<&str>| {
+        let source = source.map(|s| format!("Source: {s}\n")).unwrap_or_default();
+        format!(
+            "Package: {package}\n{source}Version: {version}\nArchitecture: {arch}\nMaintainer: t <t@example.invalid>\nDescription: hostile\n"
+        )
+    };
+    // Relative to the repository's pool/main/PREFIX: three levels up is the test's own
+    // directory, where nothing may appear.
+    let escape = repo.dir.path().join("escape");
+    let cases = [
+        (
+            "source-dots",
+            stanza("victim", "1.0-1", "amd64", Some("../../../escape")),
+            "Source",
+        ),
+        (
+            "source-unicode",
+            stanza("victim", "1.0-1", "amd64", Some("libé")),
+            "Source",
+        ),
+        (
+            "source-accent",
+            stanza("victim", "1.0-1", "amd64", Some("é")),
+            "Source",
+        ),
+        (
+            "source-version",
+            stanza("victim", "1.0-1", "amd64", Some("victim (1.0/../..)")),
+            "Source",
+        ),
+        (
+            "package-dots",
+            stanza("../../../escape", "1.0-1", "amd64", None),
+            "package name",
+        ),
+        (
+            "version-slash",
+            stanza("victim", "1.0/../../../escape", "amd64", None),
+            "version",
+        ),
+        (
+            "arch-dots",
+            stanza("victim", "1.0-1", "../../../escape", None),
+            "architecture",
+        ),
+    ];
+    let good = make_deb(&d, "good", "1.0-1", "amd64");
+    let before = tree_digest(&repo.root());
+    for (name, control, problem) in &cases {
+        let bad = hostile_deb(&d, name, control);
+        let out = repo.add("testing", &[good.clone(), bad.clone()]);
+        let last = failed_with(&out, 2);
+        assert!(
+            last.contains(&format!("{name}.deb")) && last.contains(problem),
+            "{name}: {last}"
+        );
+        assert!(!escape.exists(), "{name} wrote outside the repository");
+        assert_eq!(
+            tree_digest(&repo.root()),
+            before,
+            "{name} changed the repository"
+        );
+    }
+    // A proper Source field still works, and apt sees the package.
+    let sourced = hostile_deb(
+        &d,
+        "sourced",
+        &stanza("sourced", "1.0-1", "amd64", Some("libsrc (1.0-1)")),
+    );
+    ok(&repo.add("testing", &[sourced]));
+    assert!(repo
+        .root()
+        .join("pool/main/libs/libsrc/sourced_1.0-1_amd64.deb")
+        .is_file());
+    let client = repo.client("testing");
+    client.must_update();
+    assert_eq!(client.candidate("sourced").as_deref(), Some("1.0-1"));
 }
