@@ -14,7 +14,7 @@ use crate::error::repair_command;
 use crate::files::{self, Migration};
 use crate::history::{self, Applied};
 use crate::report::{Direction, Outcome, Report, Step, StepFailure};
-use crate::status::{self, Status, ACCEPTED_MISSING};
+use crate::status::{self, Status};
 use crate::url::{self, DbUrl};
 use crate::{Error, Options, RepairAction};
 
@@ -60,6 +60,21 @@ impl Session {
         let result = body(self);
         self.driver.unlock();
         result
+    }
+
+    /// Run `body` in one transaction (history rows only): all of its writes or none.
+    fn atomically<T>(
+        &mut self,
+        body: impl FnOnce(&mut Session) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.driver.begin()?;
+        match body(self) {
+            Ok(value) => self.driver.execute("COMMIT").map(|()| value),
+            Err(e) => {
+                let _ = self.driver.execute("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     fn history_or_empty(&mut self) -> Result<Vec<Applied>, Error> {
@@ -456,58 +471,11 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
     let mut session = open(url, options, false)?;
     session.locked(options, |s| {
         let history = s.history_or_empty()?;
-        let row = |v: i64| {
-            history.iter().find(|h| h.version == v).ok_or_else(|| {
-                Error::Usage(format!("version {v} has no history row in this database"))
-            })
-        };
-        match action {
-            RepairAction::AcceptChecksum(versions) => {
-                let mut done = Vec::new();
-                for &v in versions {
-                    let h = row(v)?;
-                    match files.iter().find(|f| f.version == v) {
-                        Some(f) => s.driver.update_checksum(
-                            v,
-                            &f.checksum,
-                            checksum::ALGORITHM,
-                            f.down_sql.as_deref().or(h.down_sql.as_deref()),
-                        )?,
-                        None => s.driver.update_checksum(
-                            v,
-                            "",
-                            ACCEPTED_MISSING,
-                            h.down_sql.as_deref(),
-                        )?,
-                    }
-                    done.push(v.to_string());
-                }
-                Ok(format!(
-                    "accepted the current files of version(s) {}",
-                    done.join(", ")
-                ))
-            }
-            RepairAction::ClearInProgress(v) => {
-                let h = row(*v)?;
-                if h.success {
-                    return Err(Error::Usage(format!(
-                        "version {v} is applied, not in progress"
-                    )));
-                }
-                s.driver.delete_row(*v)?;
-                Ok(format!(
-                    "cleared the in-progress mark of version {v}: `up` will run it again"
-                ))
-            }
-            RepairAction::MarkApplied(v) => {
-                let h = row(*v)?;
-                if h.success {
-                    return Err(Error::Usage(format!("version {v} is already applied")));
-                }
-                s.driver.set_success(*v, true, None)?;
-                Ok(format!("marked version {v} as applied"))
-            }
-        }
+        // Every named version is checked before the first write; then all commit together.
+        let writes = crate::repair::plan(action, &files, &history)?;
+        s.atomically(|s| writes.iter().try_for_each(|w| w.apply(s.driver.as_mut())))?;
+        let done: Vec<String> = writes.iter().map(|w| w.describe()).collect();
+        Ok(format!("repaired: {}", done.join("; ")))
     })
 }
 
@@ -532,19 +500,24 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
                 history.len()
             )));
         }
+        // All rows or none: a failure half-way leaves no partial baseline behind.
+        s.atomically(|s| {
+            adopted.iter().try_for_each(|m| {
+                s.driver.insert_row(&Applied {
+                    version: m.version,
+                    name: m.name.clone(),
+                    checksum: m.checksum.clone(),
+                    checksum_algo: checksum::ALGORITHM.into(),
+                    down_sql: None,
+                    applied_at: history::now(),
+                    applied_by: format!("{} (baseline)", options.applied_by),
+                    execution_ms: 0,
+                    success: true,
+                    release: options.release.clone(),
+                })
+            })
+        })?;
         for m in adopted {
-            s.driver.insert_row(&Applied {
-                version: m.version,
-                name: m.name.clone(),
-                checksum: m.checksum.clone(),
-                checksum_algo: checksum::ALGORITHM.into(),
-                down_sql: None,
-                applied_at: history::now(),
-                applied_by: format!("{} (baseline)", options.applied_by),
-                execution_ms: 0,
-                success: true,
-                release: options.release.clone(),
-            })?;
             report.steps.push(Step {
                 version: m.version,
                 name: m.name.clone(),

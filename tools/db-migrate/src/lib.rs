@@ -29,6 +29,7 @@ pub mod error;
 pub mod files;
 pub mod history;
 pub mod new;
+mod repair;
 pub mod report;
 pub mod split;
 pub mod status;

@@ -598,3 +598,72 @@ fn library_down_to_uses_stored_sql_without_files() {
     let err = db_migrate::down_to(&db.url, -1, &older).unwrap_err();
     assert_eq!(cdkit::exit::ExitCoded::exit(&err).code(), 2);
 }
+
+/// `repair --accept-checksum 2,99`: 99 has no history row, so nothing is written (2 stays
+/// edited and `up` still refuses); `baseline` writes its rows in one transaction (a trigger
+/// that refuses the second row leaves no first row behind).
+fn repair_and_baseline_write_all_or_nothing(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=3);
+    assert_eq!(code(&db.run(&["up"])), 0);
+    db.write("0002_t2.up.sql", "CREATE TABLE t2 (id BIGINT);\n");
+    let recorded = db.query("SELECT checksum FROM db_migrate_history WHERE version = 2");
+    let out = db.run(&["repair", "--accept-checksum", "2,99"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("version 99 has no history row"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(
+        db.query("SELECT checksum FROM db_migrate_history WHERE version = 2"),
+        recorded,
+        "version 2 was not accepted when 99 was refused"
+    );
+    assert_eq!(code(&db.run(&["up"])), 2, "still edited");
+    let out = db.run(&["repair", "--accept-checksum", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("version 2 (t2): checksum sha256-lf:"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code(&db.run(&["up"])), 0);
+
+    let fresh = Db::new(kind);
+    fresh.tables(1..=3);
+    let out = fresh.run(&["up", "--to", "0"]);
+    assert_eq!(code(&out), 0, "creates the empty history: {}", stderr(&out));
+    fresh.query(match kind {
+        Kind::Sqlite => "CREATE TRIGGER no2 BEFORE INSERT ON db_migrate_history WHEN NEW.version = 2 BEGIN SELECT RAISE(ABORT, 'row 2 refused'); END;",
+        Kind::Postgres => "CREATE FUNCTION no2() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.version = 2 THEN RAISE EXCEPTION 'row 2 refused'; END IF; RETURN NEW; END $$; \
+                           CREATE TRIGGER no2 BEFORE INSERT ON db_migrate_history FOR EACH ROW EXECUTE FUNCTION no2();",
+        // One statement (the client would split a BEGIN … END body): NULL into the key fails.
+        Kind::Mariadb => "CREATE TRIGGER no2 BEFORE INSERT ON db_migrate_history FOR EACH ROW SET NEW.version = IF(NEW.version = 2, NULL, NEW.version)",
+    });
+    let out = fresh.run(&["baseline", "3"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        ["row 2 refused", "cannot be null"]
+            .iter()
+            .any(|m| last_line(&out).contains(m)),
+        "the trigger refused row 2: {}",
+        last_line(&out)
+    );
+    assert_eq!(fresh.history(), vec![], "row 1 was rolled back with row 2");
+}
+
+#[test]
+fn repair_and_baseline_write_all_or_nothing_sqlite() {
+    repair_and_baseline_write_all_or_nothing(Kind::Sqlite);
+}
+
+#[test]
+fn repair_and_baseline_write_all_or_nothing_postgres() {
+    repair_and_baseline_write_all_or_nothing(Kind::Postgres);
+}
+
+#[test]
+fn repair_and_baseline_write_all_or_nothing_mariadb() {
+    repair_and_baseline_write_all_or_nothing(Kind::Mariadb);
+}

@@ -103,6 +103,20 @@ pub trait Driver {
     /// Delete a row (a reverted migration, a cleared in-progress mark).
     fn delete_row(&mut self, version: i64) -> Result<(), Error>;
 
+    /// Run one statement that returns no rows (transaction control for [`Driver::begin`]).
+    fn execute(&mut self, sql: &str) -> Result<(), Error>;
+
+    /// Start a transaction for history writes that must land together (`baseline`, `repair`).
+    /// Rows only, no DDL, so every database (MariaDB's InnoDB history table too) commits them
+    /// together or not at all. SQLite takes its write lock at once (`IMMEDIATE`), so a writer of
+    /// the application's cannot make the first insert fail half-way through.
+    fn begin(&mut self) -> Result<(), Error> {
+        match self.kind() {
+            Kind::Sqlite => self.execute("BEGIN IMMEDIATE"),
+            _ => self.execute("START TRANSACTION"),
+        }
+    }
+
     /// Store a new checksum (and down SQL) for an applied migration (`repair`).
     fn update_checksum(
         &mut self,

@@ -240,6 +240,10 @@ impl Driver for Mysql {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.conn.query_drop(sql).map_err(|e| db_err(sql, e))
+    }
+
     fn try_lock(&mut self) -> Result<bool, Error> {
         let got: Option<Option<i64>> = self
             .conn

@@ -324,6 +324,10 @@ impl Driver for Postgres {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.client.batch_execute(sql).map_err(|e| db_err(sql, e))
+    }
+
     fn try_lock(&mut self) -> Result<bool, Error> {
         let row = self
             .client

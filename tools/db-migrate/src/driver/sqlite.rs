@@ -280,6 +280,10 @@ impl Driver for Sqlite {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.conn()?.execute_batch(sql).map_err(|e| db_err(sql, e))
+    }
+
     /// Runs on one host meet at an flock(2) lock file beside the database (freed by the
     /// kernel when a runner dies; it holds the runner's description for the exit-75 message).
     fn try_lock(&mut self) -> Result<bool, Error> {
