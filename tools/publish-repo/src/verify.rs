@@ -8,11 +8,22 @@ use std::path::Path;
 
 use cdkit::process::Command;
 
-use crate::config::{self, Config};
+use crate::config;
 use crate::error::{io, Error};
+
+/// How many times a suite is checked again when a publisher switched it to a new generation
+/// while it was being read (each try reads one generation; a publish takes far longer than a
+/// check, so a second try almost always sees a generation that stays put).
+const RETRIES: usize = 4;
 
 /// Check the repository at `repo`; returns the defects found (empty = healthy).
 /// `keyring`: a public keyring to check signatures with (gpgv); else the gpg keyring.
+///
+/// Takes no lock: publishers go on while it runs. Each suite's `dists/SUITE` link is resolved
+/// once and everything is read from that generation's directory, so a switch in the middle
+/// cannot mix two generations; a publisher deletes the generation it replaced, so when a check
+/// finds defects and the link has moved on meanwhile, the suite is checked again from the new
+/// generation.
 pub fn verify(
     repo: &Path,
     keyring: Option<&Path>,
@@ -22,34 +33,70 @@ pub fn verify(
     let mut defects = Vec::new();
     let mut pool_sums: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
     for suite in &config.suites {
-        verify_suite(
+        defects.extend(verify_suite(
             repo,
-            &config,
             suite,
             keyring,
             unsigned_ok,
             &mut pool_sums,
-            &mut defects,
-        )?;
+        )?);
     }
     Ok(defects)
 }
 
+/// The defects of `suite`'s live generation (read again if it was replaced while being read).
 fn verify_suite(
     repo: &Path,
-    _config: &Config,
+    suite: &str,
+    keyring: Option<&Path>,
+    unsigned_ok: bool,
+    pool_sums: &mut BTreeMap<String, Option<(u64, String)>>,
+) -> Result<Vec<String>, Error> {
+    let link = repo.join("dists").join(suite);
+    let mut tries = 0;
+    loop {
+        let Ok(generation) = fs::canonicalize(&link) else {
+            if crate::state::load(repo, suite)?.entries.is_empty() {
+                return Ok(Vec::new()); // never published: nothing to check
+            }
+            return Ok(vec![format!("{suite}: dists/{suite}/Release is missing")]);
+        };
+        let mut defects = Vec::new();
+        let checked = verify_generation(
+            repo,
+            &generation,
+            suite,
+            keyring,
+            unsigned_ok,
+            pool_sums,
+            &mut defects,
+        );
+        let healthy = checked.is_ok() && defects.is_empty();
+        let moved = || fs::canonicalize(&link).ok().as_ref() != Some(&generation);
+        if !healthy && tries < RETRIES && moved() {
+            tries += 1;
+            tracing::debug!(suite, "{suite} was published anew while being checked: again");
+            // A pool file the replaced generation listed may be gone by now, legitimately.
+            pool_sums.retain(|_, sums| sums.is_some());
+            continue;
+        }
+        checked?;
+        return Ok(defects);
+    }
+}
+
+/// Check one generation directory of `suite` (what `dists/SUITE` pointed to).
+fn verify_generation(
+    repo: &Path,
+    dists: &Path,
     suite: &str,
     keyring: Option<&Path>,
     unsigned_ok: bool,
     pool_sums: &mut BTreeMap<String, Option<(u64, String)>>,
     defects: &mut Vec<String>,
 ) -> Result<(), Error> {
-    let dists = repo.join("dists").join(suite);
     let release_path = dists.join("Release");
     let Ok(release) = fs::read_to_string(&release_path) else {
-        if crate::state::load(repo, suite)?.entries.is_empty() {
-            return Ok(()); // never published: nothing to check
-        }
         defects.push(format!("{suite}: dists/{suite}/Release is missing"));
         return Ok(());
     };
@@ -100,7 +147,7 @@ fn verify_suite(
                 if !dists.join(dir).join("by-hash/SHA256").join(sha).exists() {
                     defects.push(format!("{suite}: by-hash copy of {rel} ({sha}) is missing"));
                 }
-                if let Some(problem) = compressed_mismatch(&dists, rel, &bytes) {
+                if let Some(problem) = compressed_mismatch(dists, rel, &bytes) {
                     defects.push(format!("{suite}: {rel} {problem}"));
                 }
                 if rel.ends_with("/Packages") {
@@ -116,7 +163,7 @@ fn verify_suite(
             }
         }
     }
-    check_by_hash(&dists, Path::new(""), suite, defects);
+    check_by_hash(dists, Path::new(""), suite, defects);
     Ok(())
 }
 

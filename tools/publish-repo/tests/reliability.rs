@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use cdkit_testkit::apt::{make_deb, AptClient, HttpServer};
@@ -18,6 +17,36 @@ fn add(repo: &Repo, deb: &std::path::Path) -> Command {
     let mut cmd = repo.command(&["add", "--suite", "testing", "--keep", "3", "-q"]);
     cmd.arg(deb);
     cmd
+}
+
+/// `add` each of `debs` in turn (each must succeed) while `check` runs in a loop on another
+/// thread; returns how often it ran meanwhile and what each failed run said.
+fn while_publishing(
+    f: &Repo,
+    debs: &[PathBuf],
+    check: impl Fn() -> Option<String> + Sync,
+) -> (usize, Vec<String>) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let checker = scope.spawn(|| {
+            let (mut runs, mut failures) = (0, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                failures.extend(check());
+                runs += 1;
+            }
+            (runs, failures)
+        });
+        for deb in debs {
+            let out = add(f, deb).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        stop.store(true, Ordering::SeqCst);
+        checker.join().unwrap()
+    })
 }
 
 #[test]
@@ -34,43 +63,16 @@ fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
         })
         .collect();
     let server = HttpServer::serve(&f.root());
-    let client = Arc::new(AptClient::new(
-        &server.url(),
-        "testing",
-        Some(&f.key.public),
-    ));
-    let stop = Arc::new(AtomicBool::new(false));
-    let updates = Arc::new(AtomicUsize::new(0));
-    let watcher = {
-        let (client, stop, updates) = (client.clone(), stop.clone(), updates.clone());
-        std::thread::spawn(move || {
-            let mut errors = Vec::new();
-            while !stop.load(Ordering::SeqCst) {
-                let (ok, text) = client.update();
-                updates.fetch_add(1, Ordering::SeqCst);
-                if !ok {
-                    errors.push(text);
-                }
-            }
-            errors
-        })
-    };
-    for deb in &debs {
-        let out = add(&f, deb).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    stop.store(true, Ordering::SeqCst);
-    let errors = watcher.join().unwrap();
-    assert!(updates.load(Ordering::SeqCst) >= 5, "the client barely ran");
+    let client = AptClient::new(&server.url(), "testing", Some(&f.key.public));
+    let (updates, errors) = while_publishing(&f, &debs, || {
+        let (ok, text) = client.update();
+        (!ok).then_some(text)
+    });
+    assert!(updates >= 5, "the client barely ran ({updates} updates)");
     assert!(
         errors.is_empty(),
-        "{} of {} updates failed; first:\n{}",
+        "{} of {updates} updates failed; first:\n{}",
         errors.len(),
-        updates.load(Ordering::SeqCst),
         errors[0]
     );
     client.must_update();
@@ -151,5 +153,38 @@ fn four_concurrent_publishers_all_land() {
             );
         }
     }
+    f.verify();
+}
+
+#[test]
+fn verify_while_publishing_never_reports_a_false_defect() {
+    let f = Repo::new();
+    let debs: Vec<PathBuf> = (1..=60)
+        .map(|i| {
+            make_deb(
+                &f.debs(),
+                &format!("busy{}", i % 3),
+                &format!("1.{i}-1"),
+                "amd64",
+            )
+        })
+        .collect();
+    let (runs, failures) = while_publishing(&f, &debs, || {
+        let out = f.verify_at(&f.root());
+        (!out.status.success()).then(|| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    });
+    assert!(runs >= 10, "verify barely ran ({runs} times)");
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} verify runs reported defects in a healthy repository; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
     f.verify();
 }
