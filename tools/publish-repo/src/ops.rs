@@ -105,29 +105,49 @@ pub fn add(
         ));
     }
 
-    // Debian's pool file name leaves out the epoch, so two packages of one batch whose versions
-    // differ only in it would be one file: refuse the batch rather than keep either silently.
+    // Within the batch: the same name, version and architecture twice with other bytes is a
+    // conflict like one with the repository (below). Debian's pool file name leaves out the
+    // epoch, so two packages whose versions differ only in it would be one file: that is bad
+    // input; refuse the batch rather than keep either silently.
+    let mut conflicts: Vec<(String, String)> = Vec::new();
+    let mut by_key: HashMap<Key, &(PathBuf, Entry)> = HashMap::new();
     let mut by_path: HashMap<&str, &(PathBuf, Entry)> = HashMap::new();
     for candidate in &candidates {
-        if let Some(other) = by_path.insert(&candidate.1.filename, candidate) {
-            if other.1.sha256 != candidate.1.sha256 {
+        let (deb, entry) = candidate;
+        if let Some((other_deb, other)) = by_key.insert(entry.key(), candidate) {
+            if other.sha256 != entry.sha256 && !conflicts.iter().any(|(id, _)| *id == entry.id()) {
+                conflicts.push((
+                    entry.id(),
+                    format!(
+                        "{} is given twice with other bytes: {} has sha256 {}, {} has sha256 {}. Publish one build of a version; bump the version of the other.",
+                        entry.id(),
+                        other_deb.display(),
+                        other.sha256,
+                        deb.display(),
+                        entry.sha256
+                    ),
+                ));
+            }
+        }
+        if let Some((other_deb, other)) = by_path.insert(&entry.filename, candidate) {
+            if other.version != entry.version {
                 return Err(Error::Usage(format!(
                     "{} ({}) and {} ({}) would both be {}: versions that differ only in their epoch cannot share a pool file; bump the upstream version or revision",
-                    other.0.display(),
-                    other.1.version,
-                    candidate.0.display(),
-                    candidate.1.version,
-                    candidate.1.filename
+                    other_deb.display(),
+                    other.version,
+                    deb.display(),
+                    entry.version,
+                    entry.filename
                 )));
             }
         }
     }
+    drop((by_key, by_path));
 
     // The same name, version and architecture with other bytes is refused, everywhere.
     let mut all = load_all(ctx.repo, &config)?;
     clock.lap("load state");
     let known = Known::new(&all, suite, candidates.len());
-    let mut conflicts = Vec::new();
     // Whether each candidate is new to the suite.
     let mut new_here = Vec::with_capacity(candidates.len());
     for (deb, entry) in &candidates {
@@ -136,31 +156,37 @@ pub fn add(
             .map(|(sha, _)| sha.to_string())
             .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
         if let Some(sha) = sha.filter(|sha| *sha != entry.sha256) {
-            conflicts.push((deb.clone(), entry.clone(), sha));
+            if !conflicts.iter().any(|(id, _)| *id == entry.id()) {
+                conflicts.push((
+                    entry.id(),
+                    format!(
+                        "{} is already published with other bytes (sha256 {sha}); {} has sha256 {}. Bump the version instead of rebuilding it.",
+                        entry.id(),
+                        deb.display(),
+                        entry.sha256
+                    ),
+                ));
+            }
         }
         new_here.push(!found.is_some_and(|(_, in_suite)| in_suite));
     }
     drop(known);
     if !conflicts.is_empty() {
         let mut cases = Vec::new();
-        for (deb, entry, sha) in &conflicts {
-            let mut c = case(suite, component, format!("add {}", entry.id()), started);
+        for (id, message) in &conflicts {
+            let mut c = case(suite, component, format!("add {id}"), started);
             c.status = Status::Failed(Problem {
-                message: format!(
-                    "{} is already published with other bytes (sha256 {sha}); {} has sha256 {}. Bump the version instead of rebuilding it.",
-                    entry.id(),
-                    deb.display(),
-                    entry.sha256
-                ),
+                message: message.clone(),
                 kind: "conflict".into(),
                 ..Problem::default()
             });
             cases.push(c);
         }
-        for (_, entry) in candidates
-            .iter()
-            .filter(|(_, e)| !conflicts.iter().any(|(_, c, _)| c.id() == e.id()))
-        {
+        let mut reported: HashSet<String> = conflicts.into_iter().map(|(id, _)| id).collect();
+        for (_, entry) in &candidates {
+            if !reported.insert(entry.id()) {
+                continue; // one testcase per package
+            }
             let mut c = case(suite, component, format!("add {}", entry.id()), started);
             c.status = Status::Skipped {
                 message: "not added: another package of this batch was refused".into(),

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cdkit_testkit::apt::make_deb;
+use cdkit_testkit::apt::{make_deb, make_deb_with};
+use cdkit_testkit::assert_valid_junit;
 
 mod common;
 
@@ -178,4 +179,46 @@ fn hostile_control_fields_never_become_paths() {
     let client = repo.client("testing");
     client.must_update();
     assert_eq!(client.candidate("sourced").as_deref(), Some("1.0-1"));
+}
+
+#[test]
+fn one_version_twice_with_other_bytes_in_one_batch_is_a_conflict() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let first = make_deb_with(&d.join("a"), "twice", "1.0-1", "amd64", "first build\n");
+    let second = make_deb_with(&d.join("b"), "twice", "1.0-1", "amd64", "second build\n");
+    let other = make_deb(&d, "bystander", "1.0-1", "amd64");
+    let sha = |p: &Path| cdkit::hash::file_checksums(p).unwrap().2;
+    let before = tree_digest(&repo.root());
+    let out = repo.add("testing", &[first.clone(), other, second.clone()]);
+    let last = failed_with(&out, 1);
+    assert!(
+        last.contains("twice_1.0-1_amd64 is given twice with other bytes"),
+        "{last}"
+    );
+    assert!(!last.contains("epoch"), "{last}");
+    assert_valid_junit(&repo.report());
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    let failure = xml
+        .split("<failure")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failure: {xml}"));
+    assert!(
+        failure.contains(&sha(&first)) && failure.contains(&sha(&second)),
+        "both checksums in the failure: {xml}"
+    );
+    assert_eq!(
+        xml.matches("<testcase").count(),
+        2,
+        "one per package: {xml}"
+    );
+    assert!(xml.contains("<skipped"), "the bystander is skipped: {xml}");
+    assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
+    // Versions that really differ only in their epoch keep their own message (exit 2).
+    let plain = make_deb(&d.join("plain"), "twin", "1.0-1", "amd64");
+    let epoch = make_deb(&d.join("epoch"), "twin", "1:1.0-1", "amd64");
+    let last = failed_with(&repo.add("testing", &[plain, epoch]), 2);
+    assert!(last.contains("differ only in their epoch"), "{last}");
+    assert_eq!(tree_digest(&repo.root()), before);
 }
