@@ -468,7 +468,17 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
         RepairAction::AcceptChecksum(_) => files::load(&options.dir)?,
         _ => Vec::new(),
     };
-    let mut session = open(url, options, false)?;
+    let mut session = open(url, options, options.dry_run)?;
+    if options.dry_run {
+        // Reads only: no lock, no history table created.
+        let history = session.history_or_empty()?;
+        let writes = crate::repair::plan(action, &files, &history)?;
+        let planned: Vec<String> = writes.iter().map(|w| w.describe()).collect();
+        return Ok(format!(
+            "dry run, nothing written; repair would write: {}",
+            planned.join("; ")
+        ));
+    }
     session.locked(options, |s| {
         let history = s.history_or_empty()?;
         // Every named version is checked before the first write; then all commit together.
@@ -491,15 +501,30 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
     }
     let started = Instant::now();
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
-    let mut session = open(url, options, false)?;
-    session.locked(options, |s| {
-        let history = s.ensure_history()?;
-        if !history.is_empty() {
-            return Err(Error::Usage(format!(
-                "baseline {version}: the database already has {} history row(s); baseline only adopts a database without history",
-                history.len()
-            )));
+    let without_history = |history: &[Applied]| {
+        if history.is_empty() {
+            return Ok(());
         }
+        Err(Error::Usage(format!(
+            "baseline {version}: the database already has {} history row(s); baseline only adopts a database without history",
+            history.len()
+        )))
+    };
+    let mut session = open(url, options, options.dry_run)?;
+    if options.dry_run {
+        // Reads only: no lock, no history table created, no row written.
+        without_history(&session.history_or_empty()?)?;
+        for m in &adopted {
+            report
+                .steps
+                .push(planned(m.version, &m.name, Direction::Up));
+        }
+        report.version_after = adopted.last().map(|m| m.version);
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    session.locked(options, |s| {
+        without_history(&s.ensure_history()?)?;
         // All rows or none: a failure half-way leaves no partial baseline behind.
         s.atomically(|s| {
             adopted.iter().try_for_each(|m| {

@@ -142,6 +142,15 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         })
     };
     match &cli.command {
+        Command::New { name } if cli.dry_run => {
+            let (up, down) = db_migrate::new::plan(&cli.dir, name)?;
+            println!(
+                "would create {}\nwould create {}",
+                up.display(),
+                down.display()
+            );
+            Ok(Exit::Success)
+        }
         Command::New { name } => {
             let (up, down) = db_migrate::new::create(&cli.dir, name)?;
             println!("{}\n{}", up.display(), down.display());
@@ -172,7 +181,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 _ => RepairAction::AcceptChecksum(accept_checksum.clone()),
             };
             let summary = db_migrate::repair(&url()?, &action, &options)?;
-            tracing::info!("{summary}");
+            if cli.dry_run {
+                println!("{summary}");
+            } else {
+                tracing::info!("{summary}");
+            }
             Ok(Exit::Success)
         }
         Command::Up { to } => {
@@ -213,7 +226,8 @@ fn finish(cli: &Cli, url: &str, result: Result<Report, Error>) -> anyhow::Result
     let verb = match (&cli.command, report.dry_run) {
         (Command::Down { .. }, false) => "reverted",
         (Command::Down { .. }, true) => "would revert",
-        (Command::Baseline { .. }, _) => "adopted",
+        (Command::Baseline { .. }, false) => "adopted",
+        (Command::Baseline { .. }, true) => "would adopt",
         (_, false) => "applied",
         (_, true) => "would apply",
     };
@@ -255,6 +269,13 @@ fn print_plan(cli: &Cli, url: &str, report: &Report) -> anyhow::Result<()> {
                 .and_then(|h| h.down_sql.clone()),
         }
         .unwrap_or_default();
+        if let Command::Baseline { .. } = cli.command {
+            println!(
+                "-- db-migrate: would record {:04}_{} as applied without running it (baseline)",
+                step.version, step.name
+            );
+            continue;
+        }
         println!(
             "-- db-migrate: would {} {:04}_{}\n{}\n",
             step.direction.verb(),

@@ -6,25 +6,19 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 
+/// The two files `create` would make (the name checked, nothing written): for `--dry-run`.
+pub fn plan(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Error> {
+    Ok(paths(dir, &next_stem(dir, name)?))
+}
+
 /// Create `NNNN_NAME.up.sql` and `NNNN_NAME.down.sql` in `dir`; returns both paths.
 pub fn create(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Error> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(Error::Usage(format!(
-            "new {name:?}: a migration name is letters, digits, _ or - (e.g. add_users_email)"
-        )));
-    }
+    let stem = next_stem(dir, name)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::BadMigration {
         path: dir.to_path_buf(),
         problem: format!("cannot create the migrations directory: {e}"),
     })?;
-    let (version, width) = crate::files::next_version(dir)?;
-    let stem = format!("{version:0width$}_{name}");
-    let up = dir.join(format!("{stem}.up.sql"));
-    let down = dir.join(format!("{stem}.down.sql"));
+    let (up, down) = paths(dir, &stem);
     write_new(&up, &format!("-- {stem}: the change (first line `-- no-transaction` to run it outside a transaction)\n"))?;
     if let Err(e) = write_new(
         &down,
@@ -34,6 +28,28 @@ pub fn create(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Error> {
         return Err(e);
     }
     Ok((up, down))
+}
+
+/// `NNNN_NAME` for the next version, with the directory's zero-padding.
+fn next_stem(dir: &Path, name: &str) -> Result<String, Error> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(Error::Usage(format!(
+            "new {name:?}: a migration name is letters, digits, _ or - (e.g. add_users_email)"
+        )));
+    }
+    let (version, width) = crate::files::next_version(dir)?;
+    Ok(format!("{version:0width$}_{name}"))
+}
+
+fn paths(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("{stem}.up.sql")),
+        dir.join(format!("{stem}.down.sql")),
+    )
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), Error> {

@@ -667,3 +667,76 @@ fn repair_and_baseline_write_all_or_nothing_postgres() {
 fn repair_and_baseline_write_all_or_nothing_mariadb() {
     repair_and_baseline_write_all_or_nothing(Kind::Mariadb);
 }
+
+/// `--dry-run` of `baseline`, `repair` and `new` prints what it would write and writes
+/// nothing: no history table, no row changed, no file.
+fn dry_run_writes_nothing(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=3);
+    let out = db.run(&["--dry-run", "new", "add_email"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let would = db.dir().join("0004_add_email.up.sql");
+    assert!(
+        stdout(&out).contains(&format!("would create {}", would.display())),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!would.exists() && !db.dir().join("0004_add_email.down.sql").exists());
+
+    let out = db.run(&["--dry-run", "baseline", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would record 0001_t1 as applied without running it")
+            && stdout(&out).contains("would record 0002_t2 as applied")
+            && !stdout(&out).contains("0003_t3"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !db.table_exists("db_migrate_history"),
+        "a dry baseline creates no history table"
+    );
+
+    assert_eq!(code(&db.run(&["up"])), 0);
+    let rows =
+        "SELECT version, checksum, down_sql, success FROM db_migrate_history ORDER BY version";
+    db.write("0002_t2.up.sql", "CREATE TABLE t2 (id BIGINT);\n");
+    let before = db.query(rows);
+    let out = db.run(&["--dry-run", "repair", "--accept-checksum", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "dry run, nothing written; repair would write: version 2 (t2): checksum sha256-lf:"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(db.query(rows), before, "a dry repair changes no row");
+    assert_eq!(code(&db.run(&["up"])), 2, "2 is still edited");
+
+    db.query("UPDATE db_migrate_history SET success = (1 = 0) WHERE version = 3");
+    let before = db.query(rows);
+    for args in [["--clear-in-progress", "3"], ["--mark-applied", "3"]] {
+        let mut argv = vec!["--dry-run", "repair"];
+        argv.extend(args);
+        let out = db.run(&argv);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("repair would write: version 3 (t3): "),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(db.query(rows), before, "{argv:?} changed nothing");
+    }
+    assert_eq!(db.history(), vec![(1, true), (2, true), (3, false)]);
+}
+
+#[test]
+fn dry_run_writes_nothing_sqlite() {
+    dry_run_writes_nothing(Kind::Sqlite);
+}
+
+#[test]
+fn dry_run_writes_nothing_postgres() {
+    dry_run_writes_nothing(Kind::Postgres);
+}
