@@ -402,7 +402,9 @@ fn apply(s: &mut Session, m: &Migration, options: &Options) -> Step {
 /// Revert one migration with its stored down SQL (same transaction policy as [`apply`]).
 fn revert(s: &mut Session, h: &Applied) -> Step {
     let started = Instant::now();
+    // Rows stored by an older db-migrate may still start with the file's BOM.
     let sql = h.down_sql.as_deref().unwrap_or("");
+    let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
     let result = if crate::split::is_blank(sql) {
         // An empty down migration: nothing to undo but the history row.
         s.driver.delete_row(h.version).map_err(ExecError::new)

@@ -190,14 +190,21 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
     Ok(out)
 }
 
+/// The file's text without a leading BOM: servers take U+FEFF for part of the first word
+/// (PostgreSQL and MariaDB: syntax error), and it must not be stored as down SQL either. The
+/// checksum is unchanged by this ([`checksum::normalise`] strips it too).
 fn read_sql(path: &Path) -> Result<String, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::BadMigration {
         path: path.to_path_buf(),
         problem: format!("cannot read: {}", e),
     })?;
-    String::from_utf8(bytes).map_err(|e| Error::BadMigration {
+    let text = String::from_utf8(bytes).map_err(|e| Error::BadMigration {
         path: path.to_path_buf(),
         problem: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 

@@ -740,3 +740,52 @@ fn dry_run_writes_nothing_sqlite() {
 fn dry_run_writes_nothing_postgres() {
     dry_run_writes_nothing(Kind::Postgres);
 }
+
+/// A file saved with a BOM and CRLF line endings (a Windows editor) applies and reverts on
+/// every database: the BOM is not sent to the server, nor stored as down SQL. Both the
+/// transactional path and `-- no-transaction` (whose directive follows the BOM).
+fn bom_and_crlf_migrations_apply_and_revert(kind: Kind) {
+    let db = Db::new(kind);
+    db.write(
+        "0001_bom.up.sql",
+        "\u{feff}CREATE TABLE bom1 (id INT);\r\nINSERT INTO bom1 VALUES (1);\r\n",
+    );
+    db.write("0001_bom.down.sql", "\u{feff}DROP TABLE bom1;\r\n");
+    db.write(
+        "0002_bom_nt.up.sql",
+        "\u{feff}-- no-transaction\r\nCREATE TABLE bom2 (id INT);\r\nINSERT INTO bom2 VALUES (2);\r\n",
+    );
+    db.write(
+        "0002_bom_nt.down.sql",
+        "\u{feff}-- no-transaction\r\nDROP TABLE bom2;\r\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+    assert_eq!(db.query("SELECT id FROM bom1"), "1");
+    assert_eq!(db.query("SELECT id FROM bom2"), "2");
+    let stored = db.query("SELECT down_sql FROM db_migrate_history ORDER BY version");
+    assert!(
+        !stored.contains('\u{feff}') && stored.contains("DROP TABLE bom1;"),
+        "stored without the BOM: {stored:?}"
+    );
+    let out = db.run(&["down", "--to", "0"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![]);
+    assert!(!db.table_exists("bom1") && !db.table_exists("bom2"));
+}
+
+#[test]
+fn bom_and_crlf_migrations_apply_and_revert_sqlite() {
+    bom_and_crlf_migrations_apply_and_revert(Kind::Sqlite);
+}
+
+#[test]
+fn bom_and_crlf_migrations_apply_and_revert_postgres() {
+    bom_and_crlf_migrations_apply_and_revert(Kind::Postgres);
+}
+
+#[test]
+fn bom_and_crlf_migrations_apply_and_revert_mariadb() {
+    bom_and_crlf_migrations_apply_and_revert(Kind::Mariadb);
+}
