@@ -789,3 +789,90 @@ fn bom_and_crlf_migrations_apply_and_revert_postgres() {
 fn bom_and_crlf_migrations_apply_and_revert_mariadb() {
     bom_and_crlf_migrations_apply_and_revert(Kind::Mariadb);
 }
+
+/// A `-- no-transaction` migration is not atomic: CREATE UNIQUE INDEX CONCURRENTLY on
+/// duplicate data fails after PostgreSQL has created the index (left INVALID), so the run
+/// must not say "rolled back": exit 3, the in-progress row kept, the repair command printed,
+/// and a rerun refused. After the data is fixed, the invalid index dropped and the mark
+/// cleared, `up` succeeds. A statement the server rejects before running it (undefined table,
+/// class 42) changed nothing: exit 1, no row.
+#[test]
+fn failed_no_transaction_statement_that_ran_is_half_applied_postgres() {
+    let db = Db::new(Kind::Postgres);
+    db.write(
+        "0001_users.up.sql",
+        "CREATE TABLE users (id INT PRIMARY KEY, email TEXT);\n\
+         INSERT INTO users VALUES (1, 'a@x'), (2, 'a@x'), (3, 'b@x');\n",
+    );
+    db.write(
+        "0002_unique_email.up.sql",
+        "-- no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);\n",
+    );
+    let report = db.path("cic.xml");
+    let out = db.run(&["--junit", report.to_str().unwrap(), "up"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(
+        line.contains("apply 2 (unique_email) failed half-way")
+            && line.contains("repair --clear-in-progress 2")
+            && line.contains("repair --mark-applied 2")
+            && line.contains("INVALID index"),
+        "{line}"
+    );
+    assert_eq!(db.history(), vec![(1, true), (2, false)]);
+    assert_eq!(
+        db.query("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'users_email'"),
+        "f",
+        "the failed statement left an INVALID index: it ran"
+    );
+    let xml = common::junit(&report);
+    assert!(
+        xml.contains("half-applied") && xml.contains("23505"),
+        "{xml}"
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 3, "refused until repaired: {}", stderr(&out));
+
+    db.query("DELETE FROM users WHERE id = 2; DROP INDEX users_email;");
+    let out = db.run(&["repair", "--clear-in-progress", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+    assert_eq!(
+        db.query("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'users_email'"),
+        "t"
+    );
+
+    db.write(
+        "0003_rejected.up.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY nope ON no_such_table (x);\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("apply 3 (rejected) failed and was rolled back"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+}
+
+/// MariaDB shares the flaw: `DROP TABLE a, missing` drops `a`, then fails on `missing`
+/// (error 1051), so even a failing *first* statement may have changed the database: exit 3,
+/// not "rolled back". A statement rejected before running (1050, table exists) is exit 1.
+#[test]
+fn failed_first_statement_that_ran_is_half_applied_mariadb() {
+    let db = Db::new(Kind::Mariadb);
+    db.tables(1..=1);
+    db.write("0002_drop_two.up.sql", "DROP TABLE t1, no_such_table;\n");
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("repair --clear-in-progress 2"),
+        "{}",
+        last_line(&out)
+    );
+    assert!(!db.table_exists("t1"), "MariaDB dropped t1 before failing");
+    assert_eq!(db.history(), vec![(1, true), (2, false)]);
+}

@@ -91,6 +91,28 @@ fn exec_error(e: &mysql::Error) -> ExecError {
     }
 }
 
+/// Whether MariaDB refused a statement before it ran (parsing, names, privileges), so a
+/// failing first statement changed nothing. Error numbers, not SQLSTATE classes: 1051
+/// (unknown table, SQLSTATE 42S02) comes from `DROP TABLE a, missing` *after* dropping `a`.
+fn rejected_before_running(e: &mysql::Error) -> bool {
+    const REJECTED: [u16; 13] = [
+        1044, // access denied to the database
+        1046, // no database selected
+        1049, // unknown database
+        1050, // table already exists
+        1054, // unknown column
+        1060, // duplicate column name
+        1061, // duplicate key name
+        1064, // syntax error
+        1091, // cannot drop a column or key that does not exist
+        1142, // table command denied
+        1143, // column command denied
+        1146, // table does not exist
+        1227, // privilege needed
+    ];
+    matches!(e, mysql::Error::MySqlError(my) if REJECTED.contains(&my.code))
+}
+
 fn db_err(context: &str, e: mysql::Error) -> Error {
     Error::db(context, e)
 }
@@ -164,7 +186,9 @@ impl Driver for Mysql {
         let statements = split::split(sql, Dialect::Mysql);
         let describe = |done: usize, e: &mysql::Error| {
             let mut err = exec_error(e);
-            err.changed = done > 0;
+            // Earlier statements are committed, and the failing one may have changed something
+            // itself unless the server refused it before running it.
+            err.changed = done > 0 || !rejected_before_running(e);
             err.statement = statements.get(done).map(|s| s.text.to_string());
             err
         };

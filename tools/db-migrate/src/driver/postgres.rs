@@ -191,6 +191,14 @@ fn insert_sql(row: &Applied, execution_ms: &str) -> String {
     )
 }
 
+/// Whether a SQLSTATE proves that the server refused a statement before running it: class 42
+/// (syntax error, undefined or duplicate object, privileges: found while parsing and
+/// analysing) and 0A (feature not supported). Anything else, or no SQLSTATE at all (the
+/// connection broke), may come after the statement changed something.
+fn rejected_before_running(sqlstate: Option<&str>) -> bool {
+    sqlstate.is_some_and(|c| c.starts_with("42") || c.starts_with("0A"))
+}
+
 fn db_err(context: &str, e: postgres::Error) -> Error {
     Error::db(
         context,
@@ -274,7 +282,17 @@ impl Driver for Postgres {
             if let Err(e) = self.client.batch_execute(statement.text) {
                 let mut err = self.exec_error(&e, statement.text, 0);
                 err.statement = Some(statement.text.to_string());
-                err.changed = i > 0;
+                // Earlier statements are committed, and the failing one may have had effects
+                // of its own (CONCURRENTLY commits in stages) unless the server refused it
+                // before it ran.
+                err.changed = i > 0 || !rejected_before_running(err.code.as_deref());
+                if err.changed && statement.text.to_ascii_uppercase().contains("CONCURRENTLY") {
+                    err.message.push_str(
+                        " (a failed CONCURRENTLY statement can leave an INVALID index: find it \
+                         with `SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid` \
+                         and drop it before running the migration again)",
+                    );
+                }
                 return Err(err);
             }
         }
@@ -349,6 +367,16 @@ impl Driver for Postgres {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_parse_and_analysis_errors_prove_nothing_ran() {
+        assert!(rejected_before_running(Some("42P01"))); // undefined table
+        assert!(rejected_before_running(Some("42601"))); // syntax error
+        assert!(rejected_before_running(Some("0A000")));
+        assert!(!rejected_before_running(Some("23505"))); // unique index on duplicates
+        assert!(!rejected_before_running(Some("40P01"))); // deadlock mid-build
+        assert!(!rejected_before_running(None)); // connection lost
+    }
 
     #[test]
     fn literals_survive_any_content() {

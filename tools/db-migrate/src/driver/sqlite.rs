@@ -64,7 +64,9 @@ impl Sqlite {
     }
 
     /// Run every statement of `sql` (SQLite's own parser finds them, triggers included),
-    /// reading and discarding rows of statements that return some.
+    /// reading and discarding rows of statements that return some. Outside a transaction
+    /// each statement is its own atomic transaction, so a failing one changed nothing: only
+    /// the statements before it count as changes.
     fn run_statements(conn: &Connection, sql: &str) -> Result<usize, ExecError> {
         let mut batch = rusqlite::Batch::new(conn, sql);
         let mut done = 0;
