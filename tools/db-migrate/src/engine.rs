@@ -149,6 +149,13 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
             let mut progress = Progress::new(options.progress, Some(todo.len() as u64));
             for m in todo {
                 interrupted(&mut report).map_err(|e| settle(e, s))?;
+                if m.down_sql.as_deref().is_some_and(crate::split::is_blank) {
+                    tracing::warn!(
+                        "{}.down.sql has no statements: `down` will refuse to revert {} (write `SELECT 1;` for an intentional no-op)",
+                        m.label(),
+                        m.version
+                    );
+                }
                 let step = apply(s, m, options);
                 progress.advance(1);
                 progress.event(
@@ -192,11 +199,23 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
                 .collect();
             todo.sort_by_key(|h| std::cmp::Reverse(h.version));
             // Refuse before changing anything if one of them cannot be reverted.
-            if let Some(h) = todo.iter().find(|h| h.down_sql.is_none()) {
-                return Err(Error::NoDownSql {
-                    version: h.version,
-                    name: h.name.clone(),
-                });
+            for h in &todo {
+                match h.down_sql.as_deref() {
+                    None => {
+                        return Err(Error::NoDownSql {
+                            version: h.version,
+                            name: h.name.clone(),
+                        })
+                    }
+                    Some(sql) if crate::split::is_blank(sql) => {
+                        return Err(Error::EmptyDown {
+                            version: h.version,
+                            name: h.name.clone(),
+                            file: format!("{:04}_{}.down.sql", h.version, h.name),
+                        })
+                    }
+                    Some(_) => {}
+                }
             }
             Ok(todo)
         };
@@ -405,10 +424,7 @@ fn revert(s: &mut Session, h: &Applied) -> Step {
     // Rows stored by an older db-migrate may still start with the file's BOM.
     let sql = h.down_sql.as_deref().unwrap_or("");
     let sql = sql.strip_prefix('\u{feff}').unwrap_or(sql);
-    let result = if crate::split::is_blank(sql) {
-        // An empty down migration: nothing to undo but the history row.
-        s.driver.delete_row(h.version).map_err(ExecError::new)
-    } else if files::is_transactional(sql) && s.driver.transactional_ddl() {
+    let result = if files::is_transactional(sql) && s.driver.transactional_ddl() {
         s.driver.revert_atomic(sql, h.version)
     } else {
         match s.driver.set_success(h.version, false, None) {

@@ -35,6 +35,15 @@ pub enum Error {
     #[error("cannot revert version {version} ({name}): no down SQL was stored when it was applied; choose a target of {version} or higher")]
     NoDownSql { version: i64, name: String },
 
+    /// `down` would revert a migration whose stored down SQL has no statements (a down file of
+    /// only comments, such as `new`'s template): reporting it "reverted" would be a lie.
+    #[error("cannot revert version {version} ({name}): its down file {file} had no statements (only comments or whitespace) when it was applied; write the SQL that undoes it (`SELECT 1;` for an intentional no-op) and store it with `db-migrate repair --accept-checksum {version}`, or choose a target of {version} or higher")]
+    EmptyDown {
+        version: i64,
+        name: String,
+        file: String,
+    },
+
     /// The database is unreachable before anything was changed; safe to retry.
     #[error("cannot connect to {url}: {message}")]
     Connect { url: String, message: String },
@@ -172,6 +181,7 @@ impl ExitCoded for Error {
             | Error::BadMigration { .. }
             | Error::Drift { .. }
             | Error::NoDownSql { .. }
+            | Error::EmptyDown { .. }
             | Error::Refused { .. } => Exit::Usage,
             Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
             Error::Database { .. } | Error::Failed { .. } => Exit::Failed,

@@ -22,7 +22,11 @@ pub fn create(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Error> {
     write_new(&up, &format!("-- {stem}: the change (first line `-- no-transaction` to run it outside a transaction)\n"))?;
     if let Err(e) = write_new(
         &down,
-        &format!("-- {stem}: undo the change (kept in the history when applied)\n"),
+        &format!(
+            "-- {stem}: undo the change (kept in the history when applied).\n\
+             -- A down file without statements cannot be reverted: `down` refuses it. For an\n\
+             -- intentional no-op, write: SELECT 1;\n"
+        ),
     ) {
         let _ = std::fs::remove_file(&up);
         return Err(e);

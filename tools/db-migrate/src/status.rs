@@ -37,7 +37,7 @@ pub struct MigrationState {
     pub applied_by: Option<String>,
     pub release: Option<String>,
     pub execution_ms: Option<i64>,
-    /// Whether a down SQL is stored (applied) or present as a file (pending).
+    /// Whether down SQL with statements is stored (applied) or present as a file (pending).
     pub reversible: bool,
 }
 
@@ -99,6 +99,11 @@ pub fn check(files: Option<&[Migration]>, history: &[Applied], url: &str) -> Res
     Ok(())
 }
 
+/// Whether down SQL can revert anything: present, and more than comments.
+fn reversible(down_sql: Option<&str>) -> bool {
+    down_sql.is_some_and(|sql| !crate::split::is_blank(sql))
+}
+
 /// Merge files and history into one list by version.
 pub fn compute(files: &[Migration], history: &[Applied]) -> Vec<MigrationState> {
     let mut versions: Vec<i64> = files
@@ -129,7 +134,7 @@ pub fn compute(files: &[Migration], history: &[Applied]) -> Vec<MigrationState> 
                     applied_by: Some(row.applied_by.clone()),
                     release: row.release.clone(),
                     execution_ms: Some(row.execution_ms),
-                    reversible: row.down_sql.is_some(),
+                    reversible: reversible(row.down_sql.as_deref()),
                 },
                 None => MigrationState {
                     version: v,
@@ -139,7 +144,7 @@ pub fn compute(files: &[Migration], history: &[Applied]) -> Vec<MigrationState> 
                     applied_by: None,
                     release: None,
                     execution_ms: None,
-                    reversible: file.is_some_and(|f| f.down_sql.is_some()),
+                    reversible: reversible(file.and_then(|f| f.down_sql.as_deref())),
                 },
             }
         })

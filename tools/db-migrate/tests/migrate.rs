@@ -526,6 +526,11 @@ fn dry_run_new_and_baseline() {
         "ALTER TABLE t1 ADD COLUMN email TEXT;\n",
     )
     .unwrap();
+    std::fs::write(
+        db.dir().join("0003_add_email.down.sql"),
+        "ALTER TABLE t1 DROP COLUMN email;\n",
+    )
+    .unwrap();
 
     // An existing database that already has t1 and t2, made without db-migrate.
     db.query("CREATE TABLE t1 (id INT PRIMARY KEY, name VARCHAR(20)); CREATE TABLE t2 (id INT PRIMARY KEY, name VARCHAR(20));");
@@ -875,4 +880,62 @@ fn failed_first_statement_that_ran_is_half_applied_mariadb() {
     );
     assert!(!db.table_exists("t1"), "MariaDB dropped t1 before failing");
     assert_eq!(db.history(), vec![(1, true), (2, false)]);
+}
+
+/// `new`'s down template holds only comments: such a down file means "no down SQL", so `down`
+/// refuses (exit 2, naming the version and the file) instead of reporting a revert that did
+/// nothing. `SELECT 1;` is the documented intentional no-op; once stored, `down` runs it.
+#[test]
+fn comment_only_down_file_is_refused() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=1);
+    let out = db.run(&["new", "add_email"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let down = db.dir().join("0002_add_email.down.sql");
+    assert!(
+        std::fs::read_to_string(&down)
+            .unwrap()
+            .contains("SELECT 1;"),
+        "the template names the no-op"
+    );
+    db.write(
+        "0002_add_email.up.sql",
+        "ALTER TABLE t1 ADD COLUMN email TEXT;\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("0002_add_email.down.sql has no statements"),
+        "up warns: {}",
+        stderr(&out)
+    );
+    let status: serde_json::Value =
+        serde_json::from_slice(&db.run(&["status", "--json"]).stdout).expect("status --json");
+    assert_eq!(status["migrations"][1]["reversible"], false, "{status}");
+
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(
+        line.contains("cannot revert version 2 (add_email)")
+            && line.contains("0002_add_email.down.sql had no statements")
+            && line.contains("SELECT 1;"),
+        "{line}"
+    );
+    assert_eq!(db.versions(), vec![1, 2], "nothing reverted");
+    assert_eq!(
+        db.query("SELECT count(*) FROM pragma_table_info('t1') WHERE name = 'email'"),
+        "1"
+    );
+
+    std::fs::write(
+        &down,
+        "-- nothing to undo: the column may stay\nSELECT 1;\n",
+    )
+    .unwrap();
+    let out = db.run(&["repair", "--accept-checksum", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1]);
 }
