@@ -42,14 +42,7 @@ fn apt_sees_adds_promotions_removals_and_retention() {
     let production = repo.client("production");
     production.must_update();
     assert_eq!(production.candidate("hello"), None);
-    ok(&repo.run(&[
-        "promote",
-        "--from",
-        "testing",
-        "--to",
-        "production",
-        "hello=1.0-1",
-    ]));
+    ok(&repo.promote(&["hello=1.0-1"]));
     assert_valid_junit(&repo.report());
     production.must_update();
     assert_eq!(production.candidate("hello").as_deref(), Some("1.0-1"));
@@ -96,22 +89,8 @@ fn clients_follow_a_move_back_to_an_older_version() {
             make_deb(&d, "app", "1.1-1", "amd64"),
         ],
     ));
-    ok(&repo.run(&[
-        "promote",
-        "--from",
-        "testing",
-        "--to",
-        "production",
-        "app=1.0-1",
-    ]));
-    ok(&repo.run(&[
-        "promote",
-        "--from",
-        "testing",
-        "--to",
-        "production",
-        "app=1.1-1",
-    ]));
+    ok(&repo.promote(&["app=1.0-1"]));
+    ok(&repo.promote(&["app=1.1-1"]));
     let server = HttpServer::serve(&repo.root());
     let over_http = AptClient::new(&server.url(), "production", Some(&repo.key.public));
     let over_file = repo.client("production");
@@ -123,14 +102,7 @@ fn clients_follow_a_move_back_to_an_older_version() {
     // one-second resolution, so publish-repo must keep Last-Modified growing.
     // Back to 1.0-1: drop 1.1-1 from production and re-promote 1.0-1 (fresh Date).
     ok(&repo.run(&["remove", "--suite", "production", "app=1.1-1"]));
-    ok(&repo.run(&[
-        "promote",
-        "--from",
-        "testing",
-        "--to",
-        "production",
-        "app=1.0-1",
-    ]));
+    ok(&repo.promote(&["app=1.0-1"]));
     for client in [&over_http, &over_file] {
         client.must_update();
         assert_eq!(client.candidate("app").as_deref(), Some("1.0-1"));

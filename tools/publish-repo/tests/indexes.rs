@@ -212,3 +212,149 @@ fn chunked_indexes_decode_everywhere_and_equal_a_fresh_publish() {
         assert_eq!(client.candidate("pkg0194"), None, "removed");
     }
 }
+
+/// What a publish of `suite` left: its Release (as fields), InRelease bytes and mtime.
+struct Published {
+    fields: Vec<(String, String)>,
+    release: String,
+    inrelease: Vec<u8>,
+    mtime: std::time::SystemTime,
+}
+
+impl Published {
+    fn read(repo: &Repo, suite: &str) -> Published {
+        let dir = repo.root().join("dists").join(suite);
+        let release = std::fs::read_to_string(dir.join("Release")).unwrap();
+        let fields = release
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        Published {
+            fields,
+            release,
+            inrelease: std::fs::read(dir.join("InRelease")).unwrap(),
+            mtime: std::fs::metadata(dir.join("InRelease"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+        }
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} in\n{}", self.release))
+    }
+
+    /// `Date`, parsed (apt compares it with the Date of the Release it already has).
+    fn date(&self) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(self.field("Date"), "%a, %d %b %Y %H:%M:%S UTC")
+            .unwrap_or_else(|e| panic!("Date {:?}: {e}", self.field("Date")))
+    }
+
+    /// Release and InRelease of this publish and the `next` agree on everything a client
+    /// pins, and `next` is not older.
+    fn followed_by(&self, next: &Published, what: &str) {
+        for name in ["Origin", "Label", "Suite", "Codename", "Acquire-By-Hash"] {
+            assert_eq!(self.field(name), next.field(name), "{what}: {name} changed");
+        }
+        assert!(next.date() >= self.date(), "{what}: Date went back");
+        assert!(
+            next.mtime > self.mtime,
+            "{what}: InRelease's mtime did not grow (HTTP If-Modified-Since would hide it)"
+        );
+    }
+}
+
+/// Wait until the wall clock is past the second of `published`'s Date.
+fn next_second_after(published: &Published) {
+    while chrono::Utc::now().naive_utc() < published.date() + chrono::Duration::seconds(1) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn release_fields_stay_put_and_every_publish_gets_a_fresh_date() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "hello", "1.0-1", "amd64")]));
+    let promote = || ok(&repo.promote(&["hello=1.0-1"]));
+    promote();
+    let first = Published::read(&repo, "production");
+    assert_eq!(first.field("Origin"), "cdkit");
+    assert_eq!(first.field("Label"), "cdkit test");
+    assert_eq!(first.field("Suite"), "production");
+    assert_eq!(first.field("Codename"), "production");
+    assert_eq!(first.field("Acquire-By-Hash"), "yes");
+    // SHA256 of every index, the uncompressed Packages included (apt ignores an index whose
+    // plain file Release does not list); no other hash, since only SHA256 by-hash files exist.
+    let hashes: Vec<&str> = first
+        .release
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.ends_with(':'))
+        .collect();
+    assert_eq!(hashes, ["SHA256:"], "{}", first.release);
+    for arch in ["amd64", "all"] {
+        let dir = repo
+            .root()
+            .join(format!("dists/production/main/binary-{arch}/by-hash"));
+        let algorithms: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(algorithms, ["SHA256"], "{}", dir.display());
+        for name in ["Packages", "Packages.gz", "Packages.xz"] {
+            let path = format!(" main/binary-{arch}/{name}");
+            assert!(
+                first.release.lines().any(|l| l.ends_with(&path)),
+                "{path} not listed:\n{}",
+                first.release
+            );
+        }
+    }
+
+    // The same promote again, at once: nothing to add, published anyway. Within the same
+    // second the Date may repeat (it has one-second resolution; apt takes an equal Date), and
+    // the mtime still grows.
+    promote();
+    let again = Published::read(&repo, "production");
+    first.followed_by(&again, "an immediate no-op promote");
+    // In a later second: a later Date, and so a new InRelease.
+    next_second_after(&again);
+    promote();
+    let later = Published::read(&repo, "production");
+    again.followed_by(&later, "a no-op promote a second later");
+    assert!(later.date() > again.date(), "the Date is not fresh");
+    assert_ne!(later.inrelease, again.inrelease, "InRelease did not change");
+    // A remove: a fresh Date too.
+    next_second_after(&later);
+    ok(&repo.run(&["remove", "--suite", "production", "hello"]));
+    let removed = Published::read(&repo, "production");
+    later.followed_by(&removed, "a remove");
+    assert!(removed.date() > later.date(), "the Date is not fresh");
+    assert_ne!(removed.inrelease, later.inrelease);
+
+    // Origin and Label never change: init again with another Label is refused (exit 2) and
+    // leaves the configuration as it was.
+    let config = repo.root().join(".publish-repo/config.json");
+    let before = std::fs::read(&config).unwrap();
+    let out = repo.run(&["init", "--origin", "cdkit", "--label", "another label"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let last = stderr(&out).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.starts_with("publish-repo: error: ") && last.contains("never change"),
+        "{last}"
+    );
+    assert_eq!(std::fs::read(&config).unwrap(), before, "config changed");
+    let after = Published::read(&repo, "production");
+    assert_eq!(
+        after.inrelease, removed.inrelease,
+        "a refused init published"
+    );
+    repo.verify();
+}

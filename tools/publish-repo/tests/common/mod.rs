@@ -155,3 +155,12 @@ pub fn failed_with(out: &Output, code: i32) -> String {
     );
     last
 }
+
+impl Repo {
+    /// `promote --from testing --to production SPEC…`.
+    pub fn promote(&self, specs: &[&str]) -> Output {
+        let mut cmd = self.command(&["promote", "--from", "testing", "--to", "production"]);
+        cmd.args(specs);
+        cmd.output().unwrap()
+    }
+}
