@@ -78,6 +78,30 @@ fn apt_sees_adds_promotions_removals_and_retention() {
     repo.verify();
 }
 
+/// The line of an `apt-get update` output about `what` (e.g. `production InRelease`).
+fn fetch_line<'a>(update: &'a str, what: &str) -> &'a str {
+    update
+        .lines()
+        .find(|l| {
+            l.contains(what)
+                && (l.starts_with("Get:") || l.starts_with("Hit:") || l.starts_with("Ign:"))
+        })
+        .unwrap_or_else(|| panic!("apt-get update said nothing about {what}:\n{update}"))
+}
+
+/// `apt-get update` (must succeed) fetched each of `what` anew (`Get:`, not `Hit:`).
+fn fetched_anew(client: &AptClient, how: &str, what: &[&str]) {
+    let (updated, text) = client.update();
+    assert!(updated, "{how}: apt-get update failed:\n{text}");
+    for what in what {
+        let line = fetch_line(&text, what);
+        assert!(
+            line.starts_with("Get:"),
+            "{how}: {line:?} (not fetched anew):\n{text}"
+        );
+    }
+}
+
 #[test]
 fn clients_follow_a_move_back_to_an_older_version() {
     let repo = Repo::new();
@@ -89,24 +113,58 @@ fn clients_follow_a_move_back_to_an_older_version() {
             make_deb(&d, "app", "1.1-1", "amd64"),
         ],
     ));
-    ok(&repo.promote(&["app=1.0-1"]));
+    // Production gets 1.1-1 only; testing retains 1.0-1.
     ok(&repo.promote(&["app=1.1-1"]));
     let server = HttpServer::serve(&repo.root());
-    let over_http = AptClient::new(&server.url(), "production", Some(&repo.key.public));
-    let over_file = repo.client("production");
-    for client in [&over_http, &over_file] {
+    let over_http = || AptClient::new(&server.url(), "production", Some(&repo.key.public));
+    // Two clients update between the two steps of the move back, two only after both.
+    let (between_http, between_file) = (over_http(), repo.client("production"));
+    let (after_http, after_file) = (over_http(), repo.client("production"));
+    let clients = [
+        ("http, updating between", &between_http),
+        ("file, updating between", &between_file),
+        ("http", &after_http),
+        ("file", &after_file),
+    ];
+    for (_, client) in clients {
         client.must_update();
         assert_eq!(client.candidate("app").as_deref(), Some("1.1-1"));
+        assert_eq!(client.versions("app"), ["1.1-1"]);
     }
-    // Within the same second as the client's last fetch: HTTP If-Modified-Since has
-    // one-second resolution, so publish-repo must keep Last-Modified growing.
-    // Back to 1.0-1: drop 1.1-1 from production and re-promote 1.0-1 (fresh Date).
+    let seen = std::fs::read(repo.root().join("dists/production/InRelease")).unwrap();
+    // The move back, as `rollback` makes it: 1.1-1 leaves production, then 1.0-1 is promoted
+    // from testing. Both publishes may fall within the second of the clients' last fetch:
+    // Last-Modified must still grow (HTTP If-Modified-Since has one-second resolution) and
+    // the Date must not go back (apt ignores an older Release).
     ok(&repo.run(&["remove", "--suite", "production", "app=1.1-1"]));
-    ok(&repo.promote(&["app=1.0-1"]));
-    for client in [&over_http, &over_file] {
-        client.must_update();
-        assert_eq!(client.candidate("app").as_deref(), Some("1.0-1"));
+    for (how, client) in &clients[..2] {
+        // (An index that became empty is not fetched: apt knows the empty file's hash.)
+        fetched_anew(client, how, &["production InRelease"]);
+        assert_eq!(client.candidate("app"), None, "{how}");
     }
+    let removed = std::fs::read(repo.root().join("dists/production/InRelease")).unwrap();
+    ok(&repo.promote(&["app=1.0-1"]));
+    let promoted = std::fs::read(repo.root().join("dists/production/InRelease")).unwrap();
+    assert!(
+        promoted != removed && promoted != seen,
+        "InRelease did not change"
+    );
+    for (how, client) in clients {
+        fetched_anew(
+            client,
+            how,
+            &["production InRelease", "production/main amd64 Packages"],
+        );
+        assert_eq!(client.candidate("app").as_deref(), Some("1.0-1"), "{how}");
+        assert_eq!(client.versions("app"), ["1.0-1"], "{how}");
+    }
+    // The update after: nothing new, and apt says so (the Get: above were not its default).
+    let (updated, text) = after_http.update();
+    assert!(updated, "{text}");
+    assert!(
+        fetch_line(&text, "production InRelease").starts_with("Hit:"),
+        "{text}"
+    );
     repo.verify();
 }
 
