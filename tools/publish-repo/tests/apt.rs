@@ -9,7 +9,21 @@ use cdkit_testkit::assert_valid_junit;
 
 mod common;
 
-use common::{ok, stderr, Repo, BIN};
+use common::{failed_with, ok, stderr, tree_digest, Repo, BIN};
+
+/// The names of the testcases of the JUnit report `report` (which must be valid), in order.
+fn testcases(report: &Path) -> Vec<String> {
+    assert_valid_junit(report);
+    let xml = std::fs::read_to_string(report).unwrap();
+    xml.split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let start = case.find("name=\"").unwrap_or_else(|| panic!("{xml}")) + 6;
+            let name = &case[start..];
+            name[..name.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
 
 #[test]
 fn apt_sees_adds_promotions_removals_and_retention() {
@@ -174,7 +188,19 @@ fn the_same_version_with_other_bytes_is_refused_and_an_identical_re_add_is_a_no_
     let d = repo.debs();
     let original = make_deb(&d, "svc", "1.0-1", "amd64");
     ok(&repo.add("testing", std::slice::from_ref(&original)));
+    let before = tree_digest(&repo.root());
     ok(&repo.add("testing", std::slice::from_ref(&original)));
+    assert_eq!(
+        tree_digest(&repo.root()),
+        before,
+        "an identical re-add changed the repository"
+    );
+    assert_eq!(testcases(&repo.report()), ["add svc_1.0-1_amd64"]);
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    assert!(
+        xml.contains("already in testing") && !xml.contains("<failure"),
+        "{xml}"
+    );
     let rebuilt = make_deb_with(
         &d.join("rebuilt"),
         "svc",
@@ -182,41 +208,39 @@ fn the_same_version_with_other_bytes_is_refused_and_an_identical_re_add_is_a_no_
         "amd64",
         "different bytes\n",
     );
-    let before = tree_digest(&repo.root());
-    let out = repo.add("testing", &[rebuilt]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = repo.add("testing", std::slice::from_ref(&rebuilt));
+    let last = failed_with(&out, 1);
     assert!(
-        stderr(&out).contains("svc_1.0-1_amd64 is already published with other bytes"),
-        "{}",
-        stderr(&out)
+        last.contains("svc_1.0-1_amd64 is already published with other bytes"),
+        "{last}"
     );
+    assert_eq!(testcases(&repo.report()), ["add svc_1.0-1_amd64"]);
     let xml = std::fs::read_to_string(repo.report()).unwrap();
-    assert_valid_junit(&repo.report());
     let original_sha = cdkit::hash::file_checksums(&original).unwrap().2;
-    assert!(
-        xml.contains("<failure") && xml.contains(&original_sha),
-        "{xml}"
-    );
+    let rebuilt_sha = cdkit::hash::file_checksums(&rebuilt).unwrap().2;
+    assert_ne!(original_sha, rebuilt_sha);
+    let failure = xml
+        .split("<failure")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failure in {xml}"));
+    for sha in [&original_sha, &rebuilt_sha] {
+        assert!(failure.contains(sha.as_str()), "{sha} not named: {xml}");
+        assert!(last.contains(sha.as_str()), "{sha} not named: {last}");
+    }
     assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
 }
 
-/// Every file's path and content under `root`, except the lock file.
-fn tree_digest(root: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for item in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = item.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path.ends_with("lock") {
-                let sha = cdkit::hash::file_checksums(&path).unwrap().2;
-                out.push((path.display().to_string(), sha));
-            }
-        }
+/// The run failed with `code` and said so in exactly one line on stderr, an error naming
+/// each of `names` (the input and the problem); returns that line.
+fn one_error_line(out: &std::process::Output, code: i32, names: &[&str]) -> String {
+    let text = stderr(out);
+    let last = failed_with(out, code);
+    assert_eq!(text.lines().count(), 1, "more than one line:\n{text}");
+    assert!(last.starts_with("publish-repo: error: "), "{last}");
+    for name in names {
+        assert!(last.contains(name), "{name:?} not named: {last}");
     }
-    out.sort();
-    out
+    last
 }
 
 #[test]
@@ -232,24 +256,13 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
     std::fs::write(&not_deb, "just text\n").unwrap();
     let bad_control = bad_control_deb(&d);
     let before = tree_digest(&repo.root());
-    for (bad, needle) in [
-        (&truncated, "truncated.deb"),
-        (&not_deb, "notes.deb"),
+    for (bad, problem) in [
+        (&truncated, "truncated"),
+        (&not_deb, "not a Debian package"),
         (&bad_control, "malformed control file"),
     ] {
         let out = repo.add("testing", &[good.clone(), bad.clone()]);
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{}: {}",
-            bad.display(),
-            stderr(&out)
-        );
-        let last = stderr(&out).lines().last().unwrap_or("").to_string();
-        assert!(
-            last.starts_with("publish-repo: error: ") && last.contains(needle),
-            "{last}"
-        );
+        one_error_line(&out, 2, &[&bad.display().to_string(), problem]);
         assert_eq!(
             tree_digest(&repo.root()),
             before,
@@ -260,35 +273,42 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
     // Two versions that differ only in their epoch would be one pool file.
     let plain = make_deb(&d.join("plain"), "twin", "1.0-1", "amd64");
     let epoch = make_deb(&d.join("epoch"), "twin", "1:1.0-1", "amd64");
-    let out = repo.add("testing", &[plain, epoch]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let last = stderr(&out).lines().last().unwrap_or("").to_string();
-    assert!(last.contains("differ only in their epoch"), "{last}");
+    let out = repo.add("testing", &[plain.clone(), epoch.clone()]);
+    one_error_line(
+        &out,
+        2,
+        &[
+            &plain.display().to_string(),
+            &epoch.display().to_string(),
+            "differ only in their epoch",
+        ],
+    );
     assert_eq!(
         tree_digest(&repo.root()),
         before,
         "the epoch twins changed the repository"
     );
     // A missing signing key.
+    let missing = "0000000000000000000000000000000000000000";
     let out = Command::new(BIN)
         .args(["add", "--repo"])
         .arg(repo.root())
-        .args([
-            "--suite",
-            "testing",
-            "--sign-key",
-            "0000000000000000000000000000000000000000",
-        ])
+        .args(["--suite", "testing", "--sign-key", missing])
         .arg(&good)
         .env("GNUPGHOME", repo.key.home.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("no such secret key"),
-        "{}",
-        stderr(&out)
-    );
+    one_error_line(&out, 2, &[missing, "no such secret key"]);
+    let absent_file = d.join("absent-key.asc");
+    let out = Command::new(BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args(["--suite", "testing", "--sign-key-file"])
+        .arg(&absent_file)
+        .arg(&good)
+        .output()
+        .unwrap();
+    one_error_line(&out, 2, &[&absent_file.display().to_string()]);
     let out = Command::new(BIN)
         .args(["add", "--repo"])
         .arg(repo.root())
@@ -296,8 +316,7 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
         .arg(&good)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no signing key"), "{}", stderr(&out));
+    one_error_line(&out, 2, &["no signing key"]);
     assert_eq!(tree_digest(&repo.root()), before);
 }
 
