@@ -11,6 +11,57 @@ mod common;
 
 use common::{failed_with, ok, stderr, tree_digest, Repo, BIN};
 
+/// One suite as two hermetic clients see it: over file:// and over the loopback HTTP server.
+struct Clients {
+    file: AptClient,
+    http: AptClient,
+}
+
+impl Clients {
+    fn new(repo: &Repo, server: &HttpServer, suite: &str) -> Clients {
+        Clients {
+            file: repo.client(suite),
+            http: AptClient::new(&server.url(), suite, Some(&repo.key.public)),
+        }
+    }
+
+    /// `apt-get update --error-on=any` on both (each must succeed).
+    fn update(&self) {
+        self.file.must_update();
+        self.http.must_update();
+    }
+
+    /// The candidate of `package`, the same over both.
+    fn candidate(&self, package: &str) -> Option<String> {
+        let seen = self.file.candidate(package);
+        assert_eq!(
+            seen,
+            self.http.candidate(package),
+            "file:// and http disagree"
+        );
+        seen
+    }
+
+    /// Every listed version of `package`, the same over both.
+    fn versions(&self, package: &str) -> Vec<String> {
+        let seen = self.file.versions(package);
+        assert_eq!(
+            seen,
+            self.http.versions(package),
+            "file:// and http disagree"
+        );
+        seen
+    }
+}
+
+/// The bytes of `package=version` as `apt-get download` gets them over `url` (into a fresh
+/// client: apt-get download skips a file already in its directory, which would prove nothing).
+fn download(repo: &Repo, url: &str, suite: &str, package: &str, version: &str) -> Vec<u8> {
+    let client = AptClient::new(url, suite, Some(&repo.key.public));
+    client.must_update();
+    std::fs::read(client.download(package, version)).unwrap()
+}
+
 /// The names of the testcases of the JUnit report `report` (which must be valid), in order.
 fn testcases(report: &Path) -> Vec<String> {
     assert_valid_junit(report);
@@ -29,13 +80,19 @@ fn testcases(report: &Path) -> Vec<String> {
 fn apt_sees_adds_promotions_removals_and_retention() {
     let repo = Repo::new();
     let d = repo.debs();
+    let server = HttpServer::serve(&repo.root());
+    let urls = [format!("file://{}", repo.root().display()), server.url()];
     let v1 = make_deb(&d, "hello", "1.0-1", "amd64");
     let v2 = make_deb(&d, "hello", "1.1-1", "amd64");
     let tool = make_deb(&d, "tool", "2.0-1", "all");
     ok(&repo.add("testing", &[v1.clone(), tool]));
-    assert_valid_junit(&repo.report());
-    let testing = repo.client("testing");
-    testing.must_update();
+    assert_eq!(
+        testcases(&repo.report()),
+        ["add hello_1.0-1_amd64", "add tool_2.0-1_all"],
+        "one testcase per package added"
+    );
+    let testing = Clients::new(&repo, &server, "testing");
+    testing.update();
     assert_eq!(testing.candidate("hello").as_deref(), Some("1.0-1"));
     assert_eq!(
         testing.candidate("tool").as_deref(),
@@ -43,8 +100,9 @@ fn apt_sees_adds_promotions_removals_and_retention() {
         "arch-all packages are listed"
     );
 
-    ok(&repo.add("testing", &[v2]));
-    testing.must_update();
+    ok(&repo.add("testing", std::slice::from_ref(&v2)));
+    assert_eq!(testcases(&repo.report()), ["add hello_1.1-1_amd64"]);
+    testing.update();
     assert_eq!(testing.candidate("hello").as_deref(), Some("1.1-1"));
     assert_eq!(
         testing.versions("hello"),
@@ -53,27 +111,44 @@ fn apt_sees_adds_promotions_removals_and_retention() {
     );
 
     // Promotion lists the same bytes in production.
-    let production = repo.client("production");
-    production.must_update();
+    let production = Clients::new(&repo, &server, "production");
+    production.update();
     assert_eq!(production.candidate("hello"), None);
-    ok(&repo.promote(&["hello=1.0-1"]));
-    assert_valid_junit(&repo.report());
-    production.must_update();
-    assert_eq!(production.candidate("hello").as_deref(), Some("1.0-1"));
-    let downloaded = production.download("hello", "1.0-1");
+    ok(&repo.promote(&["hello=1.0-1", "tool"]));
     assert_eq!(
-        std::fs::read(downloaded).unwrap(),
-        std::fs::read(&v1).unwrap(),
-        "promotion moves the same bytes"
+        testcases(&repo.report()),
+        ["promote hello_1.0-1_amd64", "promote tool_2.0-1_all"],
+        "one testcase per package promoted"
     );
+    production.update();
+    assert_eq!(production.candidate("hello").as_deref(), Some("1.0-1"));
+    assert_eq!(production.versions("hello"), ["1.0-1"]);
+    assert_eq!(production.candidate("tool").as_deref(), Some("2.0-1"));
+    for url in &urls {
+        assert!(
+            download(&repo, url, "production", "hello", "1.0-1") == std::fs::read(&v1).unwrap(),
+            "promotion moves the same bytes ({url})"
+        );
+    }
 
     // Removal.
     ok(&repo.run(&["remove", "--suite", "testing", "tool"]));
-    testing.must_update();
+    assert_eq!(
+        testcases(&repo.report()),
+        ["remove tool_2.0-1_all"],
+        "one testcase per package removed"
+    );
+    testing.update();
     assert_eq!(testing.candidate("tool"), None);
+    production.update();
+    assert_eq!(
+        production.candidate("tool").as_deref(),
+        Some("2.0-1"),
+        "only testing lost it"
+    );
 
     // Retention: --keep 2 drops the oldest of three versions from the index; the older
-    // retained one still downloads.
+    // retained one still downloads, over file:// and http.
     let v3 = make_deb(&d, "hello", "1.2-1", "amd64");
     ok(&repo.run(&[
         "add",
@@ -83,12 +158,20 @@ fn apt_sees_adds_promotions_removals_and_retention() {
         "2",
         v3.to_str().unwrap(),
     ]));
-    testing.must_update();
+    testing.update();
+    assert_eq!(testing.candidate("hello").as_deref(), Some("1.2-1"));
     assert_eq!(testing.versions("hello"), ["1.2-1", "1.1-1"]);
-    testing.download("hello", "1.1-1");
-    // 1.0-1 left testing but production still lists it, so its pool file stays.
-    production.must_update();
-    production.download("hello", "1.0-1");
+    for url in &urls {
+        assert!(
+            download(&repo, url, "testing", "hello", "1.1-1") == std::fs::read(&v2).unwrap(),
+            "the older retained version ({url})"
+        );
+        // 1.0-1 left testing but production still lists it, so its pool file stays.
+        assert!(
+            download(&repo, url, "production", "hello", "1.0-1") == std::fs::read(&v1).unwrap(),
+            "1.0-1 from production after testing dropped it ({url})"
+        );
+    }
     repo.verify();
 }
 
