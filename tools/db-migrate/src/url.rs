@@ -39,7 +39,7 @@ pub struct DbUrl {
 
 /// Parse `url` (`sqlite:PATH`, `sqlite://PATH`, `postgres[ql]://…`, `mysql://…`, `mariadb://…`).
 pub fn parse(url: &str) -> Result<DbUrl, Error> {
-    let redacted = cdkit::redact::redact_url_passwords(url).into_owned();
+    let redacted = mask_query_password(&cdkit::redact::redact_url_passwords(url));
     register_password(url);
     let bad = |problem: &str| Error::Url {
         url: redacted.clone(),
@@ -112,17 +112,52 @@ fn url_database(url: &str) -> Option<String> {
     (!name.is_empty()).then(|| percent_decode(name))
 }
 
-/// Mask the URL's password everywhere (even where a driver echoes it outside a URL).
+/// The values of the URL's `password=` query parameters: the postgres and mysql crates take
+/// a password there as well as in `user:password@`.
+fn query_passwords(url: &str) -> impl Iterator<Item = &str> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or("");
+    query
+        .split('&')
+        .filter_map(|pair| match pair.split_once('=') {
+            Some((key, value)) if key.eq_ignore_ascii_case("password") => Some(value),
+            _ => None,
+        })
+}
+
+/// `url` with the value of every `password=` query parameter masked (however short).
+fn mask_query_password(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                format!("{key}={}", cdkit::redact::MASK)
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", pairs.join("&"))
+}
+
+/// Mask the URL's passwords everywhere (even where a driver echoes one outside a URL): the
+/// one in `user:password@` and any `password=` query parameter, as written and decoded.
 fn register_password(url: &str) {
     let Some((_, rest)) = url.split_once("://") else {
         return;
     };
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        if let Some((_, password)) = userinfo.split_once(':') {
-            cdkit::redact::register_secret(password);
-            cdkit::redact::register_secret(&percent_decode(password));
-        }
+    let userinfo = authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password);
+    for password in userinfo.into_iter().chain(query_passwords(url)) {
+        cdkit::redact::register_secret(password);
+        cdkit::redact::register_secret(&percent_decode(password));
+        // Query strings are form-encoded: `+` is a space there.
+        cdkit::redact::register_secret(&percent_decode(&password.replace('+', " ")));
     }
 }
 
@@ -196,6 +231,25 @@ mod tests {
         );
         assert!(parse("sqlite:").is_err());
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn query_passwords_are_masked_and_registered() {
+        let u =
+            parse("postgres://app@db1/shop?sslmode=disable&password=q%2Bry-s3cret&x=1").unwrap();
+        assert_eq!(
+            u.redacted,
+            "postgres://app@db1/shop?sslmode=disable&password=***&x=1"
+        );
+        assert_eq!(
+            cdkit::redact::redact("driver said q+ry-s3cret / q%2Bry-s3cret"),
+            "driver said *** / ***"
+        );
+        // Too short to mask everywhere, but never shown in the URL.
+        let u = parse("mysql://root@db/app?password=pw").unwrap();
+        assert_eq!(u.redacted, "mysql://root@db/app?password=***");
+        let u = parse("mariadb://root:inline-pw1@db/app?PASSWORD=other-pw2").unwrap();
+        assert_eq!(u.redacted, "mariadb://root:***@db/app?PASSWORD=***");
     }
 
     #[test]

@@ -465,36 +465,65 @@ fn bad_inputs_are_one_line_and_exit_2() {
     );
 }
 
-/// Passwords never reach logs, JUnit or errors, also for a failing migration with -vv.
+/// Passwords never reach logs, JUnit or errors, also for a failing migration with -vv and
+/// JSON logs: in `user:password@` and in a `?password=` query parameter (both taken by the
+/// postgres and mysql crates), on a failing migration (PostgreSQL, exit 1) and a refused
+/// connection (MariaDB, exit 2).
 #[test]
 fn passwords_never_appear() {
     let db = Db::new(Kind::Postgres);
-    // The test server trusts loopback, so any password is accepted.
-    let url = db.url.replace("postgres@", "postgres:Pa55-w0rd-xyz@");
+    let my = Db::new(Kind::Mariadb);
     db.tables(1..=1);
     db.write("0002_bad.up.sql", "SELECT * FROM no_such_table;\n");
-    let report = db.path("pw.xml");
-    let out = std::process::Command::new(common::BIN)
-        .args([
-            "-vv",
-            "--log-format",
-            "json",
-            "--junit",
-            report.to_str().unwrap(),
-            "--dir",
-        ])
-        .arg(db.dir())
-        .arg("up")
-        .env("DATABASE_URL", &url)
-        .output()
-        .unwrap();
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let all = format!("{}{}{}", stdout(&out), stderr(&out), common::junit(&report));
-    assert!(
-        all.contains("no_such_table"),
-        "the error is reported: {all}"
-    );
-    assert!(!all.contains("Pa55-w0rd-xyz"), "password leaked: {all}");
+    // The test PostgreSQL trusts loopback, so any password is accepted; MariaDB's root has
+    // none, so one in the query is refused (Access denied).
+    let cases = [
+        (
+            db.url.replace("postgres@", "postgres:Pa55-w0rd-xyz@"),
+            "Pa55-w0rd-xyz",
+            1,
+            "no_such_table",
+        ),
+        (
+            format!("{}?sslmode=disable&password=Qu3ry-pw-xyz", db.url),
+            "Qu3ry-pw-xyz",
+            1,
+            "no_such_table",
+        ),
+        (
+            format!("{}?password=My-qu3ry-pw", my.url),
+            "My-qu3ry-pw",
+            2,
+            "Access denied",
+        ),
+    ];
+    for (i, (url, password, exit, error)) in cases.iter().enumerate() {
+        let report = db.path(&format!("pw{i}.xml"));
+        let out = std::process::Command::new(common::BIN)
+            .args([
+                "-vv",
+                "--log-format",
+                "json",
+                "--junit",
+                report.to_str().unwrap(),
+                "--dir",
+            ])
+            .arg(db.dir())
+            .arg("up")
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), *exit, "{url}: {}", stderr(&out));
+        let all = format!("{}{}{}", stdout(&out), stderr(&out), common::junit(&report));
+        assert!(all.contains(error), "the error is reported: {all}");
+        if *exit == 2 {
+            assert!(
+                all.contains(&format!("{}?password=*** refused the connection", my.url)),
+                "the URL is shown with its query password masked: {all}"
+            );
+        }
+        assert!(!all.contains(password), "password leaked: {all}");
+    }
 }
 
 /// `--dry-run` prints the SQL and changes nothing; `new` numbers the next pair of files;
