@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod generation;
 pub mod gz;
 pub mod index;
 pub mod ops;

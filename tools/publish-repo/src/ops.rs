@@ -219,7 +219,7 @@ pub fn add(
         }
         cases.push(c);
     }
-    store_all(ctx.repo, &fresh)?;
+    let stored = store_all(ctx.repo, &fresh)?;
     for (_, entry) in fresh {
         tracing::info!(package = %entry.package, version = %entry.version, suite, "added {}", entry.filename);
         state.add(entry);
@@ -227,7 +227,7 @@ pub fn add(
     }
     if changed {
         clock.lap("pool");
-        commit(ctx, &config, suite, state, Vec::new(), &all, true)?;
+        commit(ctx, &config, suite, state, Vec::new(), &all, &stored)?;
     }
     Ok(OpOutcome {
         cases,
@@ -236,19 +236,36 @@ pub fn add(
 }
 
 /// Copy the packages into the pool, on two threads (each file is a few file-system
-/// operations: directory, temporary file, rename; thousands of them add up).
-fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<(), Error> {
+/// operations: directory, temporary file, rename; thousands of them add up). Returns the
+/// files this run created (a failed publish removes them again).
+fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<BTreeSet<String>, Error> {
     let (first, second) = fresh.split_at(fresh.len() / 2);
-    let store = |part: &[(PathBuf, Entry)]| -> Result<(), Error> {
-        part.iter()
-            .try_for_each(|(deb, entry)| pool::store(repo, &entry.filename, deb))
+    let store = |part: &[(PathBuf, Entry)]| -> Result<Vec<String>, Error> {
+        let mut created = Vec::new();
+        for (deb, entry) in part {
+            if pool::store(repo, &entry.filename, deb)? {
+                created.push(entry.filename.clone());
+            }
+        }
+        Ok(created)
     };
     let (a, b) = std::thread::scope(|scope| {
         let other = scope.spawn(|| store(second));
         (store(first), other.join())
     });
-    a?;
-    b.map_err(|_| Error::Usage("a pool writer thread panicked".into()))?
+    let b = b.map_err(|_| Error::Usage("a pool writer thread panicked".into()))?;
+    let mut created = BTreeSet::new();
+    for part in [a, b] {
+        match part {
+            Ok(files) => created.extend(files),
+            Err(e) => {
+                // Nothing lists them yet.
+                let _ = pool::remove_files(repo, &created);
+                return Err(e);
+            }
+        }
+    }
+    Ok(created)
 }
 
 /// Read every .deb, on two threads, keeping the order of `debs`.
@@ -370,7 +387,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         cases.push(c);
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
-    commit(ctx, &config, to, target, Vec::new(), &all, false)?;
+    commit(ctx, &config, to, target, Vec::new(), &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -414,7 +431,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
             started,
         ));
     }
-    commit(ctx, &config, suite, state, doomed, &all, false)?;
+    commit(ctx, &config, suite, state, doomed, &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
@@ -425,20 +442,33 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
 pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     let _lock = lock(ctx)?;
     let config = config::load(ctx.repo)?;
-    for suite in &config.suites {
+    let all = load_all(ctx.repo, &config)?;
+    for (suite, state) in &all {
         if !ctx.repo.join("dists").join(suite).join("Release").exists() {
-            ctx.signer.ready()?;
-            let state = state::load(ctx.repo, suite)?;
-            publish::publish_suite(ctx.repo, &config, suite, &state, [], ctx.signer, || Ok(()))?;
+            let others: Vec<(String, SuiteState)> =
+                all.iter().filter(|(s, _)| s != suite).cloned().collect();
+            commit(
+                ctx,
+                &config,
+                suite,
+                state.clone(),
+                Vec::new(),
+                &others,
+                &BTreeSet::new(),
+            )?;
         }
     }
     Ok(())
 }
 
-/// Apply retention, save the state, publish, and delete the pool files that no suite lists
-/// any more, now or in a retained index generation. `removed` are the entries this
-/// operation took out of `suite`, `others` every other suite; `new_pool_files` says the
-/// operation stored pool files, which must reach the disk before the state lists them.
+/// Apply retention and publish a new generation of `suite` with its state, then delete the
+/// pool files that no suite lists any more, now or in a retained index generation.
+/// `removed` are the entries this operation took out of `suite`, `others` every other suite;
+/// `stored` the pool files this operation created, which nothing lists if the publish fails.
+///
+/// The state is saved as the new generation's and counts once the switch makes that
+/// generation live ([`crate::generation`]): if anything fails before the switch (gpg, I/O) or
+/// the process is killed, the previous tree and state stay what clients and the next run see.
 fn commit(
     ctx: &Context,
     config: &Config,
@@ -446,8 +476,41 @@ fn commit(
     mut state: SuiteState,
     mut removed: Vec<Entry>,
     others: &[(String, SuiteState)],
-    new_pool_files: bool,
+    stored: &BTreeSet<String>,
 ) -> Result<(), Error> {
+    let stamp = crate::generation::new_stamp();
+    let (expired, state_files) =
+        match publish_generation(ctx, config, suite, &stamp, &mut state, &mut removed) {
+            Ok(done) => done,
+            Err(error) => {
+                publish::discard(ctx.repo, suite, &stamp);
+                if let Err(e) = pool::remove_files(ctx.repo, stored) {
+                    tracing::warn!("cannot remove the pool files of the failed publish: {e}");
+                }
+                return Err(error);
+            }
+        };
+    // Live. What follows only tidies up: a failure is a warning, the next publish retries it.
+    if let Err(e) = state::forget_others(ctx.repo, suite, &state_files) {
+        tracing::warn!("{suite} is published; removing older state files failed: {e}");
+    }
+    if let Err(e) = collect_garbage(ctx.repo, &state, others, expired) {
+        tracing::warn!("{suite} is published; removing unlisted pool files failed: {e}");
+    }
+    Ok(())
+}
+
+/// Retention, then the new generation `stamp` of `suite`, its state saved while its indexes
+/// are built. Returns the pool files no retained generation of the suite lists any more, and
+/// the files of the saved state.
+fn publish_generation(
+    ctx: &Context,
+    config: &Config,
+    suite: &str,
+    stamp: &str,
+    state: &mut SuiteState,
+    removed: &mut Vec<Entry>,
+) -> Result<(Vec<String>, Vec<String>), Error> {
     ctx.signer.ready()?;
     let mut clock = Clock::start();
     for dropped in state.retain_newest(ctx.keep) {
@@ -455,44 +518,53 @@ fn commit(
         removed.push(dropped);
     }
     clock.lap("retention");
-    let listed =
-        || -> HashSet<&str> { state.entries.iter().map(|e| e.filename.as_str()).collect() };
+    let state = &*state;
     // The pool files of removed entries, unless another entry still lists the same file.
-    let dropped: BTreeSet<&str> = if removed.is_empty() {
-        BTreeSet::new()
-    } else {
-        let listed = listed();
-        removed
-            .iter()
-            .map(|e| e.filename.as_str())
-            .filter(|f| !listed.contains(f))
-            .collect()
-    };
-    // While the indexes are built: the new pool files reach the disk, then the state that
-    // lists them; both before the indexes go live.
+    let listed: HashSet<&str> = state.entries.iter().map(|e| e.filename.as_str()).collect();
+    let dropped: BTreeSet<&str> = removed
+        .iter()
+        .map(|e| e.filename.as_str())
+        .filter(|f| !listed.contains(f))
+        .collect();
+    let mut state_files = Vec::new();
     let expired = std::thread::scope(|scope| {
-        let saving = scope.spawn(|| {
-            if new_pool_files {
-                cdkit::atomic::sync_filesystem(ctx.repo)?;
-            }
-            state::save(ctx.repo, suite, &state)
-        });
-        publish::publish_suite(ctx.repo, config, suite, &state, dropped, ctx.signer, || {
-            saving
-                .join()
-                .unwrap_or_else(|_| Err(Error::Usage("saving the suite state panicked".into())))
-        })
+        let saving = scope.spawn(|| state::save(ctx.repo, suite, stamp, state));
+        publish::publish_suite(
+            ctx.repo,
+            config,
+            suite,
+            stamp,
+            state,
+            dropped,
+            ctx.signer,
+            || {
+                state_files = saving.join().unwrap_or_else(|_| {
+                    Err(Error::Usage("saving the suite state panicked".into()))
+                })?;
+                Ok(())
+            },
+        )
     })?;
+    Ok((expired, state_files))
+}
+
+/// Delete the `expired` pool files (no retained generation of the published suite lists them)
+/// that neither that suite (`state`) nor another suite lists, now or in one of its retained
+/// generations (promotion shares pool files).
+fn collect_garbage(
+    repo: &Path,
+    state: &SuiteState,
+    others: &[(String, SuiteState)],
+    expired: Vec<String>,
+) -> Result<(), Error> {
     if expired.is_empty() {
         return Ok(());
     }
-    // Another suite may list the same pool file (promotion shares it), now or in one of its
-    // retained generations.
-    let mut needed = listed();
+    let mut needed: HashSet<&str> = state.entries.iter().map(|e| e.filename.as_str()).collect();
     let mut histories = Vec::new();
     for (name, other) in others {
         needed.extend(other.entries.iter().map(|e| e.filename.as_str()));
-        histories.push(publish::load_history(ctx.repo, name)?);
+        histories.push(publish::load_history(repo, name)?);
     }
     needed.extend(
         histories
@@ -503,7 +575,7 @@ fn commit(
         .into_iter()
         .filter(|f| !needed.contains(f.as_str()))
         .collect();
-    let removed = pool::remove_files(ctx.repo, &gone)?;
+    let removed = pool::remove_files(repo, &gone)?;
     if removed > 0 {
         tracing::info!("removed {removed} pool file(s) no suite or retained index lists");
     }

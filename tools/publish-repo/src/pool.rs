@@ -51,17 +51,17 @@ pub fn source_name(source_field: Option<&str>, package: &str) -> Result<String, 
     Ok(name.to_string())
 }
 
-/// Copy `deb` into the pool at `rel` (temp file + rename; an existing file is left alone).
-/// Not yet durable: the caller runs [`cdkit::atomic::sync_filesystem`] once for the whole
-/// batch before any index refers to the files.
-pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<(), Error> {
+/// Copy `deb` into the pool at `rel` (temp file + rename; an existing file is left alone);
+/// returns whether it created the file. Not yet durable: the publish runs
+/// [`cdkit::atomic::sync_filesystem`] once before any index refers to the files.
+pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<bool, Error> {
     let target = repo.join(rel);
     if target.exists() {
-        return Ok(());
+        return Ok(false);
     }
     let mut source = fs::File::open(deb).map_err(io("read", deb))?;
     cdkit::atomic::write_unsynced(&target, |w| std::io::copy(&mut source, w).map(|_| ()))?;
-    Ok(())
+    Ok(true)
 }
 
 /// Delete the pool files in `gone` (repository-relative) and the directories they leave

@@ -114,14 +114,45 @@ impl History {
     }
 }
 
-fn history_file(repo: &Path, suite: &str) -> PathBuf {
-    repo.join(META_DIR)
-        .join("generations")
-        .join(format!("{suite}.json"))
+fn history_dir(repo: &Path) -> PathBuf {
+    repo.join(META_DIR).join("generations")
 }
 
-/// The history of `suite` (empty if it was never published).
+/// The history an older publish-repo kept for the whole suite.
+fn legacy_history_name(suite: &str) -> String {
+    format!("{suite}.json")
+}
+
+/// The history of the suite's live generation (empty if it was never published).
 pub fn load_history(repo: &Path, suite: &str) -> Result<History, Error> {
+    let keyed = crate::generation::live(repo, suite)
+        .map(|stamp| crate::generation::file(&history_dir(repo), suite, &stamp, "json"))
+        .filter(|path| path.exists());
+    let path = keyed.unwrap_or_else(|| history_dir(repo).join(legacy_history_name(suite)));
+    read_history(&path)
+}
+
+/// Remove what a publish of generation `stamp` wrote (its tree, state and history) if that
+/// generation did not go live: the publish failed, and the previous one stays as it was.
+/// Best effort (the next successful publish removes what is left).
+pub fn discard(repo: &Path, suite: &str, stamp: &str) {
+    if crate::generation::live(repo, suite).as_deref() == Some(stamp) {
+        return; // it did go live: it is the suite now
+    }
+    let tree = repo
+        .join("dists")
+        .join(crate::generation::dir_name(suite, stamp));
+    if let Err(e) = fs::remove_dir_all(&tree) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("cannot remove the unpublished {}: {e}", tree.display());
+        }
+    }
+    crate::generation::discard(&history_dir(repo), suite, stamp);
+    crate::state::discard(repo, suite, stamp);
+}
+
+/// Read a stored history (empty if there is none).
+fn read_history(path: &Path) -> Result<History, Error> {
     /// A generation as older versions stored it: with every pool file it listed.
     #[derive(Deserialize)]
     struct LegacyGeneration {
@@ -137,7 +168,7 @@ pub fn load_history(repo: &Path, suite: &str) -> Result<History, Error> {
         Current(History),
         Legacy(Vec<LegacyGeneration>),
     }
-    let path = history_file(repo, suite);
+    let path = path.to_path_buf();
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::default()),
@@ -209,10 +240,12 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
 /// generation hard-linked in, Release and signatures), then the link is replaced with one
 /// `rename(2)`. A publisher killed at any point leaves the old tree or the new one, never a
 /// mix; a client that read the old InRelease still finds every index it names by hash.
+#[allow(clippy::too_many_arguments)]
 pub fn publish_suite<'a>(
     repo: &Path,
     config: &Config,
     suite: &str,
+    stamp: &str,
     state: &SuiteState,
     dropped: impl IntoIterator<Item = &'a str>,
     signer: &Signer,
@@ -249,10 +282,7 @@ pub fn publish_suite<'a>(
         now,
     );
 
-    let name = format!(
-        ".{suite}.{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.9fZ")
-    );
+    let name = crate::generation::dir_name(suite, stamp);
     let gen_dir = dists.join(&name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
 
@@ -306,12 +336,13 @@ pub fn publish_suite<'a>(
         }
     }
     before_switch()?;
-    // The history names the new generation before it goes live (a publisher killed after
-    // this and before the switch only makes the next publish keep one generation fewer).
-    cdkit::atomic::write_unsynced(&history_file(repo, suite), |w| {
+    // The history of the new generation, which counts once the switch makes it live.
+    let history_path = crate::generation::file(&history_dir(repo), suite, stamp, "json");
+    cdkit::atomic::write_unsynced(&history_path, |w| {
         serde_json::to_writer(w, &history).map_err(std::io::Error::other)
     })?;
-    // One flush for the whole new tree, the history (and the pool files added before it).
+    // One flush for the whole new tree, its state and history (and the pool files added
+    // before it).
     cdkit::atomic::sync_filesystem(&gen_dir)?;
     clock.lap("sync");
 
@@ -325,10 +356,27 @@ pub fn publish_suite<'a>(
         fs::rename(&link, &aside).map_err(io("move", &link))?;
     }
     fs::rename(&tmp_link, &link).map_err(io("replace", &link))?;
-    sync_dir(&dists)?;
 
-    // Remove generation directories no link points to.
-    remove_old_generation_dirs(&dists, suite, &name)?;
+    // Published: from here on a problem is worth a warning, not a failure (the new
+    // generation is what clients see, and the next publish tidies up what is left).
+    let tidy = || -> Result<(), Error> {
+        sync_dir(&dists)?;
+        // Generation directories no link points to, and their histories.
+        remove_old_generation_dirs(&dists, suite, &name)?;
+        let keep = history_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::generation::forget_others(
+            &history_dir(repo),
+            suite,
+            &[keep],
+            &[legacy_history_name(suite)],
+        )
+    };
+    if let Err(e) = tidy() {
+        tracing::warn!("{suite} is published; tidying up after it failed: {e}");
+    }
     clock.lap("switch");
     Ok(expired)
 }
@@ -483,7 +531,7 @@ mod tests {
     #[test]
     fn the_legacy_history_keeps_every_file_its_generations_listed() {
         let dir = tempfile::tempdir().unwrap();
-        let path = history_file(dir.path(), "testing");
+        let path = history_dir(dir.path()).join(legacy_history_name("testing"));
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(
             &path,

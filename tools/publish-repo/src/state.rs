@@ -2,9 +2,12 @@
 //! checksums its Packages stanza needs. This is the index cache: publishing never re-reads a
 //! .deb that is already in the pool.
 //!
-//! Stored in the compact format of [`crate::codec`] (`suites/SUITE.state`): loading and saving
-//! a 10,000-package suite is part of every publish, and JSON cost tens of milliseconds each
-//! way. Suites written by older versions as `suites/SUITE.json` are still read.
+//! Stored in the compact format of [`crate::codec`], one state per index generation
+//! (`suites/SUITE@STAMP.state`, or `SUITE@STAMP.delta` holding the changes since a full one;
+//! see [`crate::generation`]): the state that counts is the live generation's, so it always
+//! says what clients see. Loading and saving a 10,000-package suite is part of every publish,
+//! and JSON cost tens of milliseconds each way. Suites written by older versions
+//! (`suites/SUITE.state` and `.delta`, or `suites/SUITE.json`) are still read.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
@@ -71,13 +74,21 @@ pub struct SuiteState {
 /// package writes that package (the delta file) instead of the whole suite again.
 #[derive(Debug, Clone, Default)]
 struct Journal {
-    /// Identity of the state file the changes apply to (`None`: there is none; write it).
-    base: Option<u64>,
+    /// The full state file the changes apply to (`None`: there is none; write one).
+    base: Option<Base>,
     added: Vec<Entry>,
     removed: Vec<(String, String, String)>,
     /// Too many changes to keep apart: the whole state is written (and nothing more is
     /// recorded, so a large import does not copy every entry twice).
     overflow: bool,
+}
+
+/// A full state file that deltas refer to: its name in `suites/`, and its length and checksum
+/// (so a delta is never applied to another file of the same name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Base {
+    file: String,
+    identity: u64,
 }
 
 impl PartialEq for SuiteState {
@@ -192,20 +203,24 @@ impl Journal {
     }
 }
 
-/// Magic of the state file and of the delta file; the digit is the format version.
+/// Magic of the state file and of the delta files; the digit is the format version (a
+/// delta of version 2 belongs to the `SUITE.state` of an older publish-repo, one of version 3
+/// names its base file).
 const MAGIC: &[u8] = b"publish-repo suite state 2\n";
-const DELTA_MAGIC: &[u8] = b"publish-repo suite delta 2\n";
+const LEGACY_DELTA_MAGIC: &[u8] = b"publish-repo suite delta 2\n";
+const DELTA_MAGIC: &[u8] = b"publish-repo suite delta 3\n";
 
 fn dir(repo: &Path) -> PathBuf {
     repo.join(META_DIR).join("suites")
 }
 
-fn file(repo: &Path, suite: &str) -> PathBuf {
-    dir(repo).join(format!("{suite}.state"))
-}
-
-fn delta_file(repo: &Path, suite: &str) -> PathBuf {
-    dir(repo).join(format!("{suite}.delta"))
+/// The files of an older publish-repo, which kept one state per suite.
+fn legacy_names(suite: &str) -> [String; 3] {
+    [
+        format!("{suite}.state"),
+        format!("{suite}.delta"),
+        format!("{suite}.json"),
+    ]
 }
 
 /// Which state file a delta belongs to: its length and checksum.
@@ -213,73 +228,165 @@ fn identity(bytes: &[u8]) -> u64 {
     ((bytes.len() as u64) << 32) | u64::from(crate::codec::crc32(bytes))
 }
 
-/// Read a suite's state (empty if it was never published).
+/// The bytes of `path`, or `None` if there is no such file.
+fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("read", path)(e)),
+    }
+}
+
+/// Read the state of the suite's live generation (empty if it was never published).
 pub fn load(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
-    let path = file(repo, suite);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return load_legacy(repo, suite),
-        Err(e) => return Err(io("read", &path)(e)),
+    let Some(stamp) = crate::generation::live(repo, suite) else {
+        return load_unkeyed(repo, suite);
     };
-    let entries = decode(&bytes).map_err(|reason| Error::State { path, reason })?;
-    let base = identity(&bytes);
+    let dir = dir(repo);
+    let delta_path = crate::generation::file(&dir, suite, &stamp, "delta");
+    if let Some(delta) = read_if_there(&delta_path)? {
+        let corrupt = |reason| Error::State {
+            path: delta_path.clone(),
+            reason,
+        };
+        let mut r = Reader::new(&delta, DELTA_MAGIC).map_err(corrupt)?;
+        let base = Base {
+            file: r.str().map_err(corrupt)?,
+            identity: r.u64().map_err(corrupt)?,
+        };
+        let journal = decode_changes(r, delta.len(), Some(base.clone())).map_err(corrupt)?;
+        let base_path = dir.join(&base.file);
+        let bytes = read_if_there(&base_path)?
+            .ok_or_else(|| corrupt(format!("its base {} is missing", base.file)))?;
+        if identity(&bytes) != base.identity || base.file.contains('/') {
+            return Err(corrupt(format!("{} is not its base any more", base.file)));
+        }
+        let entries = decode(&bytes).map_err(|reason| Error::State {
+            path: base_path,
+            reason,
+        })?;
+        return Ok(apply(entries, journal));
+    }
+    let full = crate::generation::file(&dir, suite, &stamp, "state");
+    match read_if_there(&full)? {
+        Some(bytes) => {
+            let entries = decode(&bytes).map_err(|reason| Error::State {
+                path: full.clone(),
+                reason,
+            })?;
+            let file = full
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(SuiteState {
+                entries,
+                journal: Journal {
+                    base: Some(Base {
+                        file,
+                        identity: identity(&bytes),
+                    }),
+                    ..Journal::default()
+                },
+            })
+        }
+        // Published by an older publish-repo (or by `init`, empty).
+        None => load_unkeyed(repo, suite),
+    }
+}
+
+/// The entries of a full state with a journal's changes applied; the journal is kept, so
+/// the next save writes a delta with these changes and its own.
+fn apply(mut entries: Vec<Entry>, journal: Journal) -> SuiteState {
+    let removed: std::collections::HashSet<Key> = journal
+        .removed
+        .iter()
+        .map(|(p, v, a)| (p.as_str(), v.as_str(), a.as_str()))
+        .collect();
+    entries.retain(|e| !removed.contains(&e.key()));
+    entries.extend(journal.added.iter().cloned());
     let mut state = SuiteState {
         entries,
-        journal: Journal {
-            base: Some(base),
-            ..Journal::default()
-        },
+        journal: Journal::default(),
     };
-    let path = delta_file(repo, suite);
-    let delta = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(state),
-        Err(e) => return Err(io("read", &path)(e)),
+    state.sort();
+    state.journal = journal;
+    state
+}
+
+/// The state an older publish-repo kept for the whole suite (`SUITE.state` and `SUITE.delta`,
+/// or `SUITE.json`). The next save writes a full state of the new generation.
+fn load_unkeyed(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
+    let [state_name, delta_name, _] = legacy_names(suite);
+    let path = dir(repo).join(state_name);
+    let Some(bytes) = read_if_there(&path)? else {
+        return load_legacy(repo, suite);
     };
-    let journal = decode_delta(&delta).map_err(|reason| Error::State { path, reason })?;
+    let entries = decode(&bytes).map_err(|reason| Error::State { path, reason })?;
+    let path = dir(repo).join(delta_name);
+    let Some(delta) = read_if_there(&path)? else {
+        return Ok(SuiteState::new(entries));
+    };
+    let journal = (|| {
+        let mut r = Reader::new(&delta, LEGACY_DELTA_MAGIC)?;
+        let base = r.u64()?;
+        Ok::<_, String>((base, decode_changes(r, delta.len(), None)?))
+    })()
+    .map_err(|reason| Error::State { path, reason })?;
     // A delta of an earlier state file: that file was rewritten with the changes in it.
-    if journal.base == Some(base) {
-        let removed: std::collections::HashSet<Key> = journal
-            .removed
-            .iter()
-            .map(|(p, v, a)| (p.as_str(), v.as_str(), a.as_str()))
-            .collect();
-        state.entries.retain(|e| !removed.contains(&e.key()));
-        state.entries.extend(journal.added.iter().cloned());
-        state.sort();
-        state.journal = journal;
-    }
-    Ok(state)
-}
-
-/// Write a suite's state atomically and durably (the publish that follows relies on it):
-/// the changes since the state file was last written, or the whole state when they are
-/// many (or there is no state file yet).
-pub fn save(repo: &Path, suite: &str, state: &SuiteState) -> Result<(), Error> {
-    if state.journal.is_small(state.entries.len()) {
-        cdkit::atomic::write(&delta_file(repo, suite), &encode_delta(&state.journal))?;
-        return Ok(());
-    }
-    cdkit::atomic::write(&file(repo, suite), &encode(state))?;
-    // The delta (if any) belongs to the old state file now, and the JSON of an older version
-    // would be stale.
-    for stale in [
-        delta_file(repo, suite),
-        dir(repo).join(format!("{suite}.json")),
-    ] {
-        match std::fs::remove_file(&stale) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("remove", &stale)(e))
-            }
-            _ => {}
+    Ok(match journal {
+        (base, changes) if base == identity(&bytes) => {
+            let mut state = apply(entries, changes);
+            state.journal = Journal::default();
+            state
         }
-    }
-    Ok(())
+        _ => SuiteState::new(entries),
+    })
 }
 
-fn encode_delta(journal: &Journal) -> Vec<u8> {
+/// Write the suite's state as generation `stamp`'s, durably (it must be on disk before the
+/// switch makes it the live one): the changes since the last full state file when they are
+/// few, else the whole state. Returns the file names the generation's state consists of (for
+/// [`forget_others`] once it is live).
+pub fn save(
+    repo: &Path,
+    suite: &str,
+    stamp: &str,
+    state: &SuiteState,
+) -> Result<Vec<String>, Error> {
+    let dir = dir(repo);
+    let name = |path: &Path| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    if let (true, Some(base)) = (
+        state.journal.is_small(state.entries.len()),
+        &state.journal.base,
+    ) {
+        let path = crate::generation::file(&dir, suite, stamp, "delta");
+        cdkit::atomic::write(&path, &encode_delta(base, &state.journal))?;
+        return Ok(vec![name(&path), base.file.clone()]);
+    }
+    let path = crate::generation::file(&dir, suite, stamp, "state");
+    cdkit::atomic::write(&path, &encode(state))?;
+    Ok(vec![name(&path)])
+}
+
+/// Delete the state files of every generation but the live one (`keep`, from [`save`]) and
+/// an older publish-repo's: call after the switch.
+pub fn forget_others(repo: &Path, suite: &str, keep: &[String]) -> Result<(), Error> {
+    crate::generation::forget_others(&dir(repo), suite, keep, &legacy_names(suite))
+}
+
+/// Delete the state files of generation `stamp`, which did not go live.
+pub fn discard(repo: &Path, suite: &str, stamp: &str) {
+    crate::generation::discard(&dir(repo), suite, stamp);
+}
+
+fn encode_delta(base: &Base, journal: &Journal) -> Vec<u8> {
     let mut w = Writer::new(DELTA_MAGIC, journal.added.len() * 700);
-    w.u64(journal.base.unwrap_or_default());
+    w.str(&base.file);
+    w.u64(base.identity);
     w.u64(journal.removed.len() as u64);
     for (package, version, architecture) in &journal.removed {
         w.str(package);
@@ -290,23 +397,22 @@ fn encode_delta(journal: &Journal) -> Vec<u8> {
     w.finish()
 }
 
-fn decode_delta(bytes: &[u8]) -> Result<Journal, String> {
-    let mut r = Reader::new(bytes, DELTA_MAGIC)?;
-    let base = r.u64()?;
+/// The removals and additions of a delta (after its header).
+fn decode_changes(mut r: Reader, len: usize, base: Option<Base>) -> Result<Journal, String> {
     let count = r.u64()?;
-    if count > bytes.len() as u64 / 12 {
+    if count > len as u64 / 12 {
         return Err(format!("implausible removal count {count}"));
     }
     let mut removed = Vec::with_capacity(count as usize);
     for _ in 0..count {
         removed.push((r.str()?, r.str()?, r.str()?));
     }
-    let added = read_entries(&mut r, bytes.len())?;
+    let added = read_entries(&mut r, len)?;
     if !r.is_done() {
         return Err("trailing bytes after the last entry".into());
     }
     Ok(Journal {
-        base: Some(base),
+        base,
         added,
         removed,
         overflow: false,
@@ -439,39 +545,89 @@ mod tests {
         }
     }
 
+    /// Save `state` as a new generation and make that generation live (as the switch does).
+    fn publish(repo: &Path, suite: &str, state: &SuiteState) -> Vec<String> {
+        let stamp = crate::generation::new_stamp();
+        let files = save(repo, suite, &stamp, state).unwrap();
+        let dists = repo.join("dists");
+        std::fs::create_dir_all(&dists).unwrap();
+        let link = dists.join(suite);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(crate::generation::dir_name(suite, &stamp), &link).unwrap();
+        forget_others(repo, suite, &files).unwrap();
+        files
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
-    fn the_compact_format_round_trips_and_reads_the_legacy_json() {
+    fn the_compact_format_round_trips_and_reads_older_layouts() {
         let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path();
+        let suites = repo.join(META_DIR).join("suites");
         let state = SuiteState::new(vec![entry("app", "1:2.0-1"), entry("other", "1")]);
-        save(dir.path(), "testing", &state).unwrap();
-        assert_eq!(load(dir.path(), "testing").unwrap(), state);
-        assert_eq!(load(dir.path(), "never").unwrap(), SuiteState::default());
+        publish(repo, "testing", &state);
+        assert_eq!(load(repo, "testing").unwrap(), state);
+        assert_eq!(load(repo, "never").unwrap(), SuiteState::default());
+
+        // A state saved for a generation that never went live does not count.
+        let mut unpublished = load(repo, "testing").unwrap();
+        unpublished.add(entry("ghost", "1"));
+        let stamp = crate::generation::new_stamp();
+        save(repo, "testing", &stamp, &unpublished).unwrap();
+        assert_eq!(load(repo, "testing").unwrap(), state);
+        discard(repo, "testing", &stamp);
 
         let legacy = r#"{"entries":[{"component":"main","package":"hello","version":"1.0-1",
             "architecture":"all","filename":"pool/main/h/hello/hello_1.0-1_all.deb","size":700,
             "md5":"m","sha256":"s","fields":[["Package","hello"],["SHA256","forged"],
             ["Description","hi\n more"]]}]}"#;
-        let suites = dir.path().join(META_DIR).join("suites");
         std::fs::write(suites.join("old.json"), legacy).unwrap();
-        let old = load(dir.path(), "old").unwrap();
+        let old = load(repo, "old").unwrap();
         assert_eq!(
             old.entries[0].control,
             "Package: hello\nDescription: hi\n more\n"
         );
         assert_eq!(old.entries[0].size, 700);
-        save(dir.path(), "old", &old).unwrap();
+        publish(repo, "old", &old);
         assert!(
             !suites.join("old.json").exists(),
             "the stale JSON is removed"
         );
-        assert_eq!(load(dir.path(), "old").unwrap(), old);
+        assert_eq!(load(repo, "old").unwrap(), old);
 
-        let path = suites.join("testing.state");
+        // The single state file of the previous format, with its delta.
+        let bytes = encode(&SuiteState::new(vec![entry("a", "1"), entry("b", "1")]));
+        std::fs::write(suites.join("prev.state"), &bytes).unwrap();
+        let mut w = Writer::new(LEGACY_DELTA_MAGIC, 100);
+        w.u64(identity(&bytes));
+        w.u64(1);
+        for text in ["a", "1", "amd64"] {
+            w.str(text);
+        }
+        write_entries(&mut w, &[entry("c", "1")]);
+        std::fs::write(suites.join("prev.delta"), w.finish()).unwrap();
+        let prev = load(repo, "prev").unwrap();
+        let ids: Vec<String> = prev.entries.iter().map(Entry::id).collect();
+        assert_eq!(ids, ["b_1_amd64", "c_1_amd64"]);
+        publish(repo, "prev", &prev);
+        assert!(!suites.join("prev.state").exists() && !suites.join("prev.delta").exists());
+        assert_eq!(load(repo, "prev").unwrap(), prev);
+
+        let live = publish(repo, "testing", &state);
+        let path = suites.join(&live[0]);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes.truncate(bytes.len() - 3);
         std::fs::write(&path, bytes).unwrap();
-        let err = load(dir.path(), "testing").unwrap_err().to_string();
-        assert!(err.contains("testing.state is corrupt"), "{err}");
+        let err = load(repo, "testing").unwrap_err().to_string();
+        assert!(err.contains(".state is corrupt"), "{err}");
     }
 
     #[test]
@@ -481,20 +637,25 @@ mod tests {
         let mut state =
             SuiteState::new((0..100).map(|i| entry(&format!("p{i:03}"), "1")).collect());
         state.sort();
-        save(repo, "s", &state).unwrap();
-        let base = std::fs::read(suites.join("s.state")).unwrap();
-        assert!(!suites.join("s.delta").exists());
+        let first = publish(repo, "s", &state);
+        assert_eq!(first.len(), 1, "a full state");
+        let base = first[0].clone();
+        let base_bytes = std::fs::read(suites.join(&base)).unwrap();
 
-        // Publishes that each add, drop (retention) or remove a little touch only the delta.
+        // Publishes that each add, drop (retention) or remove a little write only a delta
+        // against the same base.
         let mut state = load(repo, "s").unwrap();
         state.add(entry("p050", "2"));
         state.add(entry("p050", "3"));
         state.add(entry("new", "1"));
         assert_eq!(state.retain_newest(2).len(), 1, "p050 1 goes");
-        save(repo, "s", &state).unwrap();
+        let second = publish(repo, "s", &state);
+        assert!(
+            second[0].ends_with(".delta") && second[1] == base,
+            "{second:?}"
+        );
         let mut again = load(repo, "s").unwrap();
         assert_eq!(again, state);
-        assert_eq!(std::fs::read(suites.join("s.state")).unwrap(), base);
         assert_eq!(again.remove(("p010", "1", "amd64")).len(), 1);
         again.add(entry("later", "1"));
         assert_eq!(
@@ -503,28 +664,29 @@ mod tests {
             "added and gone"
         );
         assert_eq!(again.remove(("new", "1", "amd64")).len(), 1);
-        save(repo, "s", &again).unwrap();
+        let third_files = publish(repo, "s", &again);
         let third = load(repo, "s").unwrap();
         assert_eq!(third, again);
         assert!(third.find("p010", "1", "amd64").is_none());
         assert!(third.find("new", "1", "amd64").is_none());
         assert!(third.find("p050", "3", "amd64").is_some());
-        assert_eq!(std::fs::read(suites.join("s.state")).unwrap(), base);
+        assert_eq!(std::fs::read(suites.join(&base)).unwrap(), base_bytes);
+        assert_eq!(names(&suites), {
+            let mut n = third_files.clone();
+            n.sort();
+            n
+        });
 
-        // Many changes rewrite the state file and drop the delta.
+        // Many changes write a full state; the old base and delta go once it is live.
         let mut many = third.clone();
         for i in 0..70 {
             many.add(entry(&format!("q{i:03}"), "1"));
         }
-        save(repo, "s", &many).unwrap();
-        assert!(!suites.join("s.delta").exists());
-        assert_ne!(std::fs::read(suites.join("s.state")).unwrap(), base);
-        let mut reloaded = load(repo, "s").unwrap();
+        let fourth = publish(repo, "s", &many);
+        assert_eq!(fourth.len(), 1);
+        assert_eq!(names(&suites), fourth);
+        let reloaded = load(repo, "s").unwrap();
         many.sort();
-        assert_eq!(reloaded, many);
-        // A delta written against an older state file is not applied to a newer one.
-        std::fs::write(suites.join("s.delta"), encode_delta(&third.journal)).unwrap();
-        reloaded = load(repo, "s").unwrap();
         assert_eq!(reloaded, many);
     }
 

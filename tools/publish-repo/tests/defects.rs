@@ -11,7 +11,7 @@ use cdkit_testkit::assert_valid_junit;
 
 mod common;
 
-use common::{failed_with, ok, tree_digest, Repo};
+use common::{failed_with, ok, stderr, tree_digest, Repo};
 
 /// Where a .deb's ar members end: (name, end offset of the member's bytes and padding).
 fn member_ends(bytes: &[u8]) -> Vec<(String, usize)> {
@@ -221,4 +221,182 @@ fn one_version_twice_with_other_bytes_in_one_batch_is_a_conflict() {
     let last = failed_with(&repo.add("testing", &[plain, epoch]), 2);
     assert!(last.contains("differ only in their epoch"), "{last}");
     assert_eq!(tree_digest(&repo.root()), before);
+}
+
+/// A secret key gpg imports but cannot sign with (it may only certify): `--sign-key-file`
+/// accepts it, and signing fails at publish time, after the new tree is written.
+fn certify_only_key(dir: &Path) -> PathBuf {
+    let home = dir.join("certify-only-gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--batch", "--quiet", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "gpg {args:?}: {}", stderr(&out));
+        out
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "certify only <certify-only@example.invalid>",
+        "ed25519",
+        "cert",
+        "never",
+    ]);
+    let file = dir.join("certify-only.asc");
+    let out = gpg(&["--armor", "--export-secret-keys"]);
+    std::fs::write(&file, out.stdout).unwrap();
+    file
+}
+
+/// `publish-repo SUBCOMMAND --repo ROOT ARGS… --sign-key-file KEY`.
+fn with_key_file(repo: &Repo, key: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(common::BIN)
+        .arg(args[0])
+        .arg("--repo")
+        .arg(repo.root())
+        .args(&args[1..])
+        .arg("--sign-key-file")
+        .arg(key)
+        .arg("--junit")
+        .arg(repo.report())
+        .output()
+        .unwrap()
+}
+
+/// What `publish-repo list --suite SUITE` says: `package=version` lines, sorted.
+fn listed(repo: &Repo, suite: &str) -> Vec<String> {
+    let out = repo.run(&["list", "--suite", suite]);
+    ok(&out);
+    let mut rows: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            format!("{}={}", f[2], f[3])
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// What apt sees of `packages` in a suite: `package=version` lines, sorted.
+fn seen(client: &cdkit_testkit::apt::AptClient, packages: &[&str]) -> Vec<String> {
+    client.must_update();
+    let mut rows: Vec<String> = packages
+        .iter()
+        .flat_map(|p| {
+            client
+                .versions(p)
+                .into_iter()
+                .map(move |v| format!("{p}={v}"))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_publish_that_cannot_sign_changes_nothing_and_a_retry_publishes() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let bad_key = certify_only_key(repo.dir.path());
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let client = repo.client("testing");
+    let names = ["base", "fresh"];
+    assert_eq!(seen(&client, &names), ["base=1.0-1"]);
+    let fresh = make_deb(&d, "fresh", "1.0-1", "amd64");
+    let fresh_path = fresh.to_str().unwrap();
+    let before = tree_digest(&repo.root());
+    let attempts: [&[&str]; 3] = [
+        &["add", "--suite", "testing", fresh_path],
+        &["remove", "--suite", "testing", "base"],
+        &["promote", "--from", "testing", "--to", "production", "base"],
+    ];
+    for args in attempts {
+        let out = with_key_file(&repo, &bad_key, args);
+        let last = failed_with(&out, 2);
+        assert!(last.contains("signing failed"), "{args:?}: {last}");
+        assert_valid_junit(&repo.report());
+        assert_eq!(
+            tree_digest(&repo.root()),
+            before,
+            "{args:?} changed the repository"
+        );
+        assert_eq!(listed(&repo, "testing"), ["base=1.0-1"], "{args:?}");
+        assert_eq!(seen(&client, &names), ["base=1.0-1"], "{args:?}");
+    }
+    // The same commands with a key that signs: each publishes.
+    ok(&repo.add("testing", std::slice::from_ref(&fresh)));
+    assert_eq!(seen(&client, &names), ["base=1.0-1", "fresh=1.0-1"]);
+    assert_eq!(client.candidate("fresh").as_deref(), Some("1.0-1"));
+    ok(&repo.run(&["remove", "--suite", "testing", "base"]));
+    assert_eq!(seen(&client, &names), ["fresh=1.0-1"]);
+    assert_eq!(listed(&repo, "testing"), ["fresh=1.0-1"]);
+    repo.verify();
+}
+
+#[test]
+fn after_sigkill_at_random_points_a_rerun_publishes_what_the_state_says() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let client = repo.client("testing");
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut pause = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::time::Duration::from_millis(rng % 150)
+    };
+    let kill_during = |args: &[&str], pause: std::time::Duration| {
+        let mut child = repo
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(pause);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Whatever the moment: the state says what clients see.
+        assert_eq!(
+            listed(&repo, "testing"),
+            seen(&client, &["victim"]),
+            "{args:?} killed after {pause:?}"
+        );
+    };
+    for i in 1..=16 {
+        let version = format!("1.{i}-1");
+        let deb = make_deb(&d, "victim", &version, "amd64");
+        let deb = deb.to_str().unwrap();
+        let add = ["add", "--suite", "testing", "--keep", "3", "-q", deb];
+        kill_during(&add, pause());
+        // The same add again: the package is published, whatever the killed run did.
+        ok(&repo.run(&add));
+        client.must_update();
+        assert_eq!(
+            client.candidate("victim").as_deref(),
+            Some(version.as_str())
+        );
+        if i % 4 == 0 {
+            // A killed remove, then the same remove: gone from the index either way (a
+            // remove the killed run completed is "not in suite", exit 2).
+            let spec = format!("victim={version}");
+            let remove = ["remove", "--suite", "testing", "-q", spec.as_str()];
+            kill_during(&remove, pause());
+            let out = repo.run(&remove);
+            if out.status.code() != Some(0) {
+                let last = failed_with(&out, 2);
+                assert!(last.contains("not in suite"), "{last}");
+            }
+            assert!(
+                !seen(&client, &["victim"]).contains(&spec),
+                "{spec} still listed"
+            );
+        }
+    }
+    repo.verify();
 }
