@@ -84,9 +84,20 @@ fn two_hundred_publishes_while_a_client_updates_cause_no_client_error() {
 fn sigkill_at_random_points_leaves_a_verifiable_repository() {
     let f = Repo::new();
     let debs_dir = f.dir.path().join("debs");
+    let server = HttpServer::serve(&f.root());
+    // Clients that keep their lists from one kill to the next, as real hosts do.
+    let clients = [
+        ("file://", f.client("testing")),
+        (
+            "http",
+            AptClient::new(&server.url(), "testing", Some(&f.key.public)),
+        ),
+    ];
     let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut before: Option<String> = None;
     for i in 1..=25 {
-        let deb = make_deb(&debs_dir, "victim", &format!("1.{i}-1"), "amd64");
+        let version = format!("1.{i}-1");
+        let deb = make_deb(&debs_dir, "victim", &version, "amd64");
         let mut child = add(&f, &deb)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -99,18 +110,33 @@ fn sigkill_at_random_points_leaves_a_verifiable_repository() {
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         f.verify();
+        // apt updates (--error-on=any) and sees the version before the kill or the new one.
+        let mut seen = Vec::new();
+        for (how, client) in &clients {
+            let (updated, text) = client.update();
+            assert!(updated, "kill {i}, {how}: apt-get update failed:\n{text}");
+            let candidate = client.candidate("victim");
+            assert!(
+                candidate == before || candidate.as_deref() == Some(version.as_str()),
+                "kill {i}, {how}: candidate {candidate:?}, neither {before:?} nor {version}"
+            );
+            seen.push(candidate);
+        }
+        assert_eq!(seen[0], seen[1], "kill {i}: file:// and http disagree");
+        before = seen.swap_remove(0);
     }
     // A normal publish afterwards cleans up and clients update.
     let last = make_deb(&debs_dir, "victim", "9.0-1", "amd64");
     assert!(add(&f, &last).status().unwrap().success());
     f.verify();
-    let client = AptClient::new(
-        &format!("file://{}", f.root().display()),
-        "testing",
-        Some(&f.key.public),
-    );
-    client.must_update();
-    assert_eq!(client.candidate("victim").as_deref(), Some("9.0-1"));
+    for (how, client) in &clients {
+        client.must_update();
+        assert_eq!(
+            client.candidate("victim").as_deref(),
+            Some("9.0-1"),
+            "{how}"
+        );
+    }
 }
 
 #[test]
