@@ -141,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             ))
         })
     };
+    let subject = subject(cli.database_url.as_deref());
     match &cli.command {
         Command::New { name } if cli.dry_run => {
             let (up, down) = db_migrate::new::plan(&cli.dir, name)?;
@@ -157,12 +158,35 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Validate => {
-            let n = db_migrate::validate(cli.database_url.as_deref(), &options)?;
-            println!("{n} migration(s) in {} are valid", cli.dir.display());
+            let result = db_migrate::validate(cli.database_url.as_deref(), &options)
+                .map(|n| format!("{n} migration(s) in {} are valid", cli.dir.display()));
+            write_junit(&cli, || match &result {
+                Ok(summary) => one_case(&subject, "validate", summary_case(summary, false)),
+                Err(e) => error_junit(&subject, e),
+            });
+            println!("{}", result?);
             Ok(Exit::Success)
         }
         Command::Status { json } => {
-            let status = db_migrate::status(&url()?, &options)?;
+            let result = url().and_then(|url| db_migrate::status(&url, &options));
+            write_junit(&cli, || match &result {
+                Ok(status) => {
+                    let pending = status
+                        .migrations
+                        .iter()
+                        .filter(|m| m.state == db_migrate::status::State::Pending)
+                        .count();
+                    let reason = format!(
+                        "status changes nothing: version {}, {pending} pending",
+                        status
+                            .current_version
+                            .map_or_else(|| "none".to_string(), |v| v.to_string())
+                    );
+                    one_case(&subject, "status", junit::Case::nothing_to_do("", reason))
+                }
+                Err(e) => error_junit(&subject, e),
+            });
+            let status = result?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
@@ -180,7 +204,12 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 (_, Some(v)) => RepairAction::MarkApplied(*v),
                 _ => RepairAction::AcceptChecksum(accept_checksum.clone()),
             };
-            let summary = db_migrate::repair(&url()?, &action, &options)?;
+            let result = url().and_then(|url| db_migrate::repair(&url, &action, &options));
+            write_junit(&cli, || match &result {
+                Ok(summary) => one_case(&subject, "repair", summary_case(summary, cli.dry_run)),
+                Err(e) => error_junit(&subject, e),
+            });
+            let summary = result?;
             if cli.dry_run {
                 println!("{summary}");
             } else {
@@ -189,39 +218,64 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
         Command::Up { to } => {
-            let url = url()?;
-            let result = db_migrate::up(&url, *to, &options);
-            finish(&cli, &url, result)
+            let result = url().and_then(|url| db_migrate::up(&url, *to, &options));
+            finish(&cli, &subject, result)
         }
         Command::Down { to } => {
-            let url = url()?;
-            let result = db_migrate::down_to(&url, *to, &options);
-            finish(&cli, &url, result)
+            let result = url().and_then(|url| db_migrate::down_to(&url, *to, &options));
+            finish(&cli, &subject, result)
         }
         Command::Baseline { version } => {
-            let url = url()?;
-            let result = db_migrate::baseline(&url, *version, &options);
-            finish(&cli, &url, result)
+            let result = url().and_then(|url| db_migrate::baseline(&url, *version, &options));
+            finish(&cli, &subject, result)
         }
     }
 }
 
+/// Write the JUnit report if `--junit` was given. A report that cannot be written is one
+/// error line, and the run's own outcome stands: turning exit 1 or 3 into 2 would hide a
+/// rolled-back or half-applied migration and its repair command.
+fn write_junit(cli: &Cli, report: impl FnOnce() -> junit::Report) {
+    if let Some(path) = &cli.common.junit {
+        if let Err(e) = report().write(path) {
+            let message = format!("cannot write the JUnit report {}: {e}", path.display());
+            tracing::error!("{}", cdkit::redact::redact(&message));
+        }
+    }
+}
+
+/// The JUnit subject: the database name, or `files` when there is no database (validate).
+fn subject(url: Option<&str>) -> String {
+    url.and_then(|u| db_migrate::url::parse(u).ok())
+        .map_or_else(|| "files".into(), |u| u.database)
+}
+
+/// The one case of a command that applies no migration (`validate`, `repair`), passed with
+/// its summary; skipped in a dry run (nothing was written).
+fn summary_case(summary: &str, dry_run: bool) -> junit::Case {
+    let mut case = junit::Case::passed("", "run");
+    if dry_run {
+        case.status = junit::Status::Skipped {
+            message: summary.to_string(),
+        };
+    }
+    case.system_out = Some(summary.to_string());
+    case
+}
+
 /// Print the dry-run plan or the summary, write the JUnit report (also on failure), and pass
 /// the error on for the one-line message and exit code.
-fn finish(cli: &Cli, url: &str, result: Result<Report, Error>) -> anyhow::Result<Exit> {
-    let junit_report = match &result {
-        Ok(report) => Some(report.to_junit()),
+fn finish(cli: &Cli, subject: &str, result: Result<Report, Error>) -> anyhow::Result<Exit> {
+    write_junit(cli, || match &result {
+        Ok(report) => report.to_junit(),
         Err(e) => match e.report() {
-            Some(report) => Some(report.to_junit()),
-            None => Some(error_junit(url, e)),
+            Some(report) => report.to_junit(),
+            None => error_junit(subject, e),
         },
-    };
-    if let (Some(path), Some(report)) = (&cli.common.junit, junit_report) {
-        report.write(path)?;
-    }
+    });
     let report = result?;
     if report.dry_run {
-        print_plan(cli, url, &report)?;
+        print_plan(cli, &report)?;
     }
     let verb = match (&cli.command, report.dry_run) {
         (Command::Down { .. }, false) => "reverted",
@@ -248,7 +302,8 @@ fn finish(cli: &Cli, url: &str, result: Result<Report, Error>) -> anyhow::Result
 }
 
 /// The SQL a dry run would execute, on stdout.
-fn print_plan(cli: &Cli, url: &str, report: &Report) -> anyhow::Result<()> {
+fn print_plan(cli: &Cli, report: &Report) -> anyhow::Result<()> {
+    let url = cli.database_url.as_deref().unwrap_or_default();
     let files = match &cli.command {
         Command::Up { .. } => db_migrate::files::load(&cli.dir)?,
         _ => Vec::new(),
@@ -289,11 +344,7 @@ fn print_plan(cli: &Cli, url: &str, report: &Report) -> anyhow::Result<()> {
 
 /// A report for a run that stopped before any migration (drift, lock, connection): one case
 /// naming the problem, so Jenkins shows why nothing ran.
-fn error_junit(url: &str, e: &Error) -> junit::Report {
-    let database = db_migrate::url::parse(url)
-        .map(|u| u.database)
-        .unwrap_or_else(|_| "database".into());
-    let suite = format!("{TOOL}.{database}");
+fn error_junit(subject: &str, e: &Error) -> junit::Report {
     let (name, kind) = match e {
         Error::Drift { .. } => ("drift", "drift"),
         Error::InProgress { .. } => ("in-progress", "half-applied"),
@@ -301,7 +352,7 @@ fn error_junit(url: &str, e: &Error) -> junit::Report {
         Error::Connect { .. } => ("connect", "unreachable"),
         Error::Refused { .. } => ("connect", "refused"),
         Error::Stopped { .. } => ("lock", "interrupted"),
-        Error::NoDownSql { .. } => ("plan", "no-down-sql"),
+        Error::NoDownSql { .. } | Error::EmptyDown { .. } => ("plan", "no-down-sql"),
         _ => ("run", "error"),
     };
     let problem = junit::Problem {
@@ -310,12 +361,19 @@ fn error_junit(url: &str, e: &Error) -> junit::Report {
         body: String::new(),
         reruns: Vec::new(),
     };
-    let mut case = junit::Case::passed(format!("{suite}.run"), name);
+    let mut case = junit::Case::passed("", name);
     // The harness (lock, network, a signal) rather than the migrations: an <error>.
     case.status = match e.exit() {
         Exit::TempFail | Exit::Interrupted | Exit::Terminated => junit::Status::Errored(problem),
         _ => junit::Status::Failed(problem),
     };
+    one_case(subject, "run", case)
+}
+
+/// A report of one case, in suite `db-migrate.SUBJECT` with classname `db-migrate.SUBJECT.GROUP`.
+fn one_case(subject: &str, group: &str, mut case: junit::Case) -> junit::Report {
+    let suite = format!("{TOOL}.{subject}");
+    case.classname = format!("{suite}.{group}");
     let mut report = junit::Report::new(TOOL);
     report.suites.push(junit::Suite {
         name: suite,

@@ -968,3 +968,91 @@ fn comment_only_down_file_is_refused() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(db.versions(), vec![1]);
 }
+
+/// A JUnit path that cannot be written is one error line; the run's own outcome stands
+/// (exit 1 rolled back, exit 3 with the repair command, exit 0), not exit 2.
+#[test]
+fn unwritable_junit_path_keeps_the_outcome() {
+    let db = Db::new(Kind::Sqlite);
+    std::fs::write(db.path("not-a-dir"), "").unwrap();
+    let junit = db.path("not-a-dir/report.xml");
+    let junit = junit.to_str().unwrap();
+    db.tables(1..=1);
+    let cases = [
+        (None, 0, "applied 1 migration(s)"),
+        (
+            Some("CREATE TABLE ok2 (x INT);\nCREATE TABLE t1 (x INT);\n"),
+            1,
+            "failed and was rolled back",
+        ),
+        (
+            Some("-- no-transaction\nCREATE TABLE ok2 (x INT);\nCREATE TABLE t1 (x INT);\n"),
+            3,
+            "repair --clear-in-progress 2",
+        ),
+    ];
+    for (migration, exit, last) in cases {
+        if let Some(sql) = migration {
+            db.write("0002_bad.up.sql", sql);
+        }
+        let out = db.run(&["--junit", junit, "up"]);
+        assert_eq!(code(&out), exit, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot write the JUnit report")
+                && stderr(&out).contains("not-a-dir/report.xml"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(last_line(&out).contains(last), "{}", last_line(&out));
+    }
+}
+
+/// `validate` (with and without a database), `status`, `repair` (and its dry run) and
+/// `baseline` write a JUnit report too: one case, passed, skipped (changes nothing) or failed.
+#[test]
+fn every_command_writes_a_junit_report() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=2);
+    let counted = |args: &[&str], with_url: bool| {
+        let report = db.path("cmd.xml");
+        let _ = std::fs::remove_file(&report);
+        let mut argv = vec!["--junit", report.to_str().unwrap()];
+        argv.extend(args);
+        let out = if with_url {
+            db.run(&argv)
+        } else {
+            let mut cmd = std::process::Command::new(common::BIN);
+            cmd.args(&argv)
+                .arg("--dir")
+                .arg(db.dir())
+                .env_remove("DATABASE_URL")
+                .env_remove("JUNIT_OUTPUT");
+            cmd.output().unwrap()
+        };
+        let c = counts(&report);
+        (code(&out), c.tests, c.passed, c.skipped, c.failures)
+    };
+    assert_eq!(counted(&["validate"], false), (0, 1, 1, 0, 0));
+    assert_eq!(
+        counted(&["--dry-run", "baseline", "1"], true),
+        (0, 1, 0, 1, 0)
+    );
+    assert_eq!(counted(&["baseline", "1"], true), (0, 1, 1, 0, 0));
+    assert_eq!(counted(&["status"], true), (0, 1, 0, 1, 0));
+    assert_eq!(counted(&["up"], true), (0, 1, 1, 0, 0));
+    db.write("0002_t2.up.sql", "CREATE TABLE t2 (id BIGINT);\n");
+    assert_eq!(counted(&["validate"], true), (2, 1, 0, 0, 1), "drift fails");
+    assert_eq!(
+        counted(&["--dry-run", "repair", "--accept-checksum", "2"], true),
+        (0, 1, 0, 1, 0)
+    );
+    assert_eq!(
+        counted(&["repair", "--accept-checksum", "2"], true),
+        (0, 1, 1, 0, 0)
+    );
+    assert_eq!(
+        counted(&["repair", "--accept-checksum", "9"], true),
+        (2, 1, 0, 0, 1)
+    );
+    assert_eq!(counted(&["validate"], true), (0, 1, 1, 0, 0));
+}
