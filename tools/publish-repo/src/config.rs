@@ -163,7 +163,7 @@ pub fn init(repo: &Path, config: &Config) -> Result<bool, Error> {
 }
 
 fn write(file: &Path, config: &Config) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(config).map_err(|e| Error::Usage(e.to_string()))?;
+    let text = serde_json::to_string_pretty(config).map_err(|e| Error::Internal(e.to_string()))?;
     cdkit::atomic::write(file, text.as_bytes())?;
     Ok(())
 }

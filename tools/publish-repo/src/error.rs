@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use cdkit::exit::{Exit, ExitCoded};
 
-/// Everything that stops a publish before the repository changes.
+/// Everything that stops a publish. Bad input is found before the repository changes (exit
+/// 2); a failure while publishing (gpg, I/O, a full disk) leaves the previous publish live
+/// and the repository as it was, so it is the contract's "failed, known-good state" (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad invocation, configuration or input file: nothing was changed.
@@ -26,13 +28,32 @@ pub enum Error {
     Report(#[from] cdkit::junit::JunitError),
     #[error(transparent)]
     Process(#[from] cdkit::process::ProcessError),
+    /// A step that cannot fail on any input did (a worker thread panicked): a bug.
+    #[error("{0} (a bug in publish-repo; please report it)")]
+    Internal(String),
+    /// Publishing a suite failed before its new generation went live: the previous publish
+    /// is still what clients and the next run see, and what the failed run wrote is gone.
+    #[error("{suite} was not published and the repository is unchanged (the previous publish is still live): {source}; fix that and run the same command again")]
+    Publish {
+        suite: String,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl ExitCoded for Error {
     fn exit(&self) -> Exit {
         match self {
+            Error::Usage(_) | Error::Deb(_) => Exit::Usage,
             Error::Lock(e) => e.exit(),
-            _ => Exit::Usage,
+            Error::Publish { source, .. } => source.exit(),
+            Error::Io(_)
+            | Error::Write(_)
+            | Error::Sign(_)
+            | Error::State { .. }
+            | Error::Report(_)
+            | Error::Process(_)
+            | Error::Internal(_) => Exit::Failed,
         }
     }
 }
@@ -41,4 +62,32 @@ impl ExitCoded for Error {
 pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let make = cdkit::io_error::io(action, path);
     move |source| Error::Io(make(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_is_2_a_failed_publish_1_a_held_lock_75() {
+        let io_error = || {
+            Error::Io(cdkit::io_error::io("write", "/repo/dists")(
+                std::io::Error::other("No space left on device"),
+            ))
+        };
+        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(io_error().exit(), Exit::Failed);
+        assert_eq!(Error::Sign("gpg".into()).exit(), Exit::Failed);
+        let failed = Error::Publish {
+            suite: "testing".into(),
+            source: Box::new(io_error()),
+        };
+        assert_eq!(failed.exit(), Exit::Failed);
+        assert!(failed.to_string().contains("run the same command again"));
+        let held = Error::Lock(cdkit::lock::LockError::Held {
+            path: "/repo/.publish-repo/lock".into(),
+            holder: "someone".into(),
+        });
+        assert_eq!(held.exit(), Exit::TempFail);
+    }
 }

@@ -250,7 +250,7 @@ pub fn index_files(
         (hashing.join(), compressed)
     });
     let packages_sha =
-        packages_sha.map_err(|_| Error::Usage("hashing the Packages index panicked".into()))?;
+        packages_sha.map_err(|_| Error::Internal("hashing the Packages index panicked".into()))?;
     for (i, fresh) in compressed? {
         match fresh {
             Fresh::Gz(bytes) => gz_pieces[i] = Some(Cow::Owned(bytes)),
@@ -285,7 +285,7 @@ pub fn index_files(
         let xz = cdkit::hash::sha256_hex(&xz_file);
         (gz.join(), xz)
     });
-    let gz_sha = gz_sha.map_err(|_| Error::Usage("hashing Packages.gz panicked".into()))?;
+    let gz_sha = gz_sha.map_err(|_| Error::Internal("hashing Packages.gz panicked".into()))?;
     Ok(Index {
         files: vec![
             file("Packages", text.into_bytes(), packages_sha),
@@ -333,7 +333,7 @@ fn compress(
         results
     });
     for result in results {
-        result.map_err(|e| Error::Usage(format!("compressing the Packages index: {e}")))?;
+        result.map_err(|e| Error::Internal(format!("compressing the Packages index: {e}")))?;
     }
     Ok(done.into_inner().unwrap_or_else(|e| e.into_inner()))
 }

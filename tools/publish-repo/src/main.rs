@@ -23,8 +23,10 @@ Examples:
   publish-repo list --repo /srv/apt --suite production
   publish-repo verify --repo /srv/apt --keyring /etc/apt/keyrings/example.gpg
 
-Exit status: 0 done, 1 refused (same version, other bytes) or verify found defects,
-2 bad input (nothing changed), 75 another publisher holds the lock.";
+Exit status: 0 done; 1 refused (same version with other bytes) with nothing changed, a
+publish that failed (gpg, I/O, disk full) with the previous publish still live and nothing
+changed (run the same command again), or verify found defects; 2 bad invocation or input
+(nothing changed); 75 another publisher holds the lock (retry).";
 
 /// Publish Debian packages into a signed APT repository.
 #[derive(Debug, Parser)]
@@ -381,7 +383,8 @@ fn paths_from_stdin() -> Result<Vec<PathBuf>, Error> {
     }
     let mut paths = Vec::new();
     for line in stdin.lock().lines() {
-        let line = line.map_err(publish_repo::error::io("read", "stdin"))?;
+        let line =
+            line.map_err(|e| Error::Usage(format!("cannot read .deb paths from stdin: {e}")))?;
         let line = line.trim();
         if !line.is_empty() {
             paths.push(PathBuf::from(line));

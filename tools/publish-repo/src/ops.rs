@@ -253,7 +253,7 @@ fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<BTreeSet<String>
         let other = scope.spawn(|| store(second));
         (store(first), other.join())
     });
-    let b = b.map_err(|_| Error::Usage("a pool writer thread panicked".into()))?;
+    let b = b.map_err(|_| Error::Internal("a pool writer thread panicked".into()))?;
     let mut created = BTreeSet::new();
     for part in [a, b] {
         match part {
@@ -280,7 +280,7 @@ fn read_all(debs: &[PathBuf]) -> Result<Vec<cdkit::deb::DebInfo>, Error> {
         (read(first), other.join())
     });
     let mut all = a?;
-    all.extend(b.map_err(|_| Error::Usage("a .deb reader thread panicked".into()))??);
+    all.extend(b.map_err(|_| Error::Internal("a .deb reader thread panicked".into()))??);
     Ok(all)
 }
 
@@ -387,6 +387,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         cases.push(c);
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
+    ctx.signer.ready()?;
     commit(ctx, &config, to, target, Vec::new(), &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
@@ -431,6 +432,7 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
             started,
         ));
     }
+    ctx.signer.ready()?;
     commit(ctx, &config, suite, state, doomed, &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
@@ -487,7 +489,10 @@ fn commit(
                 if let Err(e) = pool::remove_files(ctx.repo, stored) {
                     tracing::warn!("cannot remove the pool files of the failed publish: {e}");
                 }
-                return Err(error);
+                return Err(Error::Publish {
+                    suite: suite.to_string(),
+                    source: Box::new(error),
+                });
             }
         };
     // Live. What follows only tidies up: a failure is a warning, the next publish retries it.
@@ -539,7 +544,7 @@ fn publish_generation(
             ctx.signer,
             || {
                 state_files = saving.join().unwrap_or_else(|_| {
-                    Err(Error::Usage("saving the suite state panicked".into()))
+                    Err(Error::Internal("saving the suite state panicked".into()))
                 })?;
                 Ok(())
             },

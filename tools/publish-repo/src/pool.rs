@@ -59,7 +59,13 @@ pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<bool, Error> {
     if target.exists() {
         return Ok(false);
     }
-    let mut source = fs::File::open(deb).map_err(io("read", deb))?;
+    // The .deb was read a moment ago: if it is gone now, it is still the input at fault.
+    let mut source = fs::File::open(deb).map_err(|source| {
+        Error::Deb(cdkit::deb::ReadError::Io {
+            path: deb.to_path_buf(),
+            source,
+        })
+    })?;
     cdkit::atomic::write_unsynced(&target, |w| std::io::copy(&mut source, w).map(|_| ()))?;
     Ok(true)
 }

@@ -318,8 +318,14 @@ fn a_publish_that_cannot_sign_changes_nothing_and_a_retry_publishes() {
     ];
     for args in attempts {
         let out = with_key_file(&repo, &bad_key, args);
-        let last = failed_with(&out, 2);
-        assert!(last.contains("signing failed"), "{args:?}: {last}");
+        // Exit 1: the publish failed, and the previous one is still live.
+        let last = failed_with(&out, 1);
+        assert!(
+            last.contains("signing failed")
+                && last.contains("the repository is unchanged")
+                && last.contains("run the same command again"),
+            "{args:?}: {last}"
+        );
         assert_valid_junit(&repo.report());
         assert_eq!(
             tree_digest(&repo.root()),
