@@ -63,10 +63,20 @@ fn four_concurrent_runners(kind: Kind) {
             ])
         })
         .collect();
+    let mut waited = 0;
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert_eq!(code(&out), 0, "every runner succeeds: {}", stderr(&out));
+        if stderr(&out).contains("waiting for the migration lock held by db-migrate pid ")
+            || stderr(&out).contains("waiting for the migration lock held by MariaDB connection")
+        {
+            waited += 1;
+        }
     }
+    assert!(
+        waited >= 1,
+        "the runners overlapped: at least one logged that it waited for the lock"
+    );
     let applied: u64 = reports.iter().map(|r| counts(r).passed).sum();
     assert_eq!(
         applied, 10,

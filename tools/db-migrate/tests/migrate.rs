@@ -36,6 +36,22 @@ fn apply_rerun_down_up(kind: Kind) {
         db.query("SELECT checksum_algo FROM db_migrate_history WHERE version = 1"),
         "sha256-lf"
     );
+    for row in db
+        .query("SELECT applied_at, applied_by, execution_ms FROM db_migrate_history")
+        .lines()
+    {
+        let fields: Vec<&str> = row.split(['\t', '|']).collect();
+        let at = chrono::DateTime::parse_from_rfc3339(fields[0])
+            .unwrap_or_else(|e| panic!("applied_at {:?} is not RFC 3339: {e}", fields[0]));
+        let age = chrono::Utc::now().signed_duration_since(at);
+        assert!(
+            age >= chrono::Duration::seconds(-5) && age < chrono::Duration::minutes(10),
+            "applied_at {at} is now"
+        );
+        assert!(fields[1].contains('@'), "applied_by USER@HOST: {row}");
+        let ms: i64 = fields[2].parse().expect("execution_ms is a number");
+        assert!(ms >= 0, "execution_ms {ms}");
+    }
 
     let again = db.path("again.xml");
     let out = db.run(&["--junit", again.to_str().unwrap(), "up"]);
@@ -352,10 +368,26 @@ fn drift_is_detected(kind: Kind) {
         "{}",
         last_line(&out)
     );
-    let out = db.run(&["status", "--json"]);
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
+    let status = db.status_json();
     assert_eq!(status["migrations"][2]["state"], "missing", "{status}");
     assert_eq!(status["current_version"], 3);
+
+    // Deleted on purpose: accepted explicitly, then `up` runs and `down` still reverts 3 with
+    // the SQL stored when it was applied.
+    let out = db.run(&["repair", "--accept-checksum", "3"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("accepted-missing"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(code(&db.run(&["up"])), 0);
+    let status = db.status_json();
+    assert_eq!(status["migrations"][2]["state"], "applied", "{status}");
+    let out = db.run(&["down", "--to", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2]);
+    assert!(!db.table_exists("t3"));
 }
 
 #[test]
@@ -938,8 +970,7 @@ fn comment_only_down_file_is_refused() {
         "up warns: {}",
         stderr(&out)
     );
-    let status: serde_json::Value =
-        serde_json::from_slice(&db.run(&["status", "--json"]).stdout).expect("status --json");
+    let status = db.status_json();
     assert_eq!(status["migrations"][1]["reversible"], false, "{status}");
 
     let out = db.run(&["down", "--to", "1"]);
@@ -1055,4 +1086,124 @@ fn every_command_writes_a_junit_report() {
         (2, 1, 0, 0, 1)
     );
     assert_eq!(counted(&["validate"], true), (0, 1, 1, 0, 0));
+}
+
+/// `up --to V` stops after V (a dry run plans the same), the `status` table shows each
+/// migration's state, when it was applied and whether it can be reverted.
+#[test]
+fn up_to_and_the_status_table() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=4);
+    let out = db.run(&["up", "--to", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2]);
+    assert!(!db.table_exists("t3"));
+    let out = db.run(&["--dry-run", "up", "--to", "3"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("would apply 0003_t3") && !stdout(&out).contains("0004_t4"),
+        "{}",
+        stdout(&out)
+    );
+    let out = db.run(&["up", "--to", "3"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2, 3]);
+    assert_eq!(code(&db.run(&["up", "--to", "-1"])), 2);
+
+    let out = db.run(&["status"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let table = stdout(&out);
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("{}: current version 3", db.url).as_str()),
+        "{table}"
+    );
+    let header: Vec<&str> = lines.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "VERSION",
+            "MIGRATION",
+            "STATE",
+            "APPLIED",
+            "AT",
+            "RELEASE",
+            "DOWN"
+        ],
+        "{table}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    for (n, row) in rows.iter().enumerate() {
+        let version = n + 1;
+        assert_eq!(row[0], version.to_string(), "{table}");
+        assert_eq!(row[1], format!("{version:04}_t{version}"), "{table}");
+        assert_eq!(row[5], "yes", "a down file: {table}");
+        if version <= 3 {
+            assert_eq!(row[2], "applied", "{table}");
+            assert!(
+                chrono::DateTime::parse_from_rfc3339(row[3]).is_ok(),
+                "{table}"
+            );
+        } else {
+            assert_eq!(&row[2..5], ["pending", "-", "-"], "{table}");
+        }
+    }
+}
+
+/// `validate` without a database checks the files only: valid files exit 0 and say how many;
+/// a malformed name is exit 2 naming the file. Nothing is created.
+#[test]
+fn validate_without_a_database_checks_the_files() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=3);
+    let validate = || {
+        std::process::Command::new(common::BIN)
+            .arg("--dir")
+            .arg(db.dir())
+            .arg("validate")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = validate();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 migration(s) in"),
+        "{}",
+        stdout(&out)
+    );
+    db.write("0004_x.down.sql", "SELECT 1;\n");
+    let out = validate();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("0004_x.down.sql: down migration without an up migration"),
+        "{}",
+        last_line(&out)
+    );
+    assert_eq!(
+        std::fs::read_dir(db.tmp.path()).unwrap().count(),
+        1,
+        "only the migrations directory"
+    );
+}
+
+/// `mysql://` (not only `mariadb://`) on a real MariaDB: apply, status, down.
+#[test]
+fn mysql_scheme_on_mariadb() {
+    let mut db = Db::new(Kind::Mariadb);
+    db.url = db.url.replacen("mariadb://", "mysql://", 1);
+    assert!(db.url.starts_with("mysql://root@127.0.0.1:"), "{}", db.url);
+    db.tables(1..=3);
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1, 2, 3]);
+    let status = db.status_json();
+    assert_eq!(status["current_version"], 3, "{status}");
+    assert_eq!(status["database"], db.name.as_str(), "{status}");
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![1]);
+    assert!(db.table_exists("t1") && !db.table_exists("t2"));
 }

@@ -227,6 +227,13 @@ impl Db {
             .collect()
     }
 
+    /// `db-migrate status --json`, parsed (the run must succeed).
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert_eq!(code(&out), 0, "status: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+    }
+
     pub fn versions(&self) -> Vec<i64> {
         self.history().into_iter().map(|(v, _)| v).collect()
     }
