@@ -75,7 +75,10 @@ fn verify_suite(
         let moved = || fs::canonicalize(&link).ok().as_ref() != Some(&generation);
         if !healthy && tries < RETRIES && moved() {
             tries += 1;
-            tracing::debug!(suite, "{suite} was published anew while being checked: again");
+            tracing::debug!(
+                suite,
+                "{suite} was published anew while being checked: again"
+            );
             // A pool file the replaced generation listed may be gone by now, legitimately.
             pool_sums.retain(|_, sums| sums.is_some());
             continue;
