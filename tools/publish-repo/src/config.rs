@@ -104,18 +104,21 @@ pub fn path(repo: &Path) -> PathBuf {
     repo.join(META_DIR).join("config.json")
 }
 
+/// The error for a directory `init` has not made a repository (yet).
+pub fn not_initialised(repo: &Path) -> Error {
+    Error::Usage(format!(
+        "{} is not a publish-repo repository (run `publish-repo init --repo {}` first)",
+        repo.display(),
+        repo.display()
+    ))
+}
+
 /// Read the configuration; a missing one says to run `init` first.
 pub fn load(repo: &Path) -> Result<Config, Error> {
     let file = path(repo);
     let text = match std::fs::read_to_string(&file) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::Usage(format!(
-                "{} is not a publish-repo repository (run `publish-repo init --repo {}` first)",
-                repo.display(),
-                repo.display()
-            )))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_initialised(repo)),
         Err(e) => return Err(io("read", &file)(e)),
     };
     let config: Config = serde_json::from_str(&text).map_err(|e| Error::State {

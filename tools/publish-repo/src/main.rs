@@ -74,6 +74,9 @@ enum Command {
         /// so clients can be pointed at it before the first package arrives.
         #[command(flatten)]
         publish: OptionalSigning,
+        /// How long to wait for another publisher before giving up (exit 75).
+        #[arg(long, env = "PUBLISH_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
+        lock_timeout: Duration,
     },
     /// Add .deb files to a suite (paths as arguments, or one per line on stdin).
     Add {
@@ -168,8 +171,8 @@ impl OptionalSigning {
 struct PublishArgs {
     #[command(flatten)]
     signing: OptionalSigning,
-    /// Versions of each package kept per suite (older ones leave the index).
-    #[arg(long, env = "PUBLISH_REPO_KEEP", default_value_t = 5)]
+    /// Versions of each package kept per suite (older ones leave the index); at least 1.
+    #[arg(long, env = "PUBLISH_REPO_KEEP", default_value_t = ops::DEFAULT_KEEP, value_parser = parse_keep)]
     keep: usize,
     /// How long to wait for another publisher before giving up (exit 75).
     #[arg(long, env = "PUBLISH_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
@@ -185,6 +188,16 @@ impl PublishArgs {
                     .into(),
             )
         })
+    }
+}
+
+/// `--keep`: a count of at least 1 (0 would drop every version, so it is refused rather than
+/// quietly read as 1).
+fn parse_keep(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would drop every version; keep at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a count: {e}")),
     }
 }
 
@@ -205,6 +218,7 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
             architectures,
             components,
             publish,
+            lock_timeout,
         } => {
             let signer = publish.signer()?;
             let config = Config {
@@ -214,18 +228,7 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
                 architectures,
                 components,
             };
-            let changed = publish_repo::config::init(&repo.repo, &config)?;
-            std::fs::create_dir_all(repo.repo.join("pool"))
-                .map_err(publish_repo::error::io("create", &repo.repo))?;
-            if let Some(signer) = signer {
-                let ctx = Context {
-                    repo: &repo.repo,
-                    signer: &signer,
-                    lock_timeout: Duration::from_secs(60),
-                    keep: 5,
-                };
-                ops::publish_unpublished(&ctx)?;
-            }
+            let changed = ops::init(&repo.repo, &config, signer.as_ref(), lock_timeout)?;
             tracing::info!(
                 "{} {}",
                 if changed {

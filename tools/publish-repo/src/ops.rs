@@ -34,13 +34,60 @@ pub struct OpOutcome {
     pub exit: Exit,
 }
 
+/// The default of `--keep`.
+pub const DEFAULT_KEEP: usize = 5;
+
+/// The default of `--lock-timeout`.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Take the repository lock (an uninitialised repository is bad input, not a lock problem),
+/// after checking the arguments every operation shares.
 fn lock(ctx: &Context) -> Result<Lock, Error> {
-    let path = ctx.repo.join(META_DIR).join("lock");
+    if ctx.keep == 0 {
+        return Err(Error::Usage(
+            "--keep 0 would drop every version: keep at least 1".into(),
+        ));
+    }
+    if !config::path(ctx.repo).exists() {
+        return Err(config::not_initialised(ctx.repo));
+    }
+    lock_dir(ctx.repo, ctx.lock_timeout)
+}
+
+fn lock_dir(repo: &Path, timeout: Duration) -> Result<Lock, Error> {
     Ok(Lock::acquire(
-        &path,
+        &repo.join(META_DIR).join("lock"),
         &cdkit::lock::describe_self("publish-repo"),
-        ctx.lock_timeout,
+        timeout,
     )?)
+}
+
+/// `init`: under the repository lock, write the configuration (or check it against the
+/// existing one) and, with a signer, publish every never-published suite empty. Returns
+/// whether the configuration changed.
+pub fn init(
+    repo: &Path,
+    config: &Config,
+    signer: Option<&Signer>,
+    lock_timeout: Duration,
+) -> Result<bool, Error> {
+    config.validate()?;
+    let meta = repo.join(META_DIR);
+    std::fs::create_dir_all(&meta).map_err(crate::error::io("create", &meta))?;
+    let _lock = lock_dir(repo, lock_timeout)?;
+    let changed = config::init(repo, config)?;
+    let pool = repo.join("pool");
+    std::fs::create_dir_all(&pool).map_err(crate::error::io("create", &pool))?;
+    if let Some(signer) = signer {
+        let ctx = Context {
+            repo,
+            signer,
+            lock_timeout,
+            keep: DEFAULT_KEEP,
+        };
+        publish_unpublished(&ctx)?;
+    }
+    Ok(changed)
 }
 
 fn case(suite: &str, component: &str, name: String, started: Instant) -> Case {
@@ -368,6 +415,7 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         chosen.extend(found.into_iter().cloned());
     }
     let mut cases = Vec::new();
+    let mut added = Vec::new();
     for entry in chosen {
         let mut c = case(
             to,
@@ -382,9 +430,28 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
             c.system_out = Some(format!("{} is already in {to}", entry.id()));
         } else {
             tracing::info!(package = %entry.package, version = %entry.version, "promoted {} from {from} to {to}", entry.id());
+            added.push((cases.len(), entry.clone()));
             target.add(entry);
         }
         cases.push(c);
+    }
+    if let Some(refused) = dropped_at_once(&target, &added, ctx.keep, to) {
+        for (i, c) in cases.iter_mut().enumerate() {
+            c.status = match refused.iter().find(|(j, _)| *j == i) {
+                Some((_, message)) => Status::Failed(Problem {
+                    message: message.clone(),
+                    kind: "retention".into(),
+                    ..Problem::default()
+                }),
+                None => Status::Skipped {
+                    message: "not promoted: another package of this batch was refused".into(),
+                },
+            };
+        }
+        return Ok(OpOutcome {
+            cases,
+            exit: Exit::Failed,
+        });
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
     ctx.signer.ready()?;
@@ -393,6 +460,43 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         cases,
         exit: Exit::Success,
     })
+}
+
+/// The promoted entries (`added`: testcase index, entry) that retention would drop from
+/// `target` in the same publish, because it lists `keep` newer versions: a promote that
+/// reports success while clients never see the version would mislead (a rollback by
+/// promotion, say). `None` if every one stays.
+fn dropped_at_once(
+    target: &SuiteState,
+    added: &[(usize, Entry)],
+    keep: usize,
+    to: &str,
+) -> Option<Vec<(usize, String)>> {
+    if added.is_empty() {
+        return None;
+    }
+    let dropped: HashSet<String> = target
+        .clone()
+        .retain_newest(keep)
+        .iter()
+        .map(Entry::id)
+        .collect();
+    let refused: Vec<(usize, String)> = added
+        .iter()
+        .filter(|(_, e)| dropped.contains(&e.id()))
+        .map(|(i, e)| {
+            (
+                *i,
+                format!(
+                    "{} would be dropped at once: {to} keeps the newest {keep} versions of {} (--keep {keep}) and lists {keep} newer ones; remove those from {to} first (publish-repo remove --suite {to} {}=VERSION) or raise --keep",
+                    e.id(),
+                    e.package,
+                    e.package
+                ),
+            )
+        })
+        .collect();
+    (!refused.is_empty()).then_some(refused)
 }
 
 /// `remove`: stop listing packages in `suite` (pool files go once nothing references them).
@@ -441,12 +545,13 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
 }
 
 /// Publish (empty) every suite that has never been published, so clients can already use it.
-pub fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
-    let _lock = lock(ctx)?;
+/// The caller holds the repository lock.
+fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     let config = config::load(ctx.repo)?;
     let all = load_all(ctx.repo, &config)?;
     for (suite, state) in &all {
         if !ctx.repo.join("dists").join(suite).join("Release").exists() {
+            ctx.signer.ready()?;
             let others: Vec<(String, SuiteState)> =
                 all.iter().filter(|(s, _)| s != suite).cloned().collect();
             commit(

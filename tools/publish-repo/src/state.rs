@@ -145,7 +145,8 @@ impl SuiteState {
         gone
     }
 
-    /// Keep the newest `keep` versions of each package and architecture; returns the dropped.
+    /// Keep the newest `keep` versions of each package and architecture; returns the dropped
+    /// (`keep` 0 drops everything: the operations refuse `--keep 0`).
     pub fn retain_newest(&mut self, keep: usize) -> Vec<Entry> {
         self.sort();
         let mut dropped = Vec::new();
@@ -156,7 +157,7 @@ impl SuiteState {
                 last.package == entry.package && last.architecture == entry.architecture
             });
             run = if same { run + 1 } else { 1 };
-            if run <= keep.max(1) {
+            if run <= keep {
                 kept.push(entry);
             } else {
                 dropped.push(entry);

@@ -406,3 +406,135 @@ fn after_sigkill_at_random_points_a_rerun_publishes_what_the_state_says() {
     }
     repo.verify();
 }
+
+#[test]
+fn keep_zero_is_refused() {
+    let repo = Repo::new();
+    let deb = make_deb(&repo.debs(), "app", "1.0-1", "amd64");
+    let before = tree_digest(&repo.root());
+    let mut cmd = repo.command(&["add", "--suite", "testing", "--keep", "0"]);
+    let out = cmd.arg(&deb).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--keep"), "{}", stderr(&out));
+    assert_eq!(tree_digest(&repo.root()), before);
+}
+
+#[test]
+fn a_promote_that_retention_would_drop_at_once_is_refused() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let versions = ["1.0-1", "1.1-1", "1.2-1"];
+    let debs: Vec<PathBuf> = versions
+        .iter()
+        .map(|v| make_deb(&d, "app", v, "amd64"))
+        .collect();
+    ok(&repo.add("testing", &debs));
+    let promote = |spec: &str| {
+        repo.run(&[
+            "promote",
+            "--from",
+            "testing",
+            "--to",
+            "production",
+            "--keep",
+            "2",
+            spec,
+        ])
+    };
+    ok(&promote("app=1.2-1"));
+    ok(&promote("app=1.1-1"));
+    let production = repo.client("production");
+    production.must_update();
+    assert_eq!(production.versions("app"), ["1.2-1", "1.1-1"]);
+    let before = tree_digest(&repo.root());
+    let last = failed_with(&promote("app=1.0-1"), 1);
+    assert!(
+        last.contains("app_1.0-1_amd64 would be dropped at once") && last.contains("--keep 2"),
+        "{last}"
+    );
+    assert_valid_junit(&repo.report());
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    assert!(
+        xml.contains("promote app_1.0-1_amd64") && xml.contains("<failure"),
+        "{xml}"
+    );
+    assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
+    production.must_update();
+    assert_eq!(production.versions("app"), ["1.2-1", "1.1-1"]);
+    // With room for it, the same promote lists it.
+    ok(&repo.run(&[
+        "promote",
+        "--from",
+        "testing",
+        "--to",
+        "production",
+        "--keep",
+        "3",
+        "app=1.0-1",
+    ]));
+    production.must_update();
+    assert_eq!(production.versions("app"), ["1.2-1", "1.1-1", "1.0-1"]);
+}
+
+#[test]
+fn init_takes_the_lock_and_an_uninitialised_repository_says_run_init() {
+    let repo = Repo::new();
+    let lock_path = repo.root().join(".publish-repo/lock");
+    let held = cdkit::lock::Lock::try_acquire(&lock_path, "a test holding the lock").unwrap();
+    let out = repo.run(&[
+        "init",
+        "--origin",
+        "cdkit",
+        "--label",
+        "cdkit test",
+        "--suites",
+        "testing,production,staging",
+        "--lock-timeout",
+        "1s",
+    ]);
+    let last = failed_with(&out, 75);
+    assert!(last.contains("a test holding the lock"), "{last}");
+    drop(held);
+    ok(&repo.run(&[
+        "init",
+        "--origin",
+        "cdkit",
+        "--label",
+        "cdkit test",
+        "--suites",
+        "testing,production,staging",
+    ]));
+    let staging = repo.client("staging");
+    staging.must_update();
+
+    // A directory that was never initialised: bad input naming the fix, not a lock error.
+    let empty = repo.dir.path().join("never-initialised");
+    std::fs::create_dir_all(&empty).unwrap();
+    let deb = make_deb(&repo.debs(), "app", "1.0-1", "amd64");
+    let runs: [&[&str]; 4] = [
+        &["add", "--suite", "testing", deb.to_str().unwrap()],
+        &["remove", "--suite", "testing", "app"],
+        &["promote", "--from", "testing", "--to", "production", "app"],
+        &["list"],
+    ];
+    for args in runs {
+        let mut cmd = Command::new(common::BIN);
+        cmd.arg(args[0]).arg("--repo").arg(&empty).args(&args[1..]);
+        if args[0] != "list" {
+            cmd.arg("--unsigned");
+        }
+        let out = cmd.output().unwrap();
+        let last = failed_with(&out, 2);
+        assert!(
+            last.contains("not a publish-repo repository")
+                && last.contains("publish-repo init")
+                && !last.contains("lock"),
+            "{args:?}: {last}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "nothing written into the uninitialised directory"
+    );
+}
