@@ -620,3 +620,73 @@ fn verify_finds_each_kind_of_damage_with_exit_1() {
     // The original was never touched.
     repo.verify();
 }
+
+/// The `Date:` of `suite`'s Release in the repository at `root`.
+fn release_date(root: &Path, suite: &str) -> String {
+    let release = std::fs::read_to_string(root.join("dists").join(suite).join("Release")).unwrap();
+    release
+        .lines()
+        .find_map(|l| l.strip_prefix("Date: "))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_publish_within_the_second_clients_last_saw_reaches_them() {
+    // The Date has one-second resolution, so two publishes can share it: apt must still take
+    // the second one (it ignores only an older Date), and over HTTP If-Modified-Since (also
+    // one-second resolution) must not hide it. The clients read `served`, a link to a copy of
+    // the first publish and then to the live repository, so only the two publishes have to
+    // fall within one second, not the clients' updates as well.
+    let repo = Repo::new();
+    let d = repo.debs();
+    let served = repo.dir.path().join("served");
+    let serve = |target: &Path| {
+        let link = repo.dir.path().join("served.new");
+        std::os::unix::fs::symlink(target, &link).unwrap();
+        std::fs::rename(&link, &served).unwrap();
+    };
+    serve(&repo.root());
+    let server = HttpServer::serve(&served);
+    let clients = Clients {
+        file: AptClient::new(
+            &format!("file://{}", served.display()),
+            "testing",
+            Some(&repo.key.public),
+        ),
+        http: AptClient::new(&server.url(), "testing", Some(&repo.key.public)),
+    };
+    for attempt in 1..=10 {
+        // Start right after a second begins.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_nanos(
+            1_000_000_000 - u64::from(now.subsec_nanos()) + 5_000_000,
+        ));
+        let first = format!("{attempt}.0-1");
+        let second = format!("{attempt}.1-1");
+        ok(&repo.add("testing", &[make_deb(&d, "quick", &first, "amd64")]));
+        let snapshot = copy_of(
+            &repo.root(),
+            &repo.dir.path().join(format!("first{attempt}")),
+        );
+        ok(&repo.add("testing", &[make_deb(&d, "quick", &second, "amd64")]));
+        if release_date(&repo.root(), "testing") != release_date(&snapshot, "testing") {
+            continue; // the second ran over; try again
+        }
+        serve(&snapshot);
+        clients.update();
+        assert_eq!(clients.candidate("quick"), Some(first));
+        serve(&repo.root());
+        for (how, client) in [("file://", &clients.file), ("http", &clients.http)] {
+            let (updated, text) = client.update();
+            assert!(updated, "{how}: {text}");
+            let line = fetch_line(&text, "testing InRelease");
+            assert!(line.starts_with("Get:"), "{how}: {line:?}:\n{text}");
+        }
+        assert_eq!(clients.candidate("quick"), Some(second));
+        return;
+    }
+    panic!("two publishes never fell within one second in 10 attempts");
+}
