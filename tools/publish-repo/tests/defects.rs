@@ -481,29 +481,24 @@ fn init_takes_the_lock_and_an_uninitialised_repository_says_run_init() {
     let repo = Repo::new();
     let lock_path = repo.root().join(".publish-repo/lock");
     let held = cdkit::lock::Lock::try_acquire(&lock_path, "a test holding the lock").unwrap();
-    let out = repo.run(&[
-        "init",
-        "--origin",
-        "cdkit",
-        "--label",
-        "cdkit test",
-        "--suites",
-        "testing,production,staging",
-        "--lock-timeout",
-        "1s",
-    ]);
-    let last = failed_with(&out, 75);
+    // Adding a suite to the repository, with a timeout of one second.
+    let add_staging = || {
+        repo.run(&[
+            "init",
+            "--origin",
+            "cdkit",
+            "--label",
+            "cdkit test",
+            "--suites",
+            "testing,production,staging",
+            "--lock-timeout",
+            "1s",
+        ])
+    };
+    let last = failed_with(&add_staging(), 75);
     assert!(last.contains("a test holding the lock"), "{last}");
     drop(held);
-    ok(&repo.run(&[
-        "init",
-        "--origin",
-        "cdkit",
-        "--label",
-        "cdkit test",
-        "--suites",
-        "testing,production,staging",
-    ]));
+    ok(&add_staging());
     let staging = repo.client("staging");
     staging.must_update();
 
