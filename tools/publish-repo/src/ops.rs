@@ -195,13 +195,30 @@ pub fn add(
     let mut all = load_all(ctx.repo, &config)?;
     clock.lap("load state");
     let known = Known::new(&all, suite, candidates.len());
+    let mut referenced: Option<HashSet<String>> = None;
+    let mut orphans = BTreeSet::new();
     // Whether each candidate is new to the suite.
     let mut new_here = Vec::with_capacity(candidates.len());
     for (deb, entry) in &candidates {
         let found = known.get(entry.key());
-        let sha = found
+        let mut sha = found
             .map(|(sha, _)| sha.to_string())
             .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
+        if found.is_none() && sha.as_ref().is_some_and(|sha| *sha != entry.sha256) {
+            // A pool file with other bytes that no suite lists: a conflict if a retained
+            // index generation still lists it (a client may fetch it), else left behind by
+            // a publisher killed before its switch, and replaced.
+            if referenced.is_none() {
+                referenced = Some(referenced_pool_files(ctx.repo, &all)?);
+            }
+            if !referenced
+                .as_ref()
+                .is_some_and(|r| r.contains(&entry.filename))
+            {
+                orphans.insert(entry.filename.clone());
+                sha = None;
+            }
+        }
         if let Some(sha) = sha.filter(|sha| *sha != entry.sha256) {
             if !conflicts.iter().any(|(id, _)| *id == entry.id()) {
                 conflicts.push((
@@ -265,6 +282,14 @@ pub fn add(
             fresh.push((deb, entry));
         }
         cases.push(c);
+    }
+    if !orphans.is_empty() {
+        tracing::info!(
+            "replacing {} pool file(s) that no index lists (left by an interrupted publish): {}",
+            orphans.len(),
+            orphans.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+        pool::remove_files(ctx.repo, &orphans)?;
     }
     let stored = store_all(ctx.repo, &fresh)?;
     for (_, entry) in fresh {
@@ -746,6 +771,19 @@ pub fn load_all(repo: &Path, config: &Config) -> Result<Vec<(String, SuiteState)
         .iter()
         .map(|s| Ok((s.clone(), state::load(repo, s)?)))
         .collect()
+}
+
+/// The pool files some suite lists, now or in one of its retained index generations.
+fn referenced_pool_files(
+    repo: &Path,
+    all: &[(String, SuiteState)],
+) -> Result<HashSet<String>, Error> {
+    let mut files: HashSet<String> = HashSet::new();
+    for (suite, state) in all {
+        files.extend(state.entries.iter().map(|e| e.filename.clone()));
+        files.extend(publish::load_history(repo, suite)?.left.into_keys());
+    }
+    Ok(files)
 }
 
 fn existing_pool_sha(repo: &Path, rel: &str) -> Option<String> {

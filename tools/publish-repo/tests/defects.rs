@@ -533,3 +533,36 @@ fn init_takes_the_lock_and_an_uninitialised_repository_says_run_init() {
         "nothing written into the uninitialised directory"
     );
 }
+
+#[test]
+fn a_pool_file_no_index_lists_is_replaced_one_a_retained_index_lists_is_not() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    // What a publisher killed after storing its pool file and before its switch leaves.
+    let left_behind = make_deb_with(&d.join("killed"), "ghost", "1.0-1", "amd64", "killed\n");
+    let pool_file = repo.root().join("pool/main/g/ghost/ghost_1.0-1_amd64.deb");
+    std::fs::create_dir_all(pool_file.parent().unwrap()).unwrap();
+    std::fs::copy(&left_behind, &pool_file).unwrap();
+    let ghost = make_deb(&d, "ghost", "1.0-1", "amd64");
+    ok(&repo.add("testing", std::slice::from_ref(&ghost)));
+    let client = repo.client("testing");
+    client.must_update();
+    assert_eq!(
+        std::fs::read(client.download("ghost", "1.0-1")).unwrap(),
+        std::fs::read(&ghost).unwrap(),
+        "the new build is what apt gets"
+    );
+    // Removed from the suite, still listed by a retained generation: a client may be
+    // fetching it, so other bytes under its name are refused.
+    ok(&repo.run(&["remove", "--suite", "testing", "ghost"]));
+    let rebuilt = make_deb_with(&d.join("rebuilt"), "ghost", "1.0-1", "amd64", "rebuilt\n");
+    let before = tree_digest(&repo.root());
+    let last = failed_with(&repo.add("testing", &[rebuilt]), 1);
+    assert!(
+        last.contains("already published with other bytes"),
+        "{last}"
+    );
+    assert_eq!(tree_digest(&repo.root()), before);
+    repo.verify();
+}
