@@ -239,12 +239,32 @@ fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 }
 
 /// Read the state of the suite's live generation (empty if it was never published).
+///
+/// Readers without the repository lock (`list`, `verify`, rollback's plan) may race a
+/// publisher that switches generations and deletes the previous one's files: a generation's
+/// files gone while the link moved on are read again from the new one.
 pub fn load(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
-    let Some(stamp) = crate::generation::live(repo, suite) else {
-        return load_unkeyed(repo, suite);
-    };
+    let mut attempts = 0;
+    loop {
+        let Some(stamp) = crate::generation::live(repo, suite) else {
+            return load_unkeyed(repo, suite);
+        };
+        let loaded = load_generation(repo, suite, &stamp);
+        let moved = || crate::generation::live(repo, suite).as_deref() != Some(stamp.as_str());
+        match loaded {
+            Ok(Some(state)) => return Ok(state),
+            Ok(None) | Err(_) if attempts < 5 && moved() => attempts += 1,
+            // Published by an older publish-repo (or by `init`, empty).
+            Ok(None) => return load_unkeyed(repo, suite),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The state of generation `stamp` (`None` if it has no state files).
+fn load_generation(repo: &Path, suite: &str, stamp: &str) -> Result<Option<SuiteState>, Error> {
     let dir = dir(repo);
-    let delta_path = crate::generation::file(&dir, suite, &stamp, "delta");
+    let delta_path = crate::generation::file(&dir, suite, stamp, "delta");
     if let Some(delta) = read_if_there(&delta_path)? {
         let corrupt = |reason| Error::State {
             path: delta_path.clone(),
@@ -266,9 +286,9 @@ pub fn load(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
             path: base_path,
             reason,
         })?;
-        return Ok(apply(entries, journal));
+        return Ok(Some(apply(entries, journal)));
     }
-    let full = crate::generation::file(&dir, suite, &stamp, "state");
+    let full = crate::generation::file(&dir, suite, stamp, "state");
     match read_if_there(&full)? {
         Some(bytes) => {
             let entries = decode(&bytes).map_err(|reason| Error::State {
@@ -279,7 +299,7 @@ pub fn load(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            Ok(SuiteState {
+            Ok(Some(SuiteState {
                 entries,
                 journal: Journal {
                     base: Some(Base {
@@ -288,10 +308,9 @@ pub fn load(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
                     }),
                     ..Journal::default()
                 },
-            })
+            }))
         }
-        // Published by an older publish-repo (or by `init`, empty).
-        None => load_unkeyed(repo, suite),
+        None => Ok(None),
     }
 }
 

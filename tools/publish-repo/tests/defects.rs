@@ -566,3 +566,33 @@ fn a_pool_file_no_index_lists_is_replaced_one_a_retained_index_lists_is_not() {
     assert_eq!(tree_digest(&repo.root()), before);
     repo.verify();
 }
+
+#[test]
+fn list_while_publishing_always_sees_a_whole_generation() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let debs: Vec<PathBuf> = (1..=30)
+        .map(|i| make_deb(&d, &format!("p{}", i % 4), &format!("1.{i}-1"), "amd64"))
+        .collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let lists = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut lists = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // Without the lock, racing the switch and the removal of the old state.
+                let rows = listed(&repo, "testing");
+                assert!(rows.contains(&"base=1.0-1".to_string()), "{rows:?}");
+                lists += 1;
+            }
+            lists
+        });
+        for deb in &debs {
+            let mut cmd = repo.command(&["add", "--suite", "testing", "--keep", "2", "-q"]);
+            ok(&cmd.arg(deb).output().unwrap());
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        reader.join().unwrap()
+    });
+    assert!(lists >= 10, "list ran only {lists} times");
+}
