@@ -94,7 +94,12 @@ fn lab_identity() -> Option<String> {
         return None;
     }
     let status: Value = serde_json::from_slice(&out.stdout).ok()?;
-    if status["phase"] != "up" || status["hosts"].as_array().map(Vec::len) != Some(HOSTS) {
+    let hosts = status["hosts"].as_array()?;
+    // Up, all five hosts, and HAProxy answering (a state for every server): else made anew.
+    if status["phase"] != "up"
+        || hosts.len() != HOSTS
+        || hosts.iter().any(|h| !h["haproxy"].is_string())
+    {
         return None;
     }
     let env = Path::new(status["dir"].as_str()?).join("env");
@@ -1176,10 +1181,9 @@ fn migration_and_hosts_rolled_back(m: &mut Matrix) -> Row {
         ));
     }
     row(
-        "ri 0, rb 0, db 3 -> 1; with --record: rb 0, db 3 -> 1",
+        "rb 0, db 3 -> 1; --record: rb 0, db 3 -> 1",
         format!(
-            "ri {}, rb {}, db 3 -> {}; with --record: rb {}, db 3 -> {}",
-            ri.code(),
+            "rb {}, db 3 -> {}; --record: rb {}, db 3 -> {}",
             rb.code(),
             now.map_or("?".into(), |v| v.to_string()),
             rb2.code(),
