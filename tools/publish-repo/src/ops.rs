@@ -37,9 +37,6 @@ pub struct OpOutcome {
 /// The default of `--keep`.
 pub const DEFAULT_KEEP: usize = 5;
 
-/// The default of `--lock-timeout`.
-pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Take the repository lock (an uninitialised repository is bad input, not a lock problem),
 /// after checking the arguments every operation shares.
 fn lock(ctx: &Context) -> Result<Lock, Error> {
@@ -513,7 +510,7 @@ fn dropped_at_once(
             (
                 *i,
                 format!(
-                    "{} would be dropped at once: {to} keeps the newest {keep} versions of {} (--keep {keep}) and lists {keep} newer ones; remove those from {to} first (publish-repo remove --suite {to} {}=VERSION) or raise --keep",
+                    "{} would be dropped at once: {to} keeps the newest {keep} versions of {} (--keep {keep}) and already lists that many newer ones; remove those from {to} first (publish-repo remove --suite {to} {}=VERSION) or raise --keep",
                     e.id(),
                     e.package,
                     e.package

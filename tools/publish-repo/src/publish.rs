@@ -230,12 +230,14 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
     sets
 }
 
-/// Publish `suite` from `state`; `dropped` are the pool files the previous state listed
-/// and `state` does not; `before_switch` runs (and must succeed) after the new tree is
-/// complete and before anything refers to it. Returns the pool files that no retained
-/// generation of this suite lists any more (the caller deletes those no other suite needs).
+/// Publish `suite` from `state` as generation `stamp`; `dropped` are the pool files the
+/// previous state listed and `state` does not; `before_switch` runs (and must succeed) after
+/// the new tree is complete and before anything refers to it (the caller saves the
+/// generation's state meanwhile). Returns the pool files that no retained generation of this
+/// suite lists any more (the caller deletes those no other suite needs). An error means the
+/// generation did not go live: the caller removes what it wrote ([`discard`]).
 ///
-/// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.GEN`): the new
+/// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.STAMP`): the new
 /// generation is written in full beside it (indexes, by-hash files of every retained
 /// generation hard-linked in, Release and signatures), then the link is replaced with one
 /// `rename(2)`. A publisher killed at any point leaves the old tree or the new one, never a
