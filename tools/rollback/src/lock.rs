@@ -127,6 +127,15 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
+        // posix_spawn returns once the child's exec replaced its memory, a moment before the
+        // kernel renames it: under load /proc/PID/comm can still show this test's name.
+        let comm = format!("/proc/{}/comm", child.id());
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "rollback"
+            && started.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let live = format!("rollback (pid {} on {host}, run r, since t)", child.id());
         let judged_alive = !dead_local_holder(&live);
         child.kill().unwrap();
