@@ -35,7 +35,8 @@ impl ExitCoded for Error {
                 Exit::TempFail
             }
             Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
-            // publish-repo's own mapping: its lock held is 75, the rest bad input.
+            // publish-repo's own mapping: bad input 2, its lock held 75, a failed publish 1 (the
+            // previous generation stays live, so nothing changed).
             Error::Repo(e) => e.exit(),
             // Before anything changed (reading the history): db-migrate's own mapping.
             Error::Database(e) => e.exit(),
