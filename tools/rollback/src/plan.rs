@@ -147,6 +147,7 @@ mod tests {
                 record("h4", None, false),
             ],
             balancers: vec![],
+            lock_host: None,
             rollbacks: vec![],
         }
     }

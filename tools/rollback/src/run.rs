@@ -85,7 +85,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()
         .map_err(Error::from)?;
-    let lock_session = lock_session(cli, &subject.hosts, &client)?;
+    let lock_session = lock_session(cli, &subject, &client)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
         let ctx = Ctx {
@@ -192,6 +192,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
             outcome: None,
             hosts: Vec::new(),
             balancers: Vec::new(),
+            lock_host: None,
             rollbacks: Vec::new(),
         },
         hosts,
@@ -274,13 +275,22 @@ fn options(cli: &Cli, subject: &Subject) -> Result<Options, Error> {
         server_template: cli.lb_server.clone(),
         command_timeout: cli.command_timeout,
         record: subject.journal_path.clone(),
+        lock_host: lock_host(cli, subject),
     })
 }
 
-fn lock_session(cli: &Cli, hosts: &[Host], client: &Client) -> Result<Session, Error> {
-    let host = match &cli.lock_host {
-        Some(name) => Host::find_or_bare(hosts, name),
-        None => hosts[0].clone(),
+/// The host to hold the deployment lock on: `--lock-host`, else the one the record's run
+/// locked on (its `--lock-host`), else the first host, as rolling-install chooses.
+fn lock_host(cli: &Cli, subject: &Subject) -> Option<String> {
+    cli.lock_host
+        .clone()
+        .or_else(|| subject.journal.lock_host.clone())
+}
+
+fn lock_session(cli: &Cli, subject: &Subject, client: &Client) -> Result<Session, Error> {
+    let host = match lock_host(cli, subject) {
+        Some(name) => Host::find_or_bare(&subject.hosts, &name),
+        None => subject.hosts[0].clone(),
     };
     Ok(host.session(client)?)
 }

@@ -665,14 +665,11 @@ fn mid_run(
     m: &mut Matrix,
     rec: &Path,
     health: &str,
-    batch: &str,
+    flags: &[&str],
     host: usize,
     step: &str,
 ) -> Child {
-    let child = m
-        .ri_command(NEW, rec, health, &["--batch", batch])
-        .spawn()
-        .unwrap();
+    let child = m.ri_command(NEW, rec, health, flags).spawn().unwrap();
     wait_for(
         &format!("h{}'s {step}", host + 1),
         Duration::from_secs(60),
@@ -882,7 +879,7 @@ fn host_cut_before_its_turn(m: &mut Matrix) -> Row {
 /// rollback command; it is held in MAINT); healed, `rollback --record` returns it (exit 0).
 fn host_cut_during_install(m: &mut Matrix) -> Row {
     let rec = m.file("rec", "json");
-    let child = mid_run(m, &rec, HEALTH, "1", 1, "drain");
+    let child = mid_run(m, &rec, HEALTH, &["--batch", "1"], 1, "drain");
     must(testbed(&["cut-host", "h2"]), "cut h2");
     let ri = finish(child);
     let mut p = Vec::new();
@@ -903,7 +900,7 @@ fn sshd_killed_mid_run(m: &mut Matrix) -> Row {
     let slow =
         "--health-cmd 'sleep 2; curl -fsS http://127.0.0.1:8080/health | grep -q {version}' \
                 --health-retries 0";
-    let child = mid_run(m, &rec, slow, "1", 1, "install");
+    let child = mid_run(m, &rec, slow, &["--batch", "1"], 1, "install");
     std::thread::sleep(Duration::from_millis(700));
     // The kill also ends this ssh session: its own status does not matter.
     let _ = exec("h2", "systemctl stop ssh.service; pkill -KILL -x sshd");
@@ -922,7 +919,7 @@ fn admin_socket_disappears(m: &mut Matrix) -> Row {
     let socket = PathBuf::from(m.var("CDKIT_TESTBED_HAPROXY_SOCKET"));
     let hidden = socket.with_extension("sock.gone");
     let rec = m.file("rec", "json");
-    let child = mid_run(m, &rec, HEALTH, "1", 1, "drain");
+    let child = mid_run(m, &rec, HEALTH, &["--batch", "1"], 1, "drain");
     std::fs::rename(&socket, &hidden).expect("hide the admin socket");
     let ri = finish(child);
     std::fs::rename(&hidden, &socket).expect("bring the admin socket back");
@@ -933,7 +930,7 @@ fn admin_socket_disappears(m: &mut Matrix) -> Row {
 /// exit 143.
 fn sigterm_mid_batch(m: &mut Matrix) -> Row {
     let rec = m.file("rec", "json");
-    let child = mid_run(m, &rec, HEALTH, "2", 0, "drain");
+    let child = mid_run(m, &rec, HEALTH, &["--batch", "2"], 0, "drain");
     signal("rolling-install", rec.to_str().unwrap(), "TERM");
     let ri = finish(child);
     alone(&ri, 143, Vec::new(), &rec)
@@ -949,7 +946,10 @@ fn sigkill_then_rollback(m: &mut Matrix) -> Row {
     let repo = m.var("CDKIT_TESTBED_REPO");
     let release = Path::new(&repo).join("dists/production/Release");
     let before = std::fs::read_to_string(&release).unwrap_or_default();
-    let child = mid_run(m, &rec, HEALTH, "2", 2, "drain");
+    // The run holds its lock on h2 (--lock-host), so the rollback must find it there through
+    // the record, not on the first host.
+    let flags = ["--batch", "2", "--lock-host", "h2"];
+    let child = mid_run(m, &rec, HEALTH, &flags, 2, "drain");
     signal("rolling-install", rec.to_str().unwrap(), "KILL");
     let ri = finish(child);
     let mut p = Vec::new();
@@ -959,6 +959,9 @@ fn sigkill_then_rollback(m: &mut Matrix) -> Row {
         .map_or(0, Vec::len);
     if drained == 0 {
         p.push("the killed run's record does not show h3 drained".into());
+    }
+    if journal(&rec)["lock_host"] != "h2" {
+        p.push("the killed run's record does not name its lock host h2".into());
     }
     let record = rec.to_str().unwrap();
     let with_repo = ["--record", record, "--repo", &repo, "--suite", "production"];

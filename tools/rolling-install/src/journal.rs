@@ -76,6 +76,11 @@ pub struct Journal {
     /// down), so `rollback --record` drains and readies through the same sockets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub balancers: Vec<String>,
+    /// The host the run held the deployment lock on when `--lock-host` named one, so that
+    /// `rollback --record` locks on the same host (absent: the first host, on both sides); a
+    /// rollback locking elsewhere could run beside a rollout of the same group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_host: Option<String>,
     /// Later runs that worked on this record (`rollback --record`), oldest first: the run's own
     /// `finished`/`outcome` stay those of the rollout.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -178,6 +183,7 @@ mod tests {
                 server: Some("web01".into()),
             }],
             balancers: vec!["haproxy:/run/haproxy/admin.sock:be_hello".into()],
+            lock_host: Some("h1".into()),
             rollbacks: vec![],
         };
         journal.save(&path).unwrap();

@@ -341,6 +341,7 @@ fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
         server_template: r.lb_server.clone(),
         command_timeout: r.command_timeout,
         record: r.record.clone(),
+        lock_host: cli.fleet.lock_host.clone(),
     })
 }
 

@@ -50,6 +50,8 @@ pub struct Options {
     pub server_template: Option<String>,
     pub command_timeout: Duration,
     pub record: Option<std::path::PathBuf>,
+    /// `--lock-host`, written into the record (see `Journal::lock_host`).
+    pub lock_host: Option<String>,
 }
 
 /// What a host's turn produced.
@@ -760,6 +762,7 @@ pub fn new_journal(tool: &str, opts: &Options, hosts: &[Host], balancers: &[Bala
             .filter(|b| matches!(b, Balancer::Haproxy(_)))
             .map(Balancer::name)
             .collect(),
+        lock_host: opts.lock_host.clone(),
         rollbacks: Vec::new(),
     }
 }
