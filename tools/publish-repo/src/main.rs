@@ -207,9 +207,57 @@ fn main() -> ExitCode {
     cdkit::cli::run_tool::<Error>(TOOL, &common, || run(cli.command, common.junit.as_deref()))
 }
 
+/// Runs one command; the JUnit report is written whatever happens (a failure before the
+/// operation, such as a missing key, is one errored testcase), as CONVENTIONS.md §2 asks.
 fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
-    let (subject, result) = match command {
+    let (subject, action) = command.subject();
+    match execute(command) {
+        Ok(outcome) => {
+            if let Some(path) = junit {
+                write_report(path, &subject, outcome.cases.clone(), started)?;
+            }
+            if matches!(action, "add" | "promote" | "remove") {
+                report_refusals(&outcome);
+            }
+            Ok(outcome.exit)
+        }
+        Err(error) => {
+            if let Some(path) = junit {
+                let mut case = Case::passed(format!("{TOOL}.{subject}.{action}"), action);
+                case.status = cdkit::junit::Status::Errored(cdkit::junit::Problem {
+                    message: error.to_string(),
+                    kind: action.into(),
+                    ..Default::default()
+                });
+                write_report(path, &subject, vec![case], started)?;
+            }
+            Err(error.into())
+        }
+    }
+}
+
+impl Command {
+    /// The report's subject (the suite an operation publishes, else the repository) and the
+    /// command's name.
+    fn subject(&self) -> (String, &'static str) {
+        match self {
+            Command::Init { .. } => ("repository".into(), "init"),
+            Command::Add { suite, .. } => (suite.clone(), "add"),
+            Command::Promote { to, .. } => (to.clone(), "promote"),
+            Command::Remove { suite, .. } => (suite.clone(), "remove"),
+            Command::List { .. } => ("repository".into(), "list"),
+            Command::Verify { .. } => ("repository".into(), "verify"),
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<OpOutcome, Error> {
+    let done = |classname: &str, name: String| OpOutcome {
+        cases: vec![Case::passed(format!("{TOOL}.repository.{classname}"), name)],
+        exit: Exit::Success,
+    };
+    match command {
         Command::Init {
             repo,
             origin,
@@ -229,16 +277,13 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
                 components,
             };
             let changed = ops::init(&repo.repo, &config, signer.as_ref(), lock_timeout)?;
-            tracing::info!(
-                "{} {}",
-                if changed {
-                    "initialised"
-                } else {
-                    "already initialised"
-                },
-                repo.repo.display()
-            );
-            return Ok(Exit::Success);
+            let what = if changed {
+                "initialised"
+            } else {
+                "already initialised"
+            };
+            tracing::info!("{what} {}", repo.repo.display());
+            Ok(done("init", format!("init {}", repo.repo.display())))
         }
         Command::Add {
             repo,
@@ -253,9 +298,12 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
                 debs
             };
             let signer = publish.signer()?;
-            let ctx = context(&repo.repo, &signer, &publish);
-            let result = ops::add(&ctx, &suite, &component, &debs);
-            (suite, result)
+            ops::add(
+                &context(&repo.repo, &signer, &publish),
+                &suite,
+                &component,
+                &debs,
+            )
         }
         Command::Promote {
             repo,
@@ -265,9 +313,12 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
             packages,
         } => {
             let signer = publish.signer()?;
-            let ctx = context(&repo.repo, &signer, &publish);
-            let result = ops::promote(&ctx, &from, &to, &packages);
-            (to, result)
+            ops::promote(
+                &context(&repo.repo, &signer, &publish),
+                &from,
+                &to,
+                &packages,
+            )
         }
         Command::Remove {
             repo,
@@ -276,13 +327,11 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
             packages,
         } => {
             let signer = publish.signer()?;
-            let ctx = context(&repo.repo, &signer, &publish);
-            let result = ops::remove(&ctx, &suite, &packages);
-            (suite, result)
+            ops::remove(&context(&repo.repo, &signer, &publish), &suite, &packages)
         }
         Command::List { repo, suite, json } => {
             list(&repo.repo, suite.as_deref(), json)?;
-            return Ok(Exit::Success);
+            Ok(done("list", format!("list {}", repo.repo.display())))
         }
         Command::Verify {
             repo,
@@ -293,44 +342,30 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
             for defect in &defects {
                 println!("{defect}");
             }
+            let mut outcome = done("verify", format!("verify {}", repo.repo.display()));
             if defects.is_empty() {
                 tracing::info!(
                     "{}: every hash, size and signature checks out",
                     repo.repo.display()
                 );
-                return Ok(Exit::Success);
+                return Ok(outcome);
             }
-            cdkit::cli::final_line(
-                TOOL,
-                &format!(
-                    "verify found {} defect(s) in {}",
-                    defects.len(),
-                    repo.repo.display()
-                ),
+            let summary = format!(
+                "verify found {} defect(s) in {}",
+                defects.len(),
+                repo.repo.display()
             );
-            return Ok(Exit::Failed);
+            cdkit::cli::final_line(TOOL, &summary);
+            outcome.cases[0].status = cdkit::junit::Status::Failed(cdkit::junit::Problem {
+                message: summary,
+                kind: "defects".into(),
+                body: defects.iter().map(|d| format!("{d}\n")).collect(),
+                ..Default::default()
+            });
+            outcome.exit = Exit::Failed;
+            Ok(outcome)
         }
-    };
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            if let Some(path) = junit {
-                let mut case = Case::passed(format!("{TOOL}.{subject}.publish"), "publish");
-                case.status = cdkit::junit::Status::Errored(cdkit::junit::Problem {
-                    message: error.to_string(),
-                    kind: "publish".into(),
-                    ..Default::default()
-                });
-                write_report(path, &subject, vec![case], started)?;
-            }
-            return Err(error.into());
-        }
-    };
-    if let Some(path) = junit {
-        write_report(path, &subject, outcome.cases.clone(), started)?;
     }
-    report_refusals(&outcome);
-    Ok(outcome.exit)
 }
 
 fn context<'a>(repo: &'a Path, signer: &'a Signer, publish: &PublishArgs) -> Context<'a> {

@@ -596,3 +596,81 @@ fn list_while_publishing_always_sees_a_whole_generation() {
     });
     assert!(lists >= 10, "list ran only {lists} times");
 }
+
+/// `--junit` on every command, also when it fails before the operation: init, list and
+/// verify each write one testcase (verify's failure lists the defects), and a signing key
+/// that cannot be loaded is an errored testcase naming it (CONVENTIONS.md §2).
+#[test]
+fn every_command_writes_a_junit_report_also_on_failure() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "hello", "1.0-1", "amd64")]));
+    let report = repo.dir.path().join("reports/command.xml");
+    let junit = report.to_str().unwrap();
+    let read = |want: &str| -> String {
+        assert_valid_junit(&report);
+        let xml = std::fs::read_to_string(&report).unwrap();
+        assert_eq!(xml.matches("<testcase ").count(), 1, "{want}: {xml}");
+        assert!(xml.contains(want), "{want}: {xml}");
+        std::fs::remove_file(&report).unwrap();
+        xml
+    };
+
+    let init = ["init", "--origin", "cdkit", "--label", "cdkit test"];
+    ok(&repo.run(&[&init[..], &["--junit", junit]].concat()));
+    let xml = read("name=\"init ");
+    assert!(
+        !xml.contains("<failure") && !xml.contains("<error"),
+        "{xml}"
+    );
+
+    ok(&repo.run(&["list", "--junit", junit]));
+    read("name=\"list ");
+
+    let verify = |extra: &[&str]| {
+        let mut cmd = Command::new(common::BIN);
+        cmd.args(["verify", "--repo"])
+            .arg(repo.root())
+            .arg("--keyring")
+            .arg(&repo.key.public)
+            .args(["--junit", junit])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    ok(&verify(&[]));
+    let xml = read("name=\"verify ");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    let key_file = repo.dir.path().join("no-such-key.asc");
+    let out = Command::new(common::BIN)
+        .args(["add", "--repo"])
+        .arg(repo.root())
+        .args(["--suite", "testing", "--sign-key-file"])
+        .arg(&key_file)
+        .args(["--junit", junit])
+        .arg(make_deb(&d, "other", "1.0-1", "amd64"))
+        .env("GNUPGHOME", repo.key.home.path())
+        .output()
+        .unwrap();
+    failed_with(&out, 2);
+    let xml = read("<error ");
+    assert!(
+        xml.contains("no-such-key.asc"),
+        "the errored testcase names the key: {xml}"
+    );
+
+    let xz = repo
+        .root()
+        .join("dists/testing/main/binary-amd64/Packages.xz");
+    let mut bytes = std::fs::read(&xz).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&xz, bytes).unwrap();
+    let out = verify(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let xml = read("<failure ");
+    assert!(
+        xml.contains("verify found") && xml.contains("Packages.xz"),
+        "the failure lists the defects: {xml}"
+    );
+}
