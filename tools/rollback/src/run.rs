@@ -17,7 +17,7 @@ use publish_repo::sign::Signer;
 use rolling_install::health::{Check, Gate};
 use rolling_install::host_ops::{HostOps, Source};
 use rolling_install::inventory::{Host, Inventory};
-use rolling_install::journal::Journal;
+use rolling_install::journal::{Journal, LockHost};
 use rolling_install::lb::{server_name, Balancer};
 use rolling_install::rollout::{new_journal, OnFailure, Options, RollbackPlan, Rollout};
 
@@ -39,6 +39,8 @@ struct Subject {
     journal_path: Option<PathBuf>,
     /// Work newest change first (a record's hosts) or in inventory order.
     newest_first: bool,
+    /// Where the group's deployment lock lives unless `--lock-host` says otherwise.
+    lock_host: Option<Host>,
 }
 
 /// What every step of a run reads.
@@ -140,6 +142,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
             package: journal.package.clone(),
             group: journal.group.clone(),
             hosts,
+            lock_host: journal.lock_host.as_ref().map(LockHost::host),
             journal,
             existing: true,
             decisions,
@@ -162,6 +165,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
     cdkit::policy::Version::parse(version).map_err(|e| Error::Usage(e.to_string()))?;
     let inventory = Inventory::load(inventory_path)?;
     let mut hosts = inventory.group(&cli.group).map_err(Error::Usage)?;
+    let group_first = hosts.first().cloned();
     for wanted in &cli.hosts {
         if !hosts.iter().any(|h| &h.name == wanted) {
             return Err(Error::Usage(format!(
@@ -200,6 +204,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
         decisions,
         journal_path: cli.journal.clone(),
         newest_first: false,
+        lock_host: group_first,
     })
 }
 
@@ -275,24 +280,25 @@ fn options(cli: &Cli, subject: &Subject) -> Result<Options, Error> {
         server_template: cli.lb_server.clone(),
         command_timeout: cli.command_timeout,
         record: subject.journal_path.clone(),
-        lock_host: lock_host(cli, subject),
+        lock_host: Some(LockHost::of(&lock_host(cli, subject))),
     })
 }
 
-/// The host to hold the deployment lock on: `--lock-host`, else the one the record's run
-/// locked on (its `--lock-host`), else the first host, as rolling-install chooses.
-fn lock_host(cli: &Cli, subject: &Subject) -> Option<String> {
-    cli.lock_host
-        .clone()
-        .or_else(|| subject.journal.lock_host.clone())
+/// The host to hold the group's deployment lock on: `--lock-host`, else the subject's (the
+/// host the record's run locked on; the group's first host in the explicit form, as
+/// rolling-install chooses whatever `--hosts` selects), else the first host.
+fn lock_host(cli: &Cli, subject: &Subject) -> Host {
+    match &cli.lock_host {
+        Some(name) => Host::find_or_bare(&subject.hosts, name),
+        None => subject
+            .lock_host
+            .clone()
+            .unwrap_or_else(|| subject.hosts[0].clone()),
+    }
 }
 
 fn lock_session(cli: &Cli, subject: &Subject, client: &Client) -> Result<Session, Error> {
-    let host = match lock_host(cli, subject) {
-        Some(name) => Host::find_or_bare(&subject.hosts, &name),
-        None => subject.hosts[0].clone(),
-    };
-    Ok(host.session(client)?)
+    Ok(lock_host(cli, subject).session(client)?)
 }
 
 /// `--lb` (else the record's balancers), the hooks, and a check that every balancer the

@@ -960,7 +960,7 @@ fn sigkill_then_rollback(m: &mut Matrix) -> Row {
     if drained == 0 {
         p.push("the killed run's record does not show h3 drained".into());
     }
-    if journal(&rec)["lock_host"] != "h2" {
+    if journal(&rec)["lock_host"]["name"] != "h2" {
         p.push("the killed run's record does not name its lock host h2".into());
     }
     let record = rec.to_str().unwrap();

@@ -76,15 +76,54 @@ pub struct Journal {
     /// down), so `rollback --record` drains and readies through the same sockets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub balancers: Vec<String>,
-    /// The host the run held the deployment lock on when `--lock-host` named one, so that
-    /// `rollback --record` locks on the same host (absent: the first host, on both sides); a
-    /// rollback locking elsewhere could run beside a rollout of the same group.
+    /// The host the run held the group's deployment lock on, so that `rollback --record`
+    /// locks on the same host: one locking elsewhere could run beside a rollout of the group
+    /// (absent in records of older versions: the first host).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lock_host: Option<String>,
+    pub lock_host: Option<LockHost>,
     /// Later runs that worked on this record (`rollback --record`), oldest first: the run's own
     /// `finished`/`outcome` stay those of the rollout.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollbacks: Vec<RunNote>,
+}
+
+/// Where a run held its deployment lock: enough to reach that host again without the
+/// inventory (it need not be one of the hosts the run installed on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockHost {
+    pub name: String,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl LockHost {
+    pub fn of(host: &crate::inventory::Host) -> LockHost {
+        LockHost {
+            name: host.name.clone(),
+            address: host.address().to_string(),
+            port: host.port(),
+            user: host.user().map(str::to_string),
+        }
+    }
+
+    /// The host to open a session to.
+    pub fn host(&self) -> crate::inventory::Host {
+        let mut vars = std::collections::BTreeMap::new();
+        vars.insert("ansible_host".to_string(), self.address.clone());
+        if let Some(port) = self.port {
+            vars.insert("ansible_port".to_string(), port.to_string());
+        }
+        if let Some(user) = &self.user {
+            vars.insert("ansible_user".to_string(), user.clone());
+        }
+        crate::inventory::Host {
+            name: self.name.clone(),
+            vars,
+        }
+    }
 }
 
 /// One later run over a record.
@@ -183,7 +222,12 @@ mod tests {
                 server: Some("web01".into()),
             }],
             balancers: vec!["haproxy:/run/haproxy/admin.sock:be_hello".into()],
-            lock_host: Some("h1".into()),
+            lock_host: Some(LockHost {
+                name: "h1".into(),
+                address: "10.0.0.1".into(),
+                port: Some(2222),
+                user: None,
+            }),
             rollbacks: vec![],
         };
         journal.save(&path).unwrap();

@@ -15,6 +15,7 @@ use rolling_install::batch::{BatchSpec, MaxFail};
 use rolling_install::health::{Check, Gate};
 use rolling_install::host_ops::{HostOps, Source};
 use rolling_install::inventory::{Host, Inventory};
+use rolling_install::journal::LockHost;
 use rolling_install::lb::{Balancer, DrainPolicy};
 use rolling_install::rollout::{OnFailure, Options, Rollout};
 use rolling_install::{deploy_lock, Error, TOOL};
@@ -203,6 +204,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     let inventory = Inventory::load(&inventory_path)?;
     let group = cli.fleet.group.clone().unwrap_or_else(|| "all".into());
     let mut hosts = inventory.group(&group).map_err(Error::Usage)?;
+    // The group's lock lives on the group's first host whatever --hosts selects, so a run over
+    // part of the group and a run over all of it contend for the same lock.
+    let group_first = hosts.first().cloned();
     if !cli.fleet.hosts.is_empty() {
         for wanted in &cli.fleet.hosts {
             if !hosts.iter().any(|h| &h.name == wanted) {
@@ -231,7 +235,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         .iter()
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()?;
-    let lock_session = lock_session(&cli.fleet, &inventory, &hosts, &client)?;
+    let lock_host = match &cli.fleet.lock_host {
+        Some(name) => Host::find_or_bare(&inventory.all(), name),
+        None => group_first.unwrap_or_else(|| hosts[0].clone()),
+    };
+    let lock_session = lock_host.session(&client).map_err(Error::from)?;
 
     let result = match cli.lock {
         Some(LockCommand::Lock { action }) => {
@@ -242,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             &group,
             &hosts,
             &sessions,
-            &lock_session,
+            (&lock_session, &lock_host),
             &inventory,
             &client,
         ),
@@ -251,19 +259,6 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         session.close();
     }
     result
-}
-
-fn lock_session(
-    fleet: &Fleet,
-    inventory: &Inventory,
-    hosts: &[Host],
-    client: &Client,
-) -> Result<Session, Error> {
-    let host = match &fleet.lock_host {
-        Some(name) => Host::find_or_bare(&inventory.all(), name),
-        None => hosts[0].clone(),
-    };
-    Ok(host.session(client)?)
 }
 
 fn lock_command(
@@ -341,7 +336,7 @@ fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
         server_template: r.lb_server.clone(),
         command_timeout: r.command_timeout,
         record: r.record.clone(),
-        lock_host: cli.fleet.lock_host.clone(),
+        lock_host: None,
     })
 }
 
@@ -367,11 +362,12 @@ fn rollout(
     group: &str,
     hosts: &[Host],
     sessions: &[Session],
-    lock_session: &Session,
+    (lock_session, lock_host): (&Session, &Host),
     inventory: &Inventory,
     client: &Client,
 ) -> anyhow::Result<Exit> {
-    let opts = options(cli, group)?;
+    let mut opts = options(cli, group)?;
+    opts.lock_host = Some(LockHost::of(lock_host));
     let balancers = balancers(&cli.rollout, inventory, client)?;
     if cli.rollout.dry_run {
         dry_run(

@@ -50,8 +50,9 @@ pub struct Options {
     pub server_template: Option<String>,
     pub command_timeout: Duration,
     pub record: Option<std::path::PathBuf>,
-    /// `--lock-host`, written into the record (see `Journal::lock_host`).
-    pub lock_host: Option<String>,
+    /// The host holding the group's deployment lock, written into the record (see
+    /// `Journal::lock_host`).
+    pub lock_host: Option<crate::journal::LockHost>,
 }
 
 /// What a host's turn produced.

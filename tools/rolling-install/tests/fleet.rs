@@ -256,6 +256,16 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     let out = rollout("1.0-1", &["--lock-timeout", "1s"], dir.path());
     assert_eq!(code(&out), 75, "{}", stderr(&out));
     assert!(stderr(&out).contains("another-run"), "{}", stderr(&out));
+    // A run over part of the group contends for the same lock: it lives on the group's first
+    // host whatever --hosts selects (a run over h3 alone used to lock on h3 and go ahead).
+    let out = rollout(
+        "1.0-1",
+        &["--lock-timeout", "1s", "--hosts", "h3"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+    assert!(stderr(&out).contains("another-run"), "{}", stderr(&out));
+    assert_all_on("2.0-1");
     must(
         testbed(&[
             "exec",
