@@ -1159,7 +1159,9 @@ fn migration_and_hosts_rolled_back(m: &mut Matrix) -> Row {
     p.extend(junit_problems(&junit, &["0002", "0003"]));
     p.extend(end_state(&[&journal_file]));
 
-    // The same release once more, returned from its rolling-install record.
+    // The same release once more, returned from its rolling-install record. (SQLite: the
+    // tools run inside the lab's network namespace, which has no route to the PostgreSQL and
+    // MariaDB test servers; db-migrate's own tests show down_to on both.)
     release_migrations(&url, &files, false);
     let rec2 = m.file("rec", "json");
     let ri2 = m.ri(NEW, &rec2, &["--batch", "1,4"]);
@@ -1168,6 +1170,12 @@ fn migration_and_hosts_rolled_back(m: &mut Matrix) -> Row {
         m.rb_command(&["--record", rec2.to_str().unwrap(), "--database-url", &url]);
     let rb2 = Run::from(cmd.output().unwrap());
     expect_code(&mut p, "rollback --record --database-url", &rb2, Some(0));
+    if !rb2.stderr.contains("database back to version 1") {
+        p.push(format!(
+            "no progress line 'database back to version 1': {}",
+            rb2.stderr
+        ));
+    }
     let now2 = db_migrate::current_version(&url).ok().flatten();
     if now2 != Some(1) {
         p.push(format!(
