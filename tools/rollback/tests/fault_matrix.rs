@@ -1139,6 +1139,16 @@ fn migration_and_hosts_rolled_back(m: &mut Matrix) -> Row {
             dry.stdout
         ));
     }
+    // Over part of the group the lock is still the group's, on its first host (h1), where a
+    // rollout of the whole group takes it.
+    let part = m.rb(&[&args[..], &["--hosts", "h3,h4"]].concat());
+    expect_code(&mut p, "rollback --dry-run --hosts h3,h4", &part, Some(0));
+    if !part.stdout.contains("lock on h1:") {
+        p.push(format!(
+            "the dry run over h3,h4 does not lock on the group's first host: {}",
+            part.stdout
+        ));
+    }
     if versions().iter().any(|v| v != NEW)
         || db_migrate::current_version(&url).ok() != Some(Some(3))
     {
