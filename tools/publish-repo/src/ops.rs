@@ -476,7 +476,6 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
         });
     }
     // Published even when nothing was added: the suite gets a fresh Date either way.
-    ctx.signer.ready()?;
     commit(ctx, &config, to, target, Vec::new(), &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
@@ -558,7 +557,6 @@ pub fn remove(ctx: &Context, suite: &str, specs: &[Spec]) -> Result<OpOutcome, E
             started,
         ));
     }
-    ctx.signer.ready()?;
     commit(ctx, &config, suite, state, doomed, &all, &BTreeSet::new())?;
     Ok(OpOutcome {
         cases,
@@ -573,7 +571,6 @@ fn publish_unpublished(ctx: &Context) -> Result<(), Error> {
     let all = load_all(ctx.repo, &config)?;
     for (suite, state) in &all {
         if !ctx.repo.join("dists").join(suite).join("Release").exists() {
-            ctx.signer.ready()?;
             let others: Vec<(String, SuiteState)> =
                 all.iter().filter(|(s, _)| s != suite).cloned().collect();
             commit(
@@ -607,6 +604,9 @@ fn commit(
     others: &[(String, SuiteState)],
     stored: &BTreeSet<String>,
 ) -> Result<(), Error> {
+    // The key check (started when the key was named) ends before anything of the new
+    // generation is written: a key gpg does not have is bad input, not a failed publish.
+    ctx.signer.ready()?;
     let stamp = crate::generation::new_stamp();
     let (expired, state_files) =
         match publish_generation(ctx, config, suite, &stamp, &mut state, &mut removed) {
@@ -643,7 +643,6 @@ fn publish_generation(
     state: &mut SuiteState,
     removed: &mut Vec<Entry>,
 ) -> Result<(Vec<String>, Vec<String>), Error> {
-    ctx.signer.ready()?;
     let mut clock = Clock::start();
     for dropped in state.retain_newest(ctx.keep) {
         tracing::info!(package = %dropped.package, version = %dropped.version, "retention (--keep {}) drops {} from {suite}", ctx.keep, dropped.id());
@@ -692,20 +691,11 @@ fn collect_garbage(
     if expired.is_empty() {
         return Ok(());
     }
-    let mut needed: HashSet<&str> = state.entries.iter().map(|e| e.filename.as_str()).collect();
-    let mut histories = Vec::new();
-    for (name, other) in others {
-        needed.extend(other.entries.iter().map(|e| e.filename.as_str()));
-        histories.push(publish::load_history(repo, name)?);
-    }
-    needed.extend(
-        histories
-            .iter()
-            .flat_map(|h| h.left.keys().map(String::as_str)),
-    );
+    let mut needed = referenced_pool_files(repo, others)?;
+    needed.extend(state.entries.iter().map(|e| e.filename.clone()));
     let gone: BTreeSet<String> = expired
         .into_iter()
-        .filter(|f| !needed.contains(f.as_str()))
+        .filter(|f| !needed.contains(f))
         .collect();
     let removed = pool::remove_files(repo, &gone)?;
     if removed > 0 {
