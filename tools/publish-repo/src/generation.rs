@@ -38,9 +38,15 @@ pub fn live(repo: &Path, suite: &str) -> Option<String> {
     plain.then_some(stamp)
 }
 
+/// `SUITE@STAMP.EXT`: the name of a file that belongs to one generation (what
+/// [`forget_others`] is told to keep).
+pub fn file_name(suite: &str, stamp: &str, ext: &str) -> String {
+    format!("{suite}@{stamp}.{ext}")
+}
+
 /// `DIR/SUITE@STAMP.EXT`: a file that belongs to one generation.
 pub fn file(dir: &Path, suite: &str, stamp: &str, ext: &str) -> PathBuf {
-    dir.join(format!("{suite}@{stamp}.{ext}"))
+    dir.join(file_name(suite, stamp, ext))
 }
 
 /// Delete the per-generation files of `suite` in `dir` (and the temporary files of killed

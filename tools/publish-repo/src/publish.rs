@@ -339,7 +339,8 @@ pub fn publish_suite<'a>(
     }
     before_switch()?;
     // The history of the new generation, which counts once the switch makes it live.
-    let history_path = crate::generation::file(&history_dir(repo), suite, stamp, "json");
+    let history_name = crate::generation::file_name(suite, stamp, "json");
+    let history_path = history_dir(repo).join(&history_name);
     cdkit::atomic::write_unsynced(&history_path, |w| {
         serde_json::to_writer(w, &history).map_err(std::io::Error::other)
     })?;
@@ -365,14 +366,10 @@ pub fn publish_suite<'a>(
         sync_dir(&dists)?;
         // Generation directories no link points to, and their histories.
         remove_old_generation_dirs(&dists, suite, &name)?;
-        let keep = history_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         crate::generation::forget_others(
             &history_dir(repo),
             suite,
-            &[keep],
+            std::slice::from_ref(&history_name),
             &[legacy_history_name(suite)],
         )
     };

@@ -282,23 +282,13 @@ fn load_generation(repo: &Path, suite: &str, stamp: &str) -> Result<Option<Suite
         if identity(&bytes) != base.identity || base.file.contains('/') {
             return Err(corrupt(format!("{} is not its base any more", base.file)));
         }
-        let entries = decode(&bytes).map_err(|reason| Error::State {
-            path: base_path,
-            reason,
-        })?;
-        return Ok(Some(apply(entries, journal)));
+        return Ok(Some(apply(decode_file(&base_path, &bytes)?, journal)));
     }
-    let full = crate::generation::file(&dir, suite, stamp, "state");
+    let file = crate::generation::file_name(suite, stamp, "state");
+    let full = dir.join(&file);
     match read_if_there(&full)? {
         Some(bytes) => {
-            let entries = decode(&bytes).map_err(|reason| Error::State {
-                path: full.clone(),
-                reason,
-            })?;
-            let file = full
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let entries = decode_file(&full, &bytes)?;
             Ok(Some(SuiteState {
                 entries,
                 journal: Journal {
@@ -312,6 +302,14 @@ fn load_generation(repo: &Path, suite: &str, stamp: &str) -> Result<Option<Suite
         }
         None => Ok(None),
     }
+}
+
+/// The entries of the full state file `path` holding `bytes`.
+fn decode_file(path: &Path, bytes: &[u8]) -> Result<Vec<Entry>, Error> {
+    decode(bytes).map_err(|reason| Error::State {
+        path: path.to_path_buf(),
+        reason,
+    })
 }
 
 /// The entries of a full state with a journal's changes applied; the journal is kept, so
@@ -341,7 +339,7 @@ fn load_unkeyed(repo: &Path, suite: &str) -> Result<SuiteState, Error> {
     let Some(bytes) = read_if_there(&path)? else {
         return load_legacy(repo, suite);
     };
-    let entries = decode(&bytes).map_err(|reason| Error::State { path, reason })?;
+    let entries = decode_file(&path, &bytes)?;
     let path = dir(repo).join(delta_name);
     let Some(delta) = read_if_there(&path)? else {
         return Ok(SuiteState::new(entries));
@@ -374,22 +372,17 @@ pub fn save(
     state: &SuiteState,
 ) -> Result<Vec<String>, Error> {
     let dir = dir(repo);
-    let name = |path: &Path| {
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
     if let (true, Some(base)) = (
         state.journal.is_small(state.entries.len()),
         &state.journal.base,
     ) {
-        let path = crate::generation::file(&dir, suite, stamp, "delta");
-        cdkit::atomic::write(&path, &encode_delta(base, &state.journal))?;
-        return Ok(vec![name(&path), base.file.clone()]);
+        let name = crate::generation::file_name(suite, stamp, "delta");
+        cdkit::atomic::write(&dir.join(&name), &encode_delta(base, &state.journal))?;
+        return Ok(vec![name, base.file.clone()]);
     }
-    let path = crate::generation::file(&dir, suite, stamp, "state");
-    cdkit::atomic::write(&path, &encode(state))?;
-    Ok(vec![name(&path)])
+    let name = crate::generation::file_name(suite, stamp, "state");
+    cdkit::atomic::write(&dir.join(&name), &encode(state))?;
+    Ok(vec![name])
 }
 
 /// Delete the state files of every generation but the live one (`keep`, from [`save`]) and
