@@ -9,7 +9,9 @@ use cdkit_testkit::assert_valid_junit;
 
 mod common;
 
-use common::{failed_with, ok, stderr, tree_digest, Repo, BIN};
+use common::{
+    add_is_refused, failed_with, ok, one_error_line, stderr, tree_digest, unchecked_deb, Repo, BIN,
+};
 
 /// One suite as two hermetic clients see it: over file:// and over the loopback HTTP server.
 struct Clients {
@@ -313,19 +315,6 @@ fn the_same_version_with_other_bytes_is_refused_and_an_identical_re_add_is_a_no_
     assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
 }
 
-/// The run failed with `code` and said so in exactly one line on stderr, an error naming
-/// each of `names` (the input and the problem); returns that line.
-fn one_error_line(out: &std::process::Output, code: i32, names: &[&str]) -> String {
-    let text = stderr(out);
-    let last = failed_with(out, code);
-    assert_eq!(text.lines().count(), 1, "more than one line:\n{text}");
-    assert!(last.starts_with("publish-repo: error: "), "{last}");
-    for name in names {
-        assert!(last.contains(name), "{name:?} not named: {last}");
-    }
-    last
-}
-
 #[test]
 fn bad_input_is_one_line_exit_2_and_changes_nothing() {
     let repo = Repo::new();
@@ -344,32 +333,25 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
         (&not_deb, "not a Debian package"),
         (&bad_control, "malformed control file"),
     ] {
-        let out = repo.add("testing", &[good.clone(), bad.clone()]);
-        one_error_line(&out, 2, &[&bad.display().to_string(), problem]);
-        assert_eq!(
-            tree_digest(&repo.root()),
-            before,
-            "{} changed the repository",
-            bad.display()
+        add_is_refused(
+            &repo,
+            &[good.clone(), bad.clone()],
+            &[&bad.display().to_string(), problem],
+            &before,
         );
     }
     // Two versions that differ only in their epoch would be one pool file.
     let plain = make_deb(&d.join("plain"), "twin", "1.0-1", "amd64");
     let epoch = make_deb(&d.join("epoch"), "twin", "1:1.0-1", "amd64");
-    let out = repo.add("testing", &[plain.clone(), epoch.clone()]);
-    one_error_line(
-        &out,
-        2,
+    add_is_refused(
+        &repo,
+        &[plain.clone(), epoch.clone()],
         &[
             &plain.display().to_string(),
             &epoch.display().to_string(),
             "differ only in their epoch",
         ],
-    );
-    assert_eq!(
-        tree_digest(&repo.root()),
-        before,
-        "the epoch twins changed the repository"
+        &before,
     );
     // A missing signing key.
     let missing = "0000000000000000000000000000000000000000";
@@ -405,23 +387,11 @@ fn bad_input_is_one_line_exit_2_and_changes_nothing() {
 
 /// A .deb whose control file has a line that is not `Field: value`.
 fn bad_control_deb(dir: &Path) -> PathBuf {
-    let work = dir.join("badctl");
-    std::fs::create_dir_all(work.join("DEBIAN")).unwrap();
-    std::fs::write(
-        work.join("DEBIAN/control"),
+    unchecked_deb(
+        dir,
+        "broken_1.0-1_amd64",
         "Package: broken\nVersion: 1.0-1\nArchitecture: amd64\nthis line is garbage\nMaintainer: x <x@y>\nDescription: d\n",
     )
-    .unwrap();
-    let out = dir.join("broken_1.0-1_amd64.deb");
-    let status = Command::new("dpkg-deb")
-        .args(["--nocheck", "--root-owner-group", "--build"])
-        .arg(&work)
-        .arg(&out)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    out
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 use cdkit_testkit::apt::{AptClient, TestKey};
 
@@ -163,4 +163,47 @@ impl Repo {
         cmd.args(specs);
         cmd.output().unwrap()
     }
+}
+
+/// The run failed with `code` and said so in exactly one line on stderr, an error naming
+/// each of `names` (the input and the problem); returns that line.
+pub fn one_error_line(out: &Output, code: i32, names: &[&str]) -> String {
+    let text = stderr(out);
+    let last = failed_with(out, code);
+    assert_eq!(text.lines().count(), 1, "more than one line:\n{text}");
+    assert!(last.starts_with("publish-repo: error: "), "{last}");
+    for name in names {
+        assert!(last.contains(name), "{name:?} not named: {last}");
+    }
+    last
+}
+
+/// `add DEBS` into testing is refused with exit 2 in one error line naming each of `names`,
+/// and the repository stays as `before` ([`tree_digest`]).
+pub fn add_is_refused(repo: &Repo, debs: &[PathBuf], names: &[&str], before: &[(String, String)]) {
+    let out = repo.add("testing", debs);
+    let line = one_error_line(&out, 2, names);
+    assert_eq!(
+        tree_digest(&repo.root()),
+        before,
+        "changed the repository: {line}"
+    );
+}
+
+/// A .deb built by dpkg-deb without its checks (`--nocheck`) from this control text, so a
+/// test can hand publish-repo fields no honest build tool writes.
+pub fn unchecked_deb(dir: &Path, name: &str, control: &str) -> PathBuf {
+    let work = dir.join(format!("{name}.tree"));
+    std::fs::create_dir_all(work.join("DEBIAN")).unwrap();
+    std::fs::write(work.join("DEBIAN/control"), control).unwrap();
+    let out = dir.join(format!("{name}.deb"));
+    let status = Command::new("dpkg-deb")
+        .args(["--nocheck", "--root-owner-group", "--build"])
+        .arg(&work)
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "dpkg-deb --build {name}");
+    out
 }
