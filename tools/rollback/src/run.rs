@@ -39,8 +39,11 @@ struct Subject {
     journal_path: Option<PathBuf>,
     /// Work newest change first (a record's hosts) or in inventory order.
     newest_first: bool,
-    /// Where the group's deployment lock lives unless `--lock-host` says otherwise.
-    lock_host: Option<Host>,
+    /// Where the group's deployment lock lives unless `--lock-host` says otherwise: where the
+    /// record's run held it (a record of an older rolling-install: its first host), or the
+    /// group's first host in the explicit form, as rolling-install chooses whatever `--hosts`
+    /// selects.
+    lock_host: Host,
 }
 
 /// What every step of a run reads.
@@ -59,7 +62,8 @@ struct Ctx<'a> {
 pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     let subject = subject(cli)?;
-    let opts = options(cli, &subject)?;
+    let lock_host = lock_host(cli, &subject);
+    let opts = options(cli, &subject, &lock_host)?;
     // Like every other input, the signing key is checked before any host is asked or the lock
     // taken: a typo is bad input (2), and `--dry-run` says which key would sign.
     let signer = match &cli.repo {
@@ -87,7 +91,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()
         .map_err(Error::from)?;
-    let lock_session = lock_session(cli, &subject, &client)?;
+    let lock_session = lock_host.session(&client).map_err(Error::from)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
         let ctx = Ctx {
@@ -142,7 +146,10 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
             package: journal.package.clone(),
             group: journal.group.clone(),
             hosts,
-            lock_host: journal.lock_host.as_ref().map(LockHost::host),
+            lock_host: journal
+                .lock_host
+                .as_ref()
+                .map_or_else(|| plan::host_of(&journal.hosts[0]), LockHost::host),
             journal,
             existing: true,
             decisions,
@@ -180,6 +187,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
     if hosts.is_empty() {
         return Err(Error::Usage(format!("group {} has no hosts", cli.group)));
     }
+    let lock_host = group_first.unwrap_or_else(|| hosts[0].clone());
     let decisions = vec![Decision::Return(Some(version.clone())); hosts.len()];
     Ok(Subject {
         package: package.clone(),
@@ -204,7 +212,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
         decisions,
         journal_path: cli.journal.clone(),
         newest_first: false,
-        lock_host: group_first,
+        lock_host,
     })
 }
 
@@ -245,7 +253,7 @@ fn own_journal(
     Ok(old)
 }
 
-fn options(cli: &Cli, subject: &Subject) -> Result<Options, Error> {
+fn options(cli: &Cli, subject: &Subject, lock_host: &Host) -> Result<Options, Error> {
     if let Some(t) = &cli.lb_server {
         rolling_install::haproxy::check_name("--lb-server", &t.replace("{host}", "h"))
             .map_err(|e| Error::Usage(e.to_string()))?;
@@ -280,25 +288,16 @@ fn options(cli: &Cli, subject: &Subject) -> Result<Options, Error> {
         server_template: cli.lb_server.clone(),
         command_timeout: cli.command_timeout,
         record: subject.journal_path.clone(),
-        lock_host: Some(LockHost::of(&lock_host(cli, subject))),
+        lock_host: Some(LockHost::of(lock_host)),
     })
 }
 
-/// The host to hold the group's deployment lock on: `--lock-host`, else the subject's (the
-/// host the record's run locked on; the group's first host in the explicit form, as
-/// rolling-install chooses whatever `--hosts` selects), else the first host.
+/// The host to hold the group's deployment lock on: `--lock-host`, else the subject's.
 fn lock_host(cli: &Cli, subject: &Subject) -> Host {
     match &cli.lock_host {
         Some(name) => Host::find_or_bare(&subject.hosts, name),
-        None => subject
-            .lock_host
-            .clone()
-            .unwrap_or_else(|| subject.hosts[0].clone()),
+        None => subject.lock_host.clone(),
     }
-}
-
-fn lock_session(cli: &Cli, subject: &Subject, client: &Client) -> Result<Session, Error> {
-    Ok(lock_host(cli, subject).session(client)?)
 }
 
 /// `--lb` (else the record's balancers), the hooks, and a check that every balancer the
