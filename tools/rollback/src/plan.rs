@@ -2,8 +2,6 @@
 //! record (every host the run touched goes back to the version it had before; hosts it never
 //! reached are not part of the rollback) or from an explicit target version for a group.
 
-use std::collections::BTreeMap;
-
 use rolling_install::inventory::Host;
 use rolling_install::journal::{HostRecord, Journal};
 
@@ -85,21 +83,17 @@ pub fn stale(
 /// A host as rolling-install's executor wants it, from its record: address, ssh port and user,
 /// and its server name on the balancers.
 pub fn host_of(record: &HostRecord) -> Host {
-    let mut vars = BTreeMap::new();
-    vars.insert("ansible_host".to_string(), record.address.clone());
-    if let Some(port) = record.port {
-        vars.insert("ansible_port".to_string(), port.to_string());
-    }
-    if let Some(user) = &record.user {
-        vars.insert("ansible_user".to_string(), user.clone());
-    }
+    let mut host = Host::at(
+        &record.name,
+        &record.address,
+        record.port,
+        record.user.as_deref(),
+    );
     if let Some(server) = &record.server {
-        vars.insert("haproxy_server".to_string(), server.clone());
+        host.vars
+            .insert("haproxy_server".to_string(), server.clone());
     }
-    Host {
-        name: record.name.clone(),
-        vars,
-    }
+    host
 }
 
 /// The one version every returned host goes back to, if they agree (the release the database

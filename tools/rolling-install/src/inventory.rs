@@ -44,6 +44,23 @@ impl Host {
         self.vars.get("ansible_user").map(String::as_str)
     }
 
+    /// A host from what a record wrote down of it (the inverse of [`Host::address`],
+    /// [`Host::port`] and [`Host::user`]), so that it is reached again without the inventory.
+    pub fn at(name: &str, address: &str, port: Option<u16>, user: Option<&str>) -> Host {
+        let mut vars = BTreeMap::new();
+        vars.insert("ansible_host".to_string(), address.to_string());
+        if let Some(port) = port {
+            vars.insert("ansible_port".to_string(), port.to_string());
+        }
+        if let Some(user) = user {
+            vars.insert("ansible_user".to_string(), user.to_string());
+        }
+        Host {
+            name: name.to_string(),
+            vars,
+        }
+    }
+
     /// `name`'s entry among `hosts`, else a host of that name without variables (ssh then
     /// resolves the name, with the user's ssh config): how a lock host or a load-balancer host
     /// is found.

@@ -111,18 +111,7 @@ impl LockHost {
 
     /// The host to open a session to.
     pub fn host(&self) -> crate::inventory::Host {
-        let mut vars = std::collections::BTreeMap::new();
-        vars.insert("ansible_host".to_string(), self.address.clone());
-        if let Some(port) = self.port {
-            vars.insert("ansible_port".to_string(), port.to_string());
-        }
-        if let Some(user) = &self.user {
-            vars.insert("ansible_user".to_string(), user.clone());
-        }
-        crate::inventory::Host {
-            name: self.name.clone(),
-            vars,
-        }
+        crate::inventory::Host::at(&self.name, &self.address, self.port, self.user.as_deref())
     }
 }
 
