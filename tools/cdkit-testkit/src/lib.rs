@@ -86,6 +86,32 @@ pub fn keep_report(report: &Path) {
     std::fs::copy(report, dir.join(unique)).expect("copy report");
 }
 
+/// The testcases of `report` as (classname, name), in document order, as an independent
+/// reader sees them (Python's own XML parser, not the code that wrote the report).
+pub fn junit_testcases(report: &Path) -> Vec<(String, String)> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as ET\n\
+             for c in ET.parse(sys.argv[1]).iter('testcase'):\n    \
+             print(c.get('classname') + '\\t' + c.get('name'))",
+        ])
+        .arg(report)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "parse {}: {}",
+        report.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(c, n)| (c.to_string(), n.to_string()))
+        .collect()
+}
+
 /// Counts as an independent reader (Python's junitparser, from PyPI) sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {

@@ -67,14 +67,9 @@ fn download(repo: &Repo, url: &str, suite: &str, package: &str, version: &str) -
 /// The names of the testcases of the JUnit report `report` (which must be valid), in order.
 fn testcases(report: &Path) -> Vec<String> {
     assert_valid_junit(report);
-    let xml = std::fs::read_to_string(report).unwrap();
-    xml.split("<testcase ")
-        .skip(1)
-        .map(|case| {
-            let start = case.find("name=\"").unwrap_or_else(|| panic!("{xml}")) + 6;
-            let name = &case[start..];
-            name[..name.find('"').unwrap()].to_string()
-        })
+    cdkit_testkit::junit_testcases(report)
+        .into_iter()
+        .map(|(_, name)| name)
         .collect()
 }
 

@@ -535,32 +535,6 @@ fn finish(child: Child) -> Run {
     Run::from(child.wait_with_output().unwrap())
 }
 
-/// `(classname, name)` of every testcase in the JUnit report at `path`, as Python's XML
-/// parser reads it (not our writer's code).
-fn testcases(path: &Path) -> Vec<(String, String)> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, xml.etree.ElementTree as ET\n\
-             for c in ET.parse(sys.argv[1]).iter('testcase'):\n    \
-             print(c.get('classname') + '\\t' + c.get('name'))",
-        ])
-        .arg(path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "parse {}: {}",
-        path.display(),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('\t'))
-        .map(|(c, n)| (c.to_string(), n.to_string()))
-        .collect()
-}
-
 /// The end-state checks every scenario shares. `records` are the journals involved; every
 /// host they name must be where its record says (restored → its previous version, never
 /// reached → untouched), and out of no balancer.
@@ -1243,7 +1217,7 @@ fn release_migrations(url: &str, files: &Path, first: bool) {
 /// `rollback.hello-service.database`), named after each of `migrations`.
 fn junit_problems(report: &Path, migrations: &[&str]) -> Vec<String> {
     let mut p = Vec::new();
-    let cases = testcases(report);
+    let cases = cdkit_testkit::junit_testcases(report);
     let hosts: Vec<&str> = cases
         .iter()
         .filter(|(c, _)| c == "rollback.hello-service.all")
