@@ -121,7 +121,10 @@ fn signal_name(sig: i32) -> &'static str {
         .unwrap_or("unknown signal")
 }
 
-/// Output kept from one stream: the first and last [`crate::junit::OUTPUT_HALF`] bytes.
+/// Output kept from one stream: the first and last [`crate::junit::OUTPUT_HALF`] bytes, so
+/// that a command printing gigabytes costs a bounded amount of memory. Also usable on its own
+/// wherever a stream of lines must be kept as head and tail (a parser's output between test
+/// points, say).
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
     head: String,
@@ -130,7 +133,9 @@ pub struct Capture {
 }
 
 impl Capture {
-    fn push_line(&mut self, line: &str) {
+    /// Keep `line` (without its newline): in the head while it has room, else in the tail,
+    /// whose oldest bytes are dropped and counted.
+    pub fn push_line(&mut self, line: &str) {
         let half = crate::junit::OUTPUT_HALF;
         if self.omitted == 0 && self.tail.is_empty() && self.head.len() + line.len() < half {
             self.head.push_str(line);
