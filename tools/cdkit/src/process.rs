@@ -2,17 +2,22 @@
 //! by line into the log (with the span's host/step) and into a bounded capture, and a timeout or
 //! an interrupting signal stops the whole group: TERM, a grace period, then KILL. Processes the
 //! command left behind in its group are stopped too, so nothing outlives the step.
+//!
+//! A process group does not hold a child that called `setsid` (a daemon a test starts, a
+//! `setsid sleep` in a test script). [`Command::stop_descendants`] closes that gap for tools
+//! that supervise one command at a time: this process becomes a child subreaper
+//! (`PR_SET_CHILD_SUBREAPER`), so orphans are reparented to it instead of to init, and every
+//! descendant found in `/proc` is stopped with the group and reaped.
 
 use std::ffi::{OsStr, OsString};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -24,6 +29,12 @@ const MAX_LINE: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(20);
 /// How long background processes may keep the output pipes open after the command exits.
 const LINGER: Duration = Duration::from_millis(500);
+/// Lines in flight between the pipe readers and the supervising loop. Bounded so that a
+/// command printing faster than its lines are handled waits on its pipe instead of growing
+/// this process's memory: at most this many lines of at most [`MAX_LINE`] bytes.
+const LINES_IN_FLIGHT: usize = 256;
+/// How long processes get to disappear after KILL before we stop waiting for them.
+const AFTER_KILL: Duration = Duration::from_secs(1);
 
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +66,7 @@ pub struct Command {
     log_output: bool,
     stdin: Option<PathBuf>,
     stop_on_interrupt: bool,
+    stop_descendants: bool,
 }
 
 /// Why a command could not be run at all.
@@ -185,6 +197,7 @@ impl Command {
             log_output: true,
             stdin: None,
             stop_on_interrupt: true,
+            stop_descendants: false,
         }
     }
 
@@ -238,6 +251,15 @@ impl Command {
         self
     }
 
+    /// Also stop descendants that left the command's process group (`setsid`), at a timeout,
+    /// an interruption and after the command exits. This process becomes a child subreaper,
+    /// and every child of it other than a running command's leader is taken for an orphan of
+    /// the command: use it only in a tool that runs one command at a time (run-tests).
+    pub fn stop_descendants(mut self) -> Command {
+        self.stop_descendants = true;
+        self
+    }
+
     /// Feed this file to the command's stdin (default: /dev/null), e.g. a .deb piped over ssh.
     pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Command {
         self.stdin = Some(path.into());
@@ -258,9 +280,19 @@ impl Command {
     /// Run to completion, calling `on_line` for every output line in arrival order.
     pub fn run(&self, mut on_line: impl FnMut(Stream, &str)) -> Result<Finished, ProcessError> {
         let started = Instant::now();
+        if self.stop_descendants {
+            // Without it, an orphan goes to init and cannot be told from anyone else's.
+            nix::sys::prctl::set_child_subreaper(true).map_err(|e| ProcessError::Spawn {
+                program: self.program_name(),
+                source: io::Error::from(e),
+            })?;
+        }
         let mut child = self.spawn()?;
-        let pgid = Pid::from_raw(child.id() as i32);
-        let (tx, rx) = mpsc::channel();
+        let family = Family {
+            leader: Pid::from_raw(child.id() as i32),
+            descendants: self.stop_descendants,
+        };
+        let (tx, rx) = mpsc::sync_channel(LINES_IN_FLIGHT);
         let mut open_streams = 0;
         if let Some(out) = child.stdout.take() {
             spawn_reader(out, Stream::Stdout, tx.clone());
@@ -317,14 +349,14 @@ impl Command {
                         },
                         self.grace.as_secs_f64()
                     );
-                    stop_group(pgid, &mut child, self.grace);
+                    family.stop(Some(&mut child), self.grace);
                 }
             }
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
                 Err(source) => {
-                    stop_group(pgid, &mut child, self.grace);
+                    family.stop(Some(&mut child), self.grace);
                     return Err(ProcessError::Wait {
                         program: self.program_name(),
                         source,
@@ -347,14 +379,14 @@ impl Command {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let left_processes = group_alive(pgid);
+        let left_processes = family.alive();
         if left_processes {
             tracing::warn!(
                 program = %self.program_name(),
-                "{} left processes running in its group; stopping them",
+                "{} left processes running; stopping them",
                 self.program_name()
             );
-            stop_leftovers(pgid, self.grace);
+            family.stop(None, self.grace);
         }
         // Whatever the readers still hold arrives now that every writer is gone.
         while let Ok(msg) = rx.recv_timeout(Duration::from_millis(200)) {
@@ -414,7 +446,7 @@ enum Message {
     Closed,
 }
 
-fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: Sender<Message>) {
+fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: SyncSender<Message>) {
     thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, pipe);
         let mut buf = Vec::with_capacity(256);
@@ -475,49 +507,194 @@ fn read_bounded_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result
     }
 }
 
-/// TERM the group, wait up to `grace` for the leader, then KILL the group; reaps the leader.
-fn stop_group(pgid: Pid, child: &mut Child, grace: Duration) {
-    let _ = killpg(pgid, Signal::SIGTERM);
-    let until = Instant::now() + grace;
-    while Instant::now() < until {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        thread::sleep(TICK);
-    }
-    if matches!(child.try_wait(), Ok(None)) {
-        let _ = killpg(pgid, Signal::SIGKILL);
-    }
-    // Grandchildren that ignored TERM: give them the same grace, then KILL.
-    if group_alive(pgid) {
-        stop_leftovers(pgid, grace);
-    }
+/// The processes one command started: its process group, and with
+/// [`Command::stop_descendants`] every descendant, wherever it moved.
+struct Family {
+    /// The command's pid, also its process group id.
+    leader: Pid,
+    descendants: bool,
 }
 
-/// TERM what is left of a group whose leader has exited, then KILL after `grace`.
-fn stop_leftovers(pgid: Pid, grace: Duration) {
-    let _ = killpg(pgid, Signal::SIGTERM);
-    let until = Instant::now() + grace;
-    while group_alive(pgid) && Instant::now() < until {
-        thread::sleep(TICK);
-    }
-    if group_alive(pgid) {
-        let _ = killpg(pgid, Signal::SIGKILL);
-        let until = Instant::now() + Duration::from_secs(2);
-        while group_alive(pgid) && Instant::now() < until {
+impl Family {
+    /// TERM everything, wait up to `grace` for all of it to end (reaping the leader when given,
+    /// and orphans), then KILL what is left. One deadline for the leader and whatever it left,
+    /// so stopping takes at most `grace` plus a moment.
+    fn stop(&self, mut leader: Option<&mut Child>, grace: Duration) {
+        self.signal(Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        let mut killed = false;
+        loop {
+            let leader_done = match leader.as_deref_mut() {
+                Some(child) => !matches!(child.try_wait(), Ok(None)),
+                None => true,
+            };
+            self.reap_orphans();
+            if leader_done && !self.alive() {
+                return;
+            }
+            let now = Instant::now();
+            if !killed && now >= deadline {
+                self.signal(Signal::SIGKILL);
+                killed = true;
+            } else if killed && now >= deadline + AFTER_KILL {
+                return;
+            }
             thread::sleep(TICK);
         }
     }
+
+    fn signal(&self, signal: Signal) {
+        let _ = killpg(self.leader, signal);
+        for pid in self.members() {
+            let _ = nix::sys::signal::kill(pid, signal);
+        }
+    }
+
+    /// Whether any process of the family still runs. Zombies do not count: they are dead, and
+    /// whether init reaps an orphan's zombie promptly is not ours to wait for.
+    fn alive(&self) -> bool {
+        let table = ProcTable::read();
+        table.group_running(self.leader) || !self.members_in(&table).is_empty()
+    }
+
+    /// Living descendants outside the group: the leader's, and (this process being a
+    /// subreaper) those of every orphan reparented to us. Empty without `descendants`.
+    fn members(&self) -> Vec<Pid> {
+        if !self.descendants {
+            return Vec::new();
+        }
+        self.members_in(&ProcTable::read())
+    }
+
+    fn members_in(&self, table: &ProcTable) -> Vec<Pid> {
+        if !self.descendants {
+            return Vec::new();
+        }
+        let us = Pid::this();
+        let mut roots: Vec<Pid> = table.children(us).to_vec();
+        roots.push(self.leader);
+        let mut found = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(pid) = roots.pop() {
+            if !seen.insert(pid) {
+                continue;
+            }
+            if pid != self.leader && table.is_running(pid) {
+                found.push(pid);
+            }
+            roots.extend_from_slice(table.children(pid));
+        }
+        found
+    }
+
+    /// Collect the exit status of orphans that ended as our children (they would stay
+    /// zombies otherwise). The leader is left to its [`Child`].
+    fn reap_orphans(&self) {
+        if !self.descendants {
+            return;
+        }
+        let table = ProcTable::read();
+        for &pid in table.children(Pid::this()) {
+            if pid != self.leader {
+                let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+            }
+        }
+    }
 }
 
-/// Whether any process is still in the group (`kill(-pgid, 0)` does not fail with ESRCH).
-fn group_alive(pgid: Pid) -> bool {
-    !matches!(killpg(pgid, None), Err(Errno::ESRCH))
+/// A snapshot of `/proc`: each process's parent, which groups have living members, and which
+/// processes are zombies.
+struct ProcTable {
+    children: std::collections::HashMap<Pid, Vec<Pid>>,
+    zombies: std::collections::HashSet<Pid>,
+    running_groups: std::collections::HashSet<Pid>,
+}
+
+impl ProcTable {
+    fn read() -> ProcTable {
+        let mut table = ProcTable {
+            children: Default::default(),
+            zombies: Default::default(),
+            running_groups: Default::default(),
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return table;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            // A process may end between read_dir and this read; it is then simply not listed.
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            if let Some(Stat { state, ppid, pgrp }) = parse_stat(&stat) {
+                let pid = Pid::from_raw(pid);
+                table
+                    .children
+                    .entry(Pid::from_raw(ppid))
+                    .or_default()
+                    .push(pid);
+                if state == 'Z' {
+                    table.zombies.insert(pid);
+                } else {
+                    table.running_groups.insert(Pid::from_raw(pgrp));
+                }
+            }
+        }
+        table
+    }
+
+    fn children(&self, parent: Pid) -> &[Pid] {
+        self.children.get(&parent).map_or(&[], Vec::as_slice)
+    }
+
+    fn is_running(&self, pid: Pid) -> bool {
+        !self.zombies.contains(&pid)
+    }
+
+    /// Whether a process that is not a zombie is in group `pgid`.
+    fn group_running(&self, pgid: Pid) -> bool {
+        self.running_groups.contains(&pgid)
+    }
+}
+
+/// The fields of `/proc/PID/stat` we use.
+struct Stat {
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+}
+
+/// Parse `/proc/PID/stat`. The command name in parentheses may itself hold spaces and
+/// parentheses, so the fields are read after the last `)`.
+fn parse_stat(stat: &str) -> Option<Stat> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(Stat { state, ppid, pgrp })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `pid` runs: gone and zombie (dead, waiting for init to reap it) both count as
+    /// stopped.
+    fn running(pid: Pid) -> bool {
+        ProcTable::read()
+            .children
+            .values()
+            .flatten()
+            .any(|p| *p == pid)
+            && ProcTable::read().is_running(pid)
+    }
 
     fn sh(script: &str) -> Command {
         Command::new("sh").args(["-c", script]).quiet()
@@ -603,11 +780,7 @@ mod tests {
         assert_eq!(pids.lines().count(), 2, "{pids}");
         for pid in pids.lines() {
             let pid = Pid::from_raw(pid.trim().parse().unwrap());
-            assert_eq!(
-                nix::sys::signal::kill(pid, None),
-                Err(Errno::ESRCH),
-                "{pid} survived"
-            );
+            assert!(!running(pid), "{pid} survived");
         }
     }
 
@@ -630,10 +803,7 @@ mod tests {
             .trim()
             .parse()
             .unwrap();
-        assert_eq!(
-            nix::sys::signal::kill(Pid::from_raw(pid), None),
-            Err(Errno::ESRCH)
-        );
+        assert!(!running(Pid::from_raw(pid)), "{pid} survived");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One run of the test command: stream its output into the log, the full-output file and the
 //! TAP parser, then turn whatever it produced (TAP, JUnit files, exit status) into results.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -51,11 +52,26 @@ impl AttemptResult {
     }
 }
 
-/// The file holding every line every attempt printed (the report names it; JUnit keeps only
-/// bounded excerpts).
+/// Most bytes of one attempt's output kept in the suite's `SUITE.out.log`: the first
+/// [`OUTPUT_LOG_HEAD`] bytes and the last [`OUTPUT_LOG_TAIL`], with a line saying how much was
+/// left out between them. A runaway test must not fill the agent's disk, and the tail is where
+/// a failure's story usually ends.
+pub const OUTPUT_LOG_MAX: u64 = OUTPUT_LOG_HEAD + OUTPUT_LOG_TAIL;
+/// The part of [`OUTPUT_LOG_MAX`] written as it arrives.
+pub const OUTPUT_LOG_HEAD: u64 = 56 << 20;
+/// The part of [`OUTPUT_LOG_MAX`] held in memory until the attempt ends, then written.
+pub const OUTPUT_LOG_TAIL: u64 = 8 << 20;
+
+/// The file holding every line every attempt printed, up to [`OUTPUT_LOG_MAX`] bytes per
+/// attempt (the report names it; JUnit keeps only bounded excerpts).
 pub struct OutputLog {
     path: PathBuf,
     out: BufWriter<File>,
+    /// Bytes of the current attempt written to the file.
+    written: u64,
+    tail: VecDeque<String>,
+    tail_bytes: u64,
+    omitted: u64,
 }
 
 impl OutputLog {
@@ -72,6 +88,10 @@ impl OutputLog {
         Ok(OutputLog {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
+            written: 0,
+            tail: VecDeque::new(),
+            tail_bytes: 0,
+            omitted: 0,
         })
     }
 
@@ -81,11 +101,51 @@ impl OutputLog {
     }
 
     fn line(&mut self, text: &str) {
-        // A full disk must not turn a test verdict into a crash; the report still gets written.
-        let _ = writeln!(self.out, "{text}");
+        let size = text.len() as u64 + 1;
+        if self.tail.is_empty() && self.written + size <= OUTPUT_LOG_HEAD {
+            // A full disk must not turn a test verdict into a crash; the report still gets
+            // written.
+            let _ = writeln!(self.out, "{text}");
+            self.written += size;
+            return;
+        }
+        self.tail.push_back(text.to_string());
+        self.tail_bytes += size;
+        while self.tail_bytes > OUTPUT_LOG_TAIL {
+            match self.tail.pop_front() {
+                Some(dropped) => {
+                    let dropped = dropped.len() as u64 + 1;
+                    self.tail_bytes -= dropped;
+                    self.omitted += dropped;
+                }
+                None => break,
+            }
+        }
     }
 
-    fn flush(&mut self) {
+    /// Start an attempt's part of the log with its header line.
+    fn begin_attempt(&mut self, header: &str) {
+        self.end_attempt();
+        self.written = 0;
+        self.line(header);
+    }
+
+    /// Write the held tail of the attempt and flush; the log is complete after this.
+    fn end_attempt(&mut self) {
+        if self.omitted > 0 {
+            let _ = writeln!(
+                self.out,
+                "[... {} bytes of output omitted: the log keeps an attempt's first {} MiB and last {} MiB ...]",
+                self.omitted,
+                OUTPUT_LOG_HEAD >> 20,
+                OUTPUT_LOG_TAIL >> 20
+            );
+            self.omitted = 0;
+        }
+        for line in self.tail.drain(..) {
+            let _ = writeln!(self.out, "{line}");
+        }
+        self.tail_bytes = 0;
         let _ = self.out.flush();
     }
 }
@@ -97,7 +157,7 @@ pub fn run(
     log: &mut OutputLog,
     progress: &mut Progress,
 ) -> AttemptResult {
-    log.line(&format!(
+    log.begin_attempt(&format!(
         "=== attempt {number}: {} ===",
         spec.display_command()
     ));
@@ -122,7 +182,7 @@ pub fn run(
             }
         }
     });
-    log.flush();
+    log.end_attempt();
 
     let finished = match finished {
         Ok(f) => f,
@@ -181,7 +241,8 @@ fn build_command(spec: &SuiteSpec) -> Command {
     let mut command = Command::new(program)
         .args(spec.command.iter().skip(1))
         .timeout(spec.timeout)
-        .grace(spec.grace);
+        .grace(spec.grace)
+        .stop_descendants();
     for (k, v) in &spec.env {
         command = command.env(k, v);
     }
