@@ -70,8 +70,12 @@ pub enum Status {
     Failed(Problem),
     /// The harness failed: timeout, signal, spawn failure, unreachable host (`<error>`).
     Errored(Problem),
-    /// Not run, with the reason.
+    /// Not run, with the reason (a reason of several lines: the first is `message=`, the
+    /// whole reason the element's body, so nothing is cut).
     Skipped { message: String },
+    /// Not run, with a one-line reason and a body of its own, as foreign reports write it
+    /// (pytest's `<skipped message="…">file:line: reason</skipped>`).
+    SkippedWithBody { message: String, body: String },
 }
 
 /// A failure or error: one-line message, a type, details, and earlier attempts.
@@ -88,6 +92,9 @@ pub struct Problem {
 pub struct Attempt {
     pub message: String,
     pub kind: String,
+    /// Written as `<flakyError>`/`<rerunError>` instead of the Failure forms. Jenkins reads
+    /// only the Failure forms, so tools set this only to keep what a foreign report said.
+    pub error: bool,
     pub body: String,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
@@ -185,6 +192,17 @@ fn convert_case(case: &Case) -> quick_junit::TestCase {
         Status::Skipped { message } => {
             let mut status = TestCaseStatus::skipped();
             status.set_message(one_line(message));
+            if message.trim().lines().nth(1).is_some() {
+                status.set_description(bounded(message));
+            }
+            status
+        }
+        Status::SkippedWithBody { message, body } => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(one_line(message));
+            if !body.is_empty() {
+                status.set_description(bounded(body));
+            }
             status
         }
     };
@@ -207,14 +225,17 @@ fn convert_problem(kind: NonSuccessKind, problem: &Problem) -> TestCaseStatus {
     if !problem.body.is_empty() {
         status.set_description(bounded(&problem.body));
     }
-    // Reruns are always `rerunFailure`: Jenkins ignores `rerunError`.
     status.add_reruns(problem.reruns.iter().map(convert_attempt));
     status
 }
 
 fn convert_attempt(attempt: &Attempt) -> TestRerun {
-    // Always the Failure kind: Jenkins reads flakyFailure/rerunFailure but not the Error forms.
-    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+    let kind = if attempt.error {
+        NonSuccessKind::Error
+    } else {
+        NonSuccessKind::Failure
+    };
+    let mut rerun = TestRerun::new(kind);
     rerun.set_message(one_line(&attempt.message));
     rerun.set_type(type_or_default(&attempt.kind)); // the schema requires `type`
     if !attempt.body.is_empty() {
@@ -295,13 +316,8 @@ mod tests {
         assert!(xml.contains("<skipped message=\"no tests\""));
     }
 
-    #[test]
-    fn flaky_and_rerun_attempts_are_failure_kinds_with_a_type() {
-        let attempt = Attempt {
-            message: "boom".into(),
-            kind: "timeout".into(),
-            ..Attempt::default()
-        };
+    /// A case that passed after `attempt` and one that ended as `problem` after it.
+    fn retried(attempt: Attempt, ended: fn(Problem) -> Status, problem: Problem) -> [Case; 2] {
         let flaky = Case {
             status: Status::Passed {
                 flaky: vec![attempt.clone()],
@@ -309,15 +325,29 @@ mod tests {
             ..Case::passed("a.b.c", "flaky")
         };
         let broken = Case {
-            status: Status::Failed(Problem {
-                message: "still boom".into(),
-                kind: "tap".into(),
-                body: "details".into(),
+            status: ended(Problem {
                 reruns: vec![attempt],
+                ..problem
             }),
             ..Case::passed("a.b.c", "broken")
         };
-        let xml = xml_of(vec![flaky, broken]);
+        [flaky, broken]
+    }
+
+    #[test]
+    fn flaky_and_rerun_attempts_are_failure_kinds_with_a_type() {
+        let attempt = Attempt {
+            message: "boom".into(),
+            kind: "timeout".into(),
+            ..Attempt::default()
+        };
+        let problem = Problem {
+            message: "still boom".into(),
+            kind: "tap".into(),
+            body: "details".into(),
+            reruns: Vec::new(),
+        };
+        let xml = xml_of(retried(attempt, Status::Failed, problem).to_vec());
         assert!(
             xml.contains("<flakyFailure message=\"boom\" type=\"timeout\""),
             "{xml}"
@@ -328,6 +358,44 @@ mod tests {
         );
         assert!(xml.contains("<failure message=\"still boom\" type=\"tap\">details</failure>"));
         assert!(!xml.contains("Error"));
+    }
+
+    #[test]
+    fn error_attempts_keep_their_element_and_skips_keep_their_body() {
+        let attempt = Attempt {
+            message: "io".into(),
+            kind: "java.io.IOException".into(),
+            error: true,
+            body: "trace".into(),
+            ..Attempt::default()
+        };
+        let problem = Problem {
+            message: "still".into(),
+            kind: "E".into(),
+            ..Problem::default()
+        };
+        let [flaky, broken] = retried(attempt, Status::Errored, problem);
+        let skipped = Case {
+            status: Status::SkippedWithBody {
+                message: "no db".into(),
+                body: "test_x.py:3: no db\n  indented".into(),
+            },
+            ..Case::passed("a.b.c", "skipped")
+        };
+        let reason = Case {
+            status: Status::Skipped {
+                message: "first line\nsecond line".into(),
+            },
+            ..Case::passed("a.b.c", "reason")
+        };
+        let xml = xml_of(vec![flaky, broken, skipped, reason]);
+        assert!(
+            xml.contains("<flakyError message=\"io\" type=\"java.io.IOException\">"),
+            "{xml}"
+        );
+        assert!(xml.contains("<rerunError message=\"io\""), "{xml}");
+        assert!(xml.contains("<skipped message=\"no db\">test_x.py:3: no db\n  indented</skipped>"));
+        assert!(xml.contains("<skipped message=\"first line\">first line\nsecond line</skipped>"));
     }
 
     #[test]
