@@ -322,8 +322,11 @@ struct CaseFrame {
 struct RerunFrame {
     rerun: Rerun,
     time: Option<String>,
-    /// The element's own text (the trace, before Surefire 2.22.1 moved it into `<stackTrace>`).
+    /// The element's own text before its first child: the trace, as nextest writes it and as
+    /// Surefire did before 2.22.1 moved it into `<stackTrace>`. Text between and after the
+    /// children is indentation.
     text: Captured,
+    saw_child: bool,
     stack_trace: Option<String>,
 }
 
@@ -383,7 +386,7 @@ impl Frame {
             | Frame::Problem { text, .. }
             | Frame::Output { text, .. }
             | Frame::RerunPart { text, .. } => Some(text),
-            Frame::Rerun(r) => Some(&mut r.text),
+            Frame::Rerun(r) if !r.saw_child => Some(&mut r.text),
             _ => None,
         }
     }
@@ -496,6 +499,9 @@ impl<'a> State<'a> {
                 "elements are nested more than {MAX_DEPTH} levels deep (refused)"
             ));
         }
+        if let Some(Frame::Rerun(rerun)) = self.frames.last_mut() {
+            rerun.saw_child = true;
+        }
         let local = start.local_name();
         let name = local.as_ref();
         let attrs = Attrs::read(start, reader)?;
@@ -547,6 +553,7 @@ impl<'a> State<'a> {
                     },
                     time: attrs.get("time"),
                     text: Captured::default(),
+                    saw_child: false,
                     stack_trace: None,
                 }))
             }
@@ -631,6 +638,7 @@ impl<'a> State<'a> {
                     time,
                     text,
                     stack_trace,
+                    ..
                 } = *rerun;
                 rerun.body = stack_trace.unwrap_or_else(|| text.finish());
                 if let Some(raw) = time {
