@@ -144,20 +144,12 @@ for suite in xml:
 print(json.dumps(c))
 "#;
     let python = std::env::var("CDKIT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(SCRIPT)
-        .arg(report)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    assert!(
-        out.status.success(),
-        "junitparser could not read {} (is it installed? scripts/test sets up CDKIT_PYTHON):\n{}",
-        report.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let v = python_json(
+        &python,
+        SCRIPT,
+        &[report.as_os_str()],
+        "junitparser (is it installed? scripts/test sets up CDKIT_PYTHON)",
     );
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("junitparser script printed JSON");
     let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
     Counts {
         tests: n("tests"),
@@ -168,4 +160,172 @@ print(json.dumps(c))
         flaky: n("flaky"),
         reruns: n("reruns"),
     }
+}
+
+/// How [`junit_cases`] reads a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JunitView {
+    /// A producer's file, read with the Jenkins junit plugin's rules as run-tests documents
+    /// them: any root is a suite and nested `<testsuite>`s are walked in document order; a
+    /// missing classname falls back to the suite's name, then to a dotted name's head, then
+    /// `junit`; an empty name is `(unnamed)`; `<skipped>` beats `<error>` beats `<failure>`; a
+    /// suite-level `<error>` (else `<failure>`) is a case `<init>` after the suite's cases; a
+    /// repeated classname and name gets ` (#N)`; a multi-line `message=` the text lacks goes
+    /// in front of the body.
+    Source,
+    /// A report as written: every `<testcase>` as it stands.
+    Report,
+}
+
+/// One testcase as Python's `xml.etree` reads it, text decoded by Python's XML parser.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JunitCase {
+    pub classname: String,
+    pub name: String,
+    /// `passed`, `failure`, `error` or `skipped`.
+    pub outcome: String,
+    /// First non-blank line of `message=` (else of the body); `None` if both are blank.
+    pub message: Option<String>,
+    pub body: String,
+    /// `system-out`/`system-err` text, empty when only whitespace.
+    pub system_out: String,
+    pub system_err: String,
+    /// `(element, body, system-out, system-err)` of each flaky/rerun element; the body is the
+    /// `<stackTrace>`, else the element's own text before its first child.
+    pub reruns: Vec<(String, String, String, String)>,
+}
+
+/// The testcases of `path` read by Python's `xml.etree` (not by our code), in document order.
+pub fn junit_cases(path: &Path, view: JunitView) -> Vec<JunitCase> {
+    const SCRIPT: &str = r#"
+import json, sys, xml.etree.ElementTree as ET
+path, mode = sys.argv[1], sys.argv[2]
+root = ET.parse(path).getroot()
+RERUNS = ('flakyFailure', 'flakyError', 'rerunFailure', 'rerunError')
+def text(el):
+    return '' if el is None else ''.join(el.itertext())
+def output(el, tag):
+    t = text(el.find(tag))
+    return t if t.strip() else ''
+def first_line(*texts):
+    for t in texts:
+        for line in (t or '').splitlines():
+            if line.strip():
+                return line.strip()
+    return None
+def body(el):
+    t = text(el)
+    m = (el.get('message') or '').strip()
+    if mode == 'source' and len(m.splitlines()) > 1 and m not in t:
+        return m + ('\n\n' + t if t else '')
+    return t
+def problem(el):
+    for tag, outcome in (('skipped', 'skipped'), ('error', 'error'), ('failure', 'failure')):
+        p = el.find(tag)
+        if p is not None:
+            return outcome, p
+    return 'passed', None
+def reruns(el):
+    out = []
+    for r in el:
+        if r.tag in RERUNS:
+            st = r.find('stackTrace')
+            b = text(st) if st is not None else (r.text or '')
+            out.append([r.tag, b, output(r, 'system-out'), output(r, 'system-err')])
+    return out
+def entry(classname, name, el, problem_of):
+    outcome, p = problem_of
+    return dict(classname=classname, name=name, outcome=outcome,
+                message=None if p is None else first_line(p.get('message'), text(p)),
+                body='' if p is None else body(p),
+                system_out=output(el, 'system-out'), system_err=output(el, 'system-err'),
+                reruns=reruns(el))
+cases = []
+def walk(suite):
+    sname = suite.get('name') or ''
+    for child in suite:
+        if child.tag == 'testsuite':
+            walk(child)
+        elif child.tag == 'testcase':
+            name = child.get('name') or ''
+            group = child.get('classname') or sname
+            if not group:
+                head, dot, tail = name.rpartition('.')
+                group, name = (head, tail) if dot and head and tail else ('junit', name)
+            cases.append(entry(group, name or '(unnamed)', child, problem(child)))
+    for tag, outcome in (('error', 'error'), ('failure', 'failure')):
+        p = suite.find(tag)
+        if p is not None:
+            cases.append(entry(sname or 'junit', '<init>', suite, (outcome, p)))
+            cases[-1]['reruns'] = []
+            break
+if mode == 'source':
+    walk(root)
+    seen = {}
+    for c in cases:
+        key = (c['classname'], c['name'])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            c['name'] = '%s (#%d)' % (c['name'], seen[key])
+else:
+    for c in root.iter('testcase'):
+        cases.append(entry(c.get('classname') or '', c.get('name') or '', c, problem(c)))
+print(json.dumps(cases))
+"#;
+    let mode = match view {
+        JunitView::Source => "source",
+        JunitView::Report => "report",
+    };
+    let cases = python_json(
+        "python3",
+        SCRIPT,
+        &[path.as_os_str(), mode.as_ref()],
+        "Python's XML parser",
+    );
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    cases
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| JunitCase {
+            classname: s(&c["classname"]),
+            name: s(&c["name"]),
+            outcome: s(&c["outcome"]),
+            message: c["message"].as_str().map(str::to_string),
+            body: s(&c["body"]),
+            system_out: s(&c["system_out"]),
+            system_err: s(&c["system_err"]),
+            reruns: c["reruns"]
+                .as_array()
+                .map(|rs| {
+                    rs.iter()
+                        .map(|r| (s(&r[0]), s(&r[1]), s(&r[2]), s(&r[3])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Run `script` with `python` and `args`, panicking with `reader` and Python's complaint if it
+/// fails; what it printed, as JSON.
+fn python_json(
+    python: &str,
+    script: &str,
+    args: &[&std::ffi::OsStr],
+    reader: &str,
+) -> serde_json::Value {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    assert!(
+        out.status.success(),
+        "{reader} could not read {:?}:\n{}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the Python reader printed JSON")
 }

@@ -70,8 +70,12 @@ pub enum Status {
     Failed(Problem),
     /// The harness failed: timeout, signal, spawn failure, unreachable host (`<error>`).
     Errored(Problem),
-    /// Not run, with the reason.
+    /// Not run, with the reason (a reason of several lines: the first is `message=`, the
+    /// whole reason the element's body, so nothing is cut).
     Skipped { message: String },
+    /// Not run, with a one-line reason and a body of its own, as foreign reports write it
+    /// (pytest's `<skipped message="…">file:line: reason</skipped>`).
+    SkippedWithBody { message: String, body: String },
 }
 
 /// A failure or error: one-line message, a type, details, and earlier attempts.
@@ -88,6 +92,9 @@ pub struct Problem {
 pub struct Attempt {
     pub message: String,
     pub kind: String,
+    /// Written as `<flakyError>`/`<rerunError>` instead of the Failure forms. Jenkins reads
+    /// only the Failure forms, so tools set this only to keep what a foreign report said.
+    pub error: bool,
     pub body: String,
     pub system_out: Option<String>,
     pub system_err: Option<String>,
@@ -133,13 +140,13 @@ impl Report {
 
     /// The report as XML bytes (sanitised, bounded, schema-valid).
     pub fn to_xml(&self) -> Result<Vec<u8>, quick_junit::SerializeError> {
-        let mut report = quick_junit::Report::new(sanitize(&self.tool));
+        let mut report = quick_junit::Report::new(attr_text(&self.tool));
         for suite in &self.suites {
             report.add_test_suite(convert_suite(suite));
         }
         let mut xml = Vec::new();
         report.serialize(&mut xml)?;
-        Ok(drop_root_skipped_count(xml))
+        Ok(drop_root_skipped_count(unshield(xml)))
     }
 
     /// Write the report to `path` atomically (also used on failure and interruption, so a
@@ -155,17 +162,20 @@ impl Report {
 }
 
 fn convert_suite(suite: &Suite) -> quick_junit::TestSuite {
-    let mut out = quick_junit::TestSuite::new(sanitize(&suite.name));
+    let mut out = quick_junit::TestSuite::new(attr_text(&suite.name));
     out.set_timestamp(suite.timestamp.fixed_offset());
     out.set_time(suite.time);
     for (name, value) in &suite.properties {
-        out.add_property(quick_junit::Property::new(sanitize(name), sanitize(value)));
+        out.add_property(quick_junit::Property::new(
+            attr_text(name),
+            attr_text(value),
+        ));
     }
     if let Some(text) = &suite.system_out {
-        out.set_system_out(bounded(text));
+        out.set_system_out(body_text(text));
     }
     if let Some(text) = &suite.system_err {
-        out.set_system_err(bounded(text));
+        out.set_system_err(body_text(text));
     }
     out.add_test_cases(suite.cases.iter().map(convert_case));
     out
@@ -184,56 +194,133 @@ fn convert_case(case: &Case) -> quick_junit::TestCase {
         Status::Errored(problem) => convert_problem(NonSuccessKind::Error, problem),
         Status::Skipped { message } => {
             let mut status = TestCaseStatus::skipped();
-            status.set_message(one_line(message));
+            status.set_message(message_text(message));
+            if message.trim().lines().nth(1).is_some() {
+                status.set_description(body_text(message));
+            }
+            status
+        }
+        Status::SkippedWithBody { message, body } => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(message_text(message));
+            if !body.is_empty() {
+                status.set_description(body_text(body));
+            }
             status
         }
     };
-    let mut out = quick_junit::TestCase::new(sanitize(&case.name), status);
-    out.set_classname(sanitize(&case.classname));
+    let mut out = quick_junit::TestCase::new(attr_text(&case.name), status);
+    out.set_classname(attr_text(&case.classname));
     out.set_time(case.time);
     if let Some(text) = &case.system_out {
-        out.set_system_out(bounded(text));
+        out.set_system_out(body_text(text));
     }
     if let Some(text) = &case.system_err {
-        out.set_system_err(bounded(text));
+        out.set_system_err(body_text(text));
     }
     out
 }
 
 fn convert_problem(kind: NonSuccessKind, problem: &Problem) -> TestCaseStatus {
     let mut status = TestCaseStatus::non_success(kind);
-    status.set_message(one_line(&problem.message));
+    status.set_message(message_text(&problem.message));
     status.set_type(type_or_default(&problem.kind));
     if !problem.body.is_empty() {
-        status.set_description(bounded(&problem.body));
+        status.set_description(body_text(&problem.body));
     }
-    // Reruns are always `rerunFailure`: Jenkins ignores `rerunError`.
     status.add_reruns(problem.reruns.iter().map(convert_attempt));
     status
 }
 
 fn convert_attempt(attempt: &Attempt) -> TestRerun {
-    // Always the Failure kind: Jenkins reads flakyFailure/rerunFailure but not the Error forms.
-    let mut rerun = TestRerun::new(NonSuccessKind::Failure);
-    rerun.set_message(one_line(&attempt.message));
+    let kind = if attempt.error {
+        NonSuccessKind::Error
+    } else {
+        NonSuccessKind::Failure
+    };
+    let mut rerun = TestRerun::new(kind);
+    rerun.set_message(message_text(&attempt.message));
     rerun.set_type(type_or_default(&attempt.kind)); // the schema requires `type`
     if !attempt.body.is_empty() {
-        rerun.set_stack_trace(bounded(&attempt.body));
+        rerun.set_stack_trace(body_text(&attempt.body));
     }
     if let Some(text) = &attempt.system_out {
-        rerun.set_system_out(bounded(text));
+        rerun.set_system_out(body_text(text));
     }
     if let Some(text) = &attempt.system_err {
-        rerun.set_system_err(bounded(text));
+        rerun.set_system_err(body_text(text));
     }
     rerun
+}
+
+/// quick-junit passes every string through strip-ansi-escapes, which drops tabs and carriage
+/// returns, and it writes newlines in attributes raw, which every XML reader turns into spaces.
+/// So these characters go in as noncharacters nothing else uses (any already in the text become
+/// U+FFFD) and come out of the serialised report as character references (`&#9;`, `&#13;`,
+/// `&#10;`), which every reader decodes back: a Java trace keeps its tabs, a property its lines.
+const SHIELDS: [(char, &[u8]); 3] = [
+    ('\u{fdd0}', b"&#9;"),
+    ('\u{fdd1}', b"&#13;"),
+    ('\u{fdd2}', b"&#10;"),
+];
+
+fn shield(text: &str, in_attribute: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => SHIELDS[0].0,
+            '\r' => SHIELDS[1].0,
+            '\n' if in_attribute => SHIELDS[2].0,
+            c if SHIELDS.iter().any(|(s, _)| *s == c) => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The report with every shielded character written as its character reference.
+fn unshield(xml: Vec<u8>) -> Vec<u8> {
+    let encoded: Vec<(Vec<u8>, &[u8])> = SHIELDS
+        .iter()
+        .map(|(c, reference)| (c.to_string().into_bytes(), *reference))
+        .collect();
+    if !encoded.iter().any(|(e, _)| find(&xml, e).is_some()) {
+        return xml;
+    }
+    let mut out = Vec::with_capacity(xml.len());
+    let mut rest = &xml[..];
+    'scan: while !rest.is_empty() {
+        for (e, reference) in &encoded {
+            if rest.starts_with(e) {
+                out.extend_from_slice(reference);
+                rest = &rest[e.len()..];
+                continue 'scan;
+            }
+        }
+        out.push(rest[0]);
+        rest = &rest[1..];
+    }
+    out
+}
+
+/// A name, classname, type or property: sanitised, whitespace kept through quick-junit.
+fn attr_text(text: &str) -> String {
+    shield(&sanitize(text), true)
+}
+
+/// A `message=`: its first line, sanitised and bounded.
+fn message_text(text: &str) -> String {
+    shield(&one_line(text), true)
+}
+
+/// An element's text: sanitised and bounded, tabs and line ends kept through quick-junit.
+fn body_text(text: &str) -> String {
+    shield(&bounded(text), false)
 }
 
 fn type_or_default(kind: &str) -> String {
     if kind.is_empty() {
         "failure".to_string()
     } else {
-        sanitize(kind)
+        attr_text(kind)
     }
 }
 
@@ -295,13 +382,8 @@ mod tests {
         assert!(xml.contains("<skipped message=\"no tests\""));
     }
 
-    #[test]
-    fn flaky_and_rerun_attempts_are_failure_kinds_with_a_type() {
-        let attempt = Attempt {
-            message: "boom".into(),
-            kind: "timeout".into(),
-            ..Attempt::default()
-        };
+    /// A case that passed after `attempt` and one that ended as `problem` after it.
+    fn retried(attempt: Attempt, ended: fn(Problem) -> Status, problem: Problem) -> [Case; 2] {
         let flaky = Case {
             status: Status::Passed {
                 flaky: vec![attempt.clone()],
@@ -309,15 +391,29 @@ mod tests {
             ..Case::passed("a.b.c", "flaky")
         };
         let broken = Case {
-            status: Status::Failed(Problem {
-                message: "still boom".into(),
-                kind: "tap".into(),
-                body: "details".into(),
+            status: ended(Problem {
                 reruns: vec![attempt],
+                ..problem
             }),
             ..Case::passed("a.b.c", "broken")
         };
-        let xml = xml_of(vec![flaky, broken]);
+        [flaky, broken]
+    }
+
+    #[test]
+    fn flaky_and_rerun_attempts_are_failure_kinds_with_a_type() {
+        let attempt = Attempt {
+            message: "boom".into(),
+            kind: "timeout".into(),
+            ..Attempt::default()
+        };
+        let problem = Problem {
+            message: "still boom".into(),
+            kind: "tap".into(),
+            body: "details".into(),
+            reruns: Vec::new(),
+        };
+        let xml = xml_of(retried(attempt, Status::Failed, problem).to_vec());
         assert!(
             xml.contains("<flakyFailure message=\"boom\" type=\"timeout\""),
             "{xml}"
@@ -328,6 +424,71 @@ mod tests {
         );
         assert!(xml.contains("<failure message=\"still boom\" type=\"tap\">details</failure>"));
         assert!(!xml.contains("Error"));
+    }
+
+    #[test]
+    fn error_attempts_keep_their_element_and_skips_keep_their_body() {
+        let attempt = Attempt {
+            message: "io".into(),
+            kind: "java.io.IOException".into(),
+            error: true,
+            body: "trace".into(),
+            ..Attempt::default()
+        };
+        let problem = Problem {
+            message: "still".into(),
+            kind: "E".into(),
+            ..Problem::default()
+        };
+        let [flaky, broken] = retried(attempt, Status::Errored, problem);
+        let skipped = Case {
+            status: Status::SkippedWithBody {
+                message: "no db".into(),
+                body: "test_x.py:3: no db\n  indented".into(),
+            },
+            ..Case::passed("a.b.c", "skipped")
+        };
+        let reason = Case {
+            status: Status::Skipped {
+                message: "first line\nsecond line".into(),
+            },
+            ..Case::passed("a.b.c", "reason")
+        };
+        let xml = xml_of(vec![flaky, broken, skipped, reason]);
+        assert!(
+            xml.contains("<flakyError message=\"io\" type=\"java.io.IOException\">"),
+            "{xml}"
+        );
+        assert!(xml.contains("<rerunError message=\"io\""), "{xml}");
+        assert!(xml.contains("<skipped message=\"no db\">test_x.py:3: no db\n  indented</skipped>"));
+        assert!(xml.contains("<skipped message=\"first line\">first line\nsecond line</skipped>"));
+    }
+
+    #[test]
+    fn tabs_carriage_returns_and_newlines_in_attributes_survive_quick_junit() {
+        let mut report = Report::new("t");
+        let mut s = suite(vec![Case {
+            status: Status::Failed(Problem {
+                message: "a\tb".into(),
+                kind: "T".into(),
+                body: "trace\n\tat X.<init>(X.java:1)\r\nend \u{fdd0}".into(),
+                reruns: Vec::new(),
+            }),
+            ..Case::passed("a.b.c", "name\twith tab")
+        }]);
+        s.properties.push(("line.separator".into(), "\n".into()));
+        report.suites.push(s);
+        let xml = String::from_utf8(report.to_xml().unwrap()).unwrap();
+        assert!(xml.contains("name=\"name&#9;with tab\""), "{xml}");
+        assert!(xml.contains("message=\"a&#9;b\""), "{xml}");
+        assert!(
+            xml.contains("trace\n&#9;at X.&lt;init&gt;(X.java:1)&#13;\nend \u{fffd}</failure>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<property name=\"line.separator\" value=\"&#10;\"/>"),
+            "{xml}"
+        );
     }
 
     #[test]

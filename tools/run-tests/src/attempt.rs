@@ -30,6 +30,8 @@ pub struct AttemptResult {
     pub other_output: String,
     /// The TAP plan said there was nothing to run (`1..0 # SKIP reason`).
     pub skip_all: Option<String>,
+    /// Properties of the JUnit files read (see [`junit_in`]), for the report's suite.
+    pub properties: Vec<(String, String)>,
 }
 
 impl AttemptResult {
@@ -202,6 +204,7 @@ pub fn run(
         stderr: finished.stderr.text(),
         other_output: String::new(),
         skip_all: None,
+        properties: Vec::new(),
     };
     match format {
         Format::Tap => {
@@ -214,8 +217,11 @@ pub fn run(
         Format::Junit => {
             let pattern = spec.junit_in.as_deref().unwrap_or("*.xml");
             let files = junit_in::fresh_files(&base, pattern, started_wall);
-            result.cases = junit_in::read_files(&files, &base);
-            result.other_output = finished.stdout.text();
+            let input = junit_in::read_files(&files, &base);
+            result.cases = input.cases;
+            result.properties = input.properties;
+            result.other_output = finished.stdout.text() + &input.system_out;
+            result.stderr.push_str(&input.system_err);
             if files.is_empty() && !finished.success() {
                 let mut case = CaseResult::new(spec.group(), "JUnit reports", Outcome::Errored);
                 case.kind = Some("no-results".into());
@@ -264,6 +270,7 @@ fn spawn_failure(spec: &SuiteSpec, number: u32, duration: Duration, reason: &str
         stderr: String::new(),
         other_output: String::new(),
         skip_all: None,
+        properties: Vec::new(),
     }
 }
 

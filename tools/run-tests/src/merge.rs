@@ -1,12 +1,14 @@
 //! Retries, merged per test: a test that fails and then passes is a passing case with one
 //! `<flakyFailure>` per failed attempt; one that fails every attempt is a `<failure>` (or
 //! `<error>`) with `<rerunFailure>`s for the earlier attempts. Never a duplicated testcase.
+//! Earlier runs a producer recorded itself ([`Rerun`]s from a foreign JUnit file) come first,
+//! in their own element kinds: a test its producer retried into a pass is flaky too.
 
 use std::collections::HashMap;
 
 use cdkit::junit::{self, Attempt, Problem, Status};
 
-use crate::model::{CaseResult, Outcome};
+use crate::model::{CaseResult, Outcome, Rerun};
 
 /// Per-test results across attempts, in order of first appearance.
 #[derive(Debug, Default)]
@@ -31,7 +33,7 @@ struct History {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Passed,
-    /// Failed at first, passed on a later attempt.
+    /// Failed at first, passed on a later attempt (or its producer's own retry).
     Flaky,
     Failed,
     Errored,
@@ -84,7 +86,7 @@ impl Merger {
                 let verdict = h.verdict(self.attempts);
                 (
                     verdict,
-                    h.to_case(classname_prefix, verdict, flaky_is_failure, self.attempts),
+                    h.to_case(classname_prefix, verdict, flaky_is_failure),
                 )
             })
             .collect()
@@ -111,6 +113,7 @@ impl History {
     fn verdict(&self, attempts: u32) -> Verdict {
         let outcomes = self.outcomes(attempts);
         match outcomes.first() {
+            None | Some(Outcome::Passed) if self.has_foreign_reruns() => Verdict::Flaky,
             None | Some(Outcome::Passed) => Verdict::Passed,
             Some(Outcome::Skipped) => Verdict::Skipped,
             Some(_) => {
@@ -128,6 +131,27 @@ impl History {
         }
     }
 
+    /// Whether the producer recorded earlier runs of this test itself.
+    fn has_foreign_reruns(&self) -> bool {
+        self.results.iter().any(|(_, c)| !c.reruns.is_empty())
+    }
+
+    /// Every failed run before `shown` (excluded): each result's own recorded reruns, then the
+    /// result itself when it failed. With `shown` = None, every failed run.
+    fn runs_before(&self, shown: Option<&CaseResult>) -> Vec<Attempt> {
+        let mut runs = Vec::new();
+        for (_, case) in &self.results {
+            runs.extend(case.reruns.iter().map(foreign_attempt));
+            if shown.is_some_and(|s| std::ptr::eq(s, case)) {
+                break;
+            }
+            if case.outcome.is_bad() {
+                runs.push(attempt_of(case));
+            }
+        }
+        runs
+    }
+
     fn bad_results(&self) -> impl Iterator<Item = &CaseResult> {
         self.results
             .iter()
@@ -139,13 +163,7 @@ impl History {
         self.bad_results().last()
     }
 
-    fn to_case(
-        &self,
-        prefix: &str,
-        verdict: Verdict,
-        flaky_is_failure: bool,
-        attempts: u32,
-    ) -> junit::Case {
+    fn to_case(&self, prefix: &str, verdict: Verdict, flaky_is_failure: bool) -> junit::Case {
         // The representative result: the first one for passes and skips, the last failure otherwise.
         let first = &self.results[0].1;
         let shown = match verdict {
@@ -159,34 +177,34 @@ impl History {
             .filter_map(|(_, c)| c.time)
             .max()
             .unwrap_or_default();
-        let bad: Vec<&CaseResult> = self.bad_results().collect();
         case.status = match verdict {
             Verdict::Passed => Status::Passed { flaky: Vec::new() },
-            Verdict::Skipped => Status::Skipped {
+            Verdict::Skipped => Status::SkippedWithBody {
                 message: shown.message.clone().unwrap_or_else(|| "skipped".into()),
+                body: shown.details.clone(),
             },
-            Verdict::Flaky if flaky_is_failure => Status::Failed(Problem {
-                message: format!(
-                    "flaky: failed {} of {} attempts before passing (--flaky-is-failure)",
-                    bad.len(),
-                    attempts.saturating_sub(self.first_attempt) + 1
-                ),
-                kind: "flaky".into(),
-                body: String::new(),
-                reruns: bad.iter().map(|c| attempt_of(c)).collect(),
-            }),
+            Verdict::Flaky if flaky_is_failure => {
+                let runs = self.runs_before(None);
+                Status::Failed(Problem {
+                    message: format!(
+                        "flaky: failed {} of {} runs before passing (--flaky-is-failure)",
+                        runs.len(),
+                        runs.len() + 1
+                    ),
+                    kind: "flaky".into(),
+                    body: String::new(),
+                    reruns: runs,
+                })
+            }
             Verdict::Flaky => Status::Passed {
-                flaky: bad.iter().map(|c| attempt_of(c)).collect(),
+                flaky: self.runs_before(None),
             },
             Verdict::Failed | Verdict::Errored => {
                 let problem = Problem {
                     message: message_of(shown),
                     kind: shown.kind.clone().unwrap_or_default(),
                     body: shown.details.clone(),
-                    reruns: bad[..bad.len().saturating_sub(1)]
-                        .iter()
-                        .map(|c| attempt_of(c))
-                        .collect(),
+                    reruns: self.runs_before(Some(shown)),
                 };
                 if verdict == Verdict::Errored {
                     Status::Errored(problem)
@@ -208,13 +226,28 @@ fn message_of(case: &CaseResult) -> String {
     })
 }
 
+/// One of run-tests' own failed attempts. Always the Failure form: Jenkins reads
+/// `flakyFailure`/`rerunFailure` but not the Error forms.
 fn attempt_of(case: &CaseResult) -> Attempt {
     Attempt {
         message: message_of(case),
         kind: case.kind.clone().unwrap_or_else(|| "failure".into()),
+        error: false,
         body: case.details.clone(),
         system_out: non_empty(&case.system_out),
         system_err: non_empty(&case.system_err),
+    }
+}
+
+/// A run the producer recorded, in the form it wrote (Failure or Error).
+fn foreign_attempt(rerun: &Rerun) -> Attempt {
+    Attempt {
+        message: rerun.message.clone().unwrap_or_default(),
+        kind: rerun.kind_name.clone().unwrap_or_default(),
+        error: rerun.error,
+        body: rerun.body.clone(),
+        system_out: non_empty(&rerun.system_out),
+        system_err: non_empty(&rerun.system_err),
     }
 }
 
@@ -316,6 +349,63 @@ mod tests {
         assert_eq!(verdicts(&m)[1], ("timeout".into(), Verdict::Errored));
     }
 
+    fn rerun(kind: crate::model::RerunKind, error: bool, body: &str) -> Rerun {
+        Rerun {
+            kind,
+            error,
+            message: Some(format!("{body} message")),
+            kind_name: Some("java.lang.AssertionError".into()),
+            body: body.into(),
+            system_out: "out".into(),
+            system_err: String::new(),
+            time: None,
+        }
+    }
+
+    #[test]
+    fn a_pass_with_the_producers_own_flaky_runs_is_flaky_and_keeps_them() {
+        use crate::model::RerunKind::Flaky;
+        let mut passed = case("p", Outcome::Passed);
+        passed.reruns = vec![rerun(Flaky, false, "t1"), rerun(Flaky, true, "t2")];
+        let mut m = Merger::default();
+        m.add_attempt(vec![passed]);
+        assert!(!m.has_unresolved_failures());
+        let cases = m.cases("p", false);
+        assert_eq!(cases[0].0, Verdict::Flaky);
+        let Status::Passed { flaky } = &cases[0].1.status else {
+            panic!("{:?}", cases[0].1.status)
+        };
+        let kept: Vec<_> = flaky.iter().map(|a| (a.body.as_str(), a.error)).collect();
+        assert_eq!(kept, vec![("t1", false), ("t2", true)]);
+        assert_eq!(flaky[0].system_out.as_deref(), Some("out"));
+        assert_eq!(flaky[0].message, "t1 message");
+        // With --flaky-is-failure it fails like any other flaky test.
+        assert!(m.cases("p", true)[0].1.is_bad());
+    }
+
+    #[test]
+    fn a_failure_keeps_the_producers_reruns_before_run_tests_own_attempts() {
+        use crate::model::RerunKind::Rerun as R;
+        let mut first = case("b", Outcome::Failed);
+        first.reruns = vec![rerun(R, true, "producer retry")];
+        let mut m = Merger::default();
+        m.add_attempt(vec![first]);
+        m.add_attempt(vec![case("b", Outcome::Failed)]);
+        let cases = m.cases("p", false);
+        let Status::Failed(problem) = &cases[0].1.status else {
+            panic!("{:?}", cases[0].1.status)
+        };
+        let kept: Vec<_> = problem
+            .reruns
+            .iter()
+            .map(|a| (a.message.as_str(), a.error))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![("producer retry message", true), ("b broke", false)]
+        );
+    }
+
     #[test]
     fn skips_stay_skipped() {
         let mut m = Merger::default();
@@ -323,7 +413,7 @@ mod tests {
         s.message = Some("no database".into());
         m.add_attempt(vec![s]);
         match &m.cases("p", false)[0].1.status {
-            Status::Skipped { message } => assert_eq!(message, "no database"),
+            Status::SkippedWithBody { message, .. } => assert_eq!(message, "no database"),
             other => panic!("{other:?}"),
         }
     }

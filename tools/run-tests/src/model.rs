@@ -42,6 +42,38 @@ pub struct CaseResult {
     pub system_out: String,
     pub system_err: String,
     pub time: Option<Duration>,
+    /// Earlier runs the producer itself recorded (`<flakyFailure>`, `<rerunError>`…, from
+    /// Surefire's `rerunFailingTestsCount` or nextest's retries), kept so the report still
+    /// shows them: without them a flaky test would look like a clean pass.
+    pub reruns: Vec<Rerun>,
+}
+
+/// Which element a producer's earlier run was written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RerunKind {
+    /// `<flakyFailure>`/`<flakyError>`: the test passed in the end.
+    Flaky,
+    /// `<rerunFailure>`/`<rerunError>`: the test failed every run.
+    Rerun,
+}
+
+/// One earlier run of a test as its producer wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rerun {
+    pub kind: RerunKind,
+    /// `…Error` rather than `…Failure` (Jenkins reads only the Failure forms, but the report
+    /// keeps what the producer wrote).
+    pub error: bool,
+    pub message: Option<String>,
+    /// `type=`.
+    pub kind_name: Option<String>,
+    /// The `<stackTrace>` (or, from writers older than Surefire 2.22.1, the element's own text).
+    pub body: String,
+    pub system_out: String,
+    pub system_err: String,
+    /// Kept for readers of the model; the xunit schema has no `time` on these elements, so the
+    /// report does not carry it.
+    pub time: Option<Duration>,
 }
 
 impl CaseResult {
@@ -57,6 +89,7 @@ impl CaseResult {
             system_out: String::new(),
             system_err: String::new(),
             time: None,
+            reruns: Vec::new(),
         }
     }
 }

@@ -73,6 +73,8 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
     let mut progress = Progress::new(mode, None);
     let mut merger = Merger::default();
     let mut last: Option<AttemptResult> = None;
+    // Properties of the command's own JUnit files, from every attempt, each pair once.
+    let mut foreign_properties: Vec<(String, String)> = Vec::new();
     let max_attempts = spec.retries.saturating_add(1);
 
     for number in 1..=max_attempts {
@@ -96,6 +98,11 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
             Some(result.duration),
         );
         merger.add_attempt(std::mem::take(&mut result.cases));
+        for property in std::mem::take(&mut result.properties) {
+            if !foreign_properties.contains(&property) {
+                foreign_properties.push(property);
+            }
+        }
         let stop = result.interrupted().is_some()
             || result.spawn_failed()
             || !merger.has_unresolved_failures();
@@ -156,16 +163,18 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
         progress.elapsed().as_secs_f64(),
         exit
     );
+    let mut properties = vec![
+        ("command".into(), spec.display_command()),
+        ("attempts".into(), last.number.to_string()),
+        ("output-log".into(), log.path().display().to_string()),
+        ("run-id".into(), cdkit::run_id::get().to_string()),
+    ];
+    properties.extend(foreign_properties);
     let suite = junit::Suite {
         name: prefix,
         timestamp,
         time: progress.elapsed(),
-        properties: vec![
-            ("command".into(), spec.display_command()),
-            ("attempts".into(), last.number.to_string()),
-            ("output-log".into(), log.path().display().to_string()),
-            ("run-id".into(), cdkit::run_id::get().to_string()),
-        ],
+        properties,
         cases,
         system_out: (!last.other_output.trim().is_empty())
             .then(|| junit::bounded_with_log(&last.other_output, Some(log.path()))),
