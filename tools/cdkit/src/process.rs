@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -260,7 +260,7 @@ impl Command {
         let started = Instant::now();
         let mut child = self.spawn()?;
         let pgid = Pid::from_raw(child.id() as i32);
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(1024);
         let mut open_streams = 0;
         if let Some(out) = child.stdout.take() {
             spawn_reader(out, Stream::Stdout, tx.clone());
@@ -414,7 +414,7 @@ enum Message {
     Closed,
 }
 
-fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: Sender<Message>) {
+fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: SyncSender<Message>) {
     thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, pipe);
         let mut buf = Vec::with_capacity(256);
