@@ -325,10 +325,7 @@ impl TapParser {
             Prove::Between {
                 bail_out,
                 summary_case,
-            } => {
-                self.between_files(line, bail_out, summary_case);
-                false
-            }
+            } => self.between_files(line, bail_out, summary_case),
             Prove::File(file) => self.in_file(line, file),
         };
         if point {
@@ -456,8 +453,7 @@ impl TapParser {
                 else {
                     return false;
                 };
-                self.between_files(line, bail_out, summary_case);
-                return false;
+                return self.between_files(line, bail_out, summary_case);
             }
         }
         file.lines.push(line);
@@ -494,15 +490,25 @@ impl TapParser {
     }
 
     /// A line between prove's blocks: the next header, the bail-out notice, the summary.
+    /// prove prints no TAP between its blocks: a plan or a test point there means the
+    /// "header" was some other tool's line, and the command's own TAP stream goes on.
     fn between_files(
         &mut self,
         line: &str,
         mut bail_out: Option<String>,
         mut summary_case: Option<usize>,
-    ) {
+    ) -> bool {
         if let Some(header) = parse_prove_header(line) {
             self.begin_file(header, bail_out);
-            return;
+            return false;
+        }
+        let tap = parse_plan(line).is_some() || parse_test_point(line).is_some();
+        if tap || is_version_line(line) {
+            if let Some(outer) = self.outer.take() {
+                self.stream = outer;
+            }
+            self.prove = Prove::Off;
+            return self.stream.push_line(line, &mut self.clock);
         }
         self.trailing.push(line);
         if let Some(reason) = line.strip_prefix("Bailout called.  Further testing stopped:") {
@@ -523,6 +529,7 @@ impl TapParser {
             bail_out,
             summary_case,
         };
+        false
     }
 
     /// The summary report's lines about a file go into the body of its whole-file case.
@@ -2115,6 +2122,20 @@ mod tests {
         assert!(report
             .trailing_output
             .starts_with("make[1]: Entering directory"));
+    }
+
+    #[test]
+    fn a_prove_like_line_before_a_tap_stream_does_not_swallow_it() {
+        let report = parse(
+            "Compiling helpers .. ok
+1..2
+ok 1 - a
+not ok 2 - b
+",
+            true,
+        );
+        use Outcome::*;
+        assert_eq!(in_group(&report, "grp"), [("a", Passed), ("b", Failed)]);
     }
 
     #[test]
