@@ -29,10 +29,16 @@ const MAX_LINE: usize = 64 * 1024;
 const TICK: Duration = Duration::from_millis(20);
 /// How long background processes may keep the output pipes open after the command exits.
 const LINGER: Duration = Duration::from_millis(500);
-/// Lines in flight between the pipe readers and the supervising loop. Bounded so that a
-/// command printing faster than its lines are handled waits on its pipe instead of growing
-/// this process's memory: at most this many lines of at most [`MAX_LINE`] bytes.
-const LINES_IN_FLIGHT: usize = 256;
+/// Batches of lines in flight between the pipe readers and the supervising loop. Bounded so
+/// that a command printing faster than its lines are handled waits on its pipe instead of
+/// growing this process's memory: at most this many batches of about [`BATCH_BYTES`].
+const BATCHES_IN_FLIGHT: usize = 16;
+/// A reader sends what it has read once a batch holds this many bytes, or [`BATCH_LINES`]
+/// lines, or when no more output is waiting in the pipe; batches keep a fast printer from
+/// costing a thread wake-up per line, and the last rule keeps a slow one's lines prompt.
+const BATCH_BYTES: usize = 256 * 1024;
+/// See [`BATCH_BYTES`].
+const BATCH_LINES: usize = 512;
 /// How long processes get to disappear after KILL before we stop waiting for them.
 const AFTER_KILL: Duration = Duration::from_secs(1);
 
@@ -292,7 +298,7 @@ impl Command {
             leader: Pid::from_raw(child.id() as i32),
             descendants: self.stop_descendants,
         };
-        let (tx, rx) = mpsc::sync_channel(LINES_IN_FLIGHT);
+        let (tx, rx) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
         let mut open_streams = 0;
         if let Some(out) = child.stdout.take() {
             spawn_reader(out, Stream::Stdout, tx.clone());
@@ -307,15 +313,17 @@ impl Command {
         let mut stdout = Capture::default();
         let mut stderr = Capture::default();
         let mut deliver = |msg: Message| match msg {
-            Message::Line(stream, line) => {
-                if self.log_output {
-                    tracing::info!(stream = stream.as_str(), "{line}");
+            Message::Lines(stream, lines) => {
+                for line in lines {
+                    if self.log_output {
+                        tracing::info!(stream = stream.as_str(), "{line}");
+                    }
+                    match stream {
+                        Stream::Stdout => stdout.push_line(&line),
+                        Stream::Stderr => stderr.push_line(&line),
+                    }
+                    on_line(stream, &line);
                 }
-                match stream {
-                    Stream::Stdout => stdout.push_line(&line),
-                    Stream::Stderr => stderr.push_line(&line),
-                }
-                on_line(stream, &line);
                 true
             }
             Message::Closed => false,
@@ -442,7 +450,7 @@ impl Command {
 }
 
 enum Message {
-    Line(Stream, String),
+    Lines(Stream, Vec<String>),
     Closed,
 }
 
@@ -450,17 +458,30 @@ fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, tx: SyncSender
     thread::spawn(move || {
         let mut reader = BufReader::with_capacity(64 * 1024, pipe);
         let mut buf = Vec::with_capacity(256);
+        let mut batch: Vec<String> = Vec::new();
+        let mut batch_bytes = 0;
         loop {
             buf.clear();
             match read_bounded_line(&mut reader, &mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(visible_line(&buf)).into_owned();
-                    if tx.send(Message::Line(stream, line)).is_err() {
-                        return;
-                    }
+                Ok(n) => {
+                    batch.push(String::from_utf8_lossy(visible_line(&buf)).into_owned());
+                    batch_bytes += n;
                 }
             }
+            let drained = reader.buffer().is_empty();
+            if drained || batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_LINES {
+                batch_bytes = 0;
+                if tx
+                    .send(Message::Lines(stream, std::mem::take(&mut batch)))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(Message::Lines(stream, batch));
         }
         let _ = tx.send(Message::Closed);
     });

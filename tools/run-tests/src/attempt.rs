@@ -166,18 +166,14 @@ pub fn run(
     let base = spec.workdir.clone().unwrap_or_else(|| PathBuf::from("."));
     let started_wall = SystemTime::now();
     let started = Instant::now();
-    let mut parser = TapParser::new(spec.group());
-    let mut point_times: Vec<Duration> = Vec::new();
-    let mut last_point = Instant::now();
-    let read_tap = matches!(spec.format, Format::Auto | Format::Tap);
+    let mut parser = TapParser::new(spec.group()).timed();
+    // With --tap-in the TAP is in the files the command writes; its stdout is only output.
+    let read_tap = matches!(spec.format, Format::Auto | Format::Tap) && spec.tap_in.is_none();
 
     let command = build_command(spec);
     let finished = command.run(|stream, line| {
         log.line(line);
         if stream == Stream::Stdout && read_tap && parser.push_line(line) {
-            let now = Instant::now();
-            point_times.push(now - last_point);
-            last_point = now;
             progress.advance(1);
             if let Some(planned) = parser.planned() {
                 progress.set_total(planned as u64);
@@ -192,6 +188,7 @@ pub fn run(
     };
     let format = match spec.format {
         Format::Auto if spec.junit_in.is_some() => Format::Junit,
+        Format::Auto if spec.tap_in.is_some() => Format::Tap,
         Format::Auto if parser.saw_tap() => Format::Tap,
         Format::Auto => Format::ExitCode,
         other => other,
@@ -208,10 +205,18 @@ pub fn run(
     };
     match format {
         Format::Tap => {
+            if let Some(pattern) = &spec.tap_in {
+                let files = junit_in::fresh_files(&base, pattern, started_wall);
+                if let Some(case) = read_tap_files(&mut parser, &files, &base, pattern, spec) {
+                    result.cases.push(case);
+                }
+            }
             let report = parser.finish(finished.success());
-            result.cases = report.cases;
-            assign_times(&mut result.cases, &point_times);
-            result.other_output = report.trailing_output;
+            result.cases.extend(report.cases);
+            result.other_output = match &spec.tap_in {
+                Some(_) => finished.stdout.text(),
+                None => report.trailing_output,
+            };
             result.skip_all = report.skip_all;
         }
         Format::Junit => {
@@ -334,11 +339,19 @@ fn add_exit_status_case(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<C
     cases.push(case);
 }
 
+/// The case saying the command exited non-zero with green results; prove's test files have
+/// such cases of their own, in their own groups, which keep their wording.
+fn is_command_exit_case(spec: &SuiteSpec, case: &CaseResult) -> bool {
+    case.name == EXIT_STATUS_CASE
+        && case.kind.as_deref() == Some("exit-status")
+        && case.group == spec.group()
+}
+
 /// Replace the generic exit-status case with what really happened (timeout, signal).
 fn explain_ending(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<CaseResult>) {
     let stopped_by_us = matches!(finished.ending, Ending::TimedOut | Ending::Interrupted(_));
     if stopped_by_us {
-        cases.retain(|c| !(c.name == EXIT_STATUS_CASE && c.kind.as_deref() == Some("exit-status")));
+        cases.retain(|c| !is_command_exit_case(spec, c));
         let (name, kind) = match finished.ending {
             Ending::TimedOut => ("timeout", "timeout"),
             _ => ("interrupted", "signal"),
@@ -351,7 +364,7 @@ fn explain_ending(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<CaseRes
         return;
     }
     for case in cases.iter_mut() {
-        if case.name == EXIT_STATUS_CASE && case.kind.as_deref() == Some("exit-status") {
+        if is_command_exit_case(spec, case) {
             case.message = Some(format!(
                 "the command ended with {} although no test failed",
                 finished.describe()
@@ -361,13 +374,63 @@ fn explain_ending(spec: &SuiteSpec, finished: &Finished, cases: &mut Vec<CaseRes
     }
 }
 
-/// TAP carries no durations; the time between consecutive test points is the best estimate.
-fn assign_times(cases: &mut [CaseResult], point_times: &[Duration]) {
-    let mut times = point_times.iter();
-    for case in cases.iter_mut().filter(|c| !c.is_attempt_level()) {
-        match times.next() {
-            Some(t) => case.time = Some(*t),
-            None => break,
+/// Reads the TAP files the command wrote (`--tap-in`), each a stream named by its path below
+/// the pattern's fixed leading directories (`arch/**/*.t` names `arch/t/a.t` `t/a.t`, as
+/// prove named it). Returns an error case when no file matched or one could not be read.
+fn read_tap_files(
+    parser: &mut TapParser,
+    files: &[PathBuf],
+    base: &Path,
+    pattern: &str,
+    spec: &SuiteSpec,
+) -> Option<CaseResult> {
+    let root = base.join(fixed_prefix(pattern));
+    let mut unreadable = Vec::new();
+    for file in files {
+        let name = below(file, &root)
+            .or_else(|| below(file, base))
+            .unwrap_or_else(|| file.display().to_string());
+        let read =
+            File::open(file).and_then(|f| parser.read_file(&name, std::io::BufReader::new(f)));
+        if let Err(e) = read {
+            unreadable.push(format!("cannot read TAP file {}: {e}", file.display()));
         }
     }
+    let message = if files.is_empty() {
+        format!("the command wrote no file matching --tap-in {pattern}")
+    } else if !unreadable.is_empty() {
+        unreadable.join("; ")
+    } else {
+        return None;
+    };
+    let mut case = CaseResult::new(spec.group(), "TAP files", Outcome::Errored);
+    case.kind = Some("no-results".into());
+    case.message = Some(message);
+    Some(case)
+}
+
+/// `path` relative to `dir`, ignoring `.` components (`./arch` holds `arch/t/a.t`).
+fn below(path: &Path, dir: &Path) -> Option<String> {
+    let plain = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
+    };
+    plain(path)
+        .strip_prefix(plain(dir))
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// The directories of `pattern` before its first component with a wildcard.
+fn fixed_prefix(pattern: &str) -> PathBuf {
+    let mut prefix = PathBuf::new();
+    let mut parts = pattern.split('/').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() || part.contains(['*', '?', '[']) {
+            break;
+        }
+        prefix.push(part);
+    }
+    prefix
 }

@@ -40,6 +40,7 @@ struct SuiteEntry {
     command: CommandLine,
     format: Option<Format>,
     junit_in: Option<String>,
+    tap_in: Option<String>,
     timeout: Option<String>,
     grace: Option<String>,
     retries: Option<u32>,
@@ -113,6 +114,7 @@ fn to_spec(entry: SuiteEntry, base: &Path, defaults: &SuiteSpec) -> Result<Suite
     spec.command = command;
     spec.format = entry.format.unwrap_or(defaults.format);
     spec.junit_in = entry.junit_in.or_else(|| defaults.junit_in.clone());
+    spec.tap_in = entry.tap_in.or_else(|| defaults.tap_in.clone());
     spec.timeout = duration("timeout", entry.timeout)?.or(defaults.timeout);
     spec.grace = duration("grace", entry.grace)?.unwrap_or(defaults.grace);
     spec.retries = entry.retries.unwrap_or(defaults.retries);

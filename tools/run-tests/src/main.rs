@@ -37,6 +37,12 @@ struct Cli {
     #[arg(long, env = "RUN_TESTS_JUNIT_IN", value_name = "GLOB")]
     junit_in: Option<String>,
 
+    /// TAP files the command writes, one stream per file, e.g. `arch/**/*.t` from
+    /// `prove --archive arch` (glob, relative to the working directory; groups are the paths
+    /// below the glob's fixed leading directories).
+    #[arg(long, env = "RUN_TESTS_TAP_IN", value_name = "GLOB")]
+    tap_in: Option<String>,
+
     /// Stop the command (its whole process group) after this long, per attempt: 90s, 20m, 1h.
     #[arg(long, env = "RUN_TESTS_TIMEOUT", value_parser = parse_duration, value_name = "DUR")]
     timeout: Option<Duration>,
@@ -98,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     );
     defaults.format = cli.format;
     defaults.junit_in = cli.junit_in.clone();
+    defaults.tap_in = cli.tap_in.clone();
     defaults.timeout = cli.timeout;
     defaults.grace = cli.grace;
     defaults.retries = cli.retries;

@@ -11,7 +11,8 @@ use crate::error::Error;
 pub enum Format {
     /// `junit` when `--junit-in` is given, TAP when the output is TAP, else the exit status.
     Auto,
-    /// TAP 13/14 on the command's stdout.
+    /// TAP 13/14 (also prove's output) on the command's stdout, or in the files it writes
+    /// (`--tap-in GLOB`).
     Tap,
     /// JUnit files the command writes (`--junit-in GLOB`).
     Junit,
@@ -29,6 +30,9 @@ pub struct SuiteSpec {
     pub format: Format,
     /// Glob (relative to `workdir`) of JUnit files the command writes.
     pub junit_in: Option<String>,
+    /// Glob (relative to `workdir`) of TAP files the command writes, one stream per file
+    /// (`prove --archive DIR` writes one per test file).
+    pub tap_in: Option<String>,
     /// Limit for each attempt.
     pub timeout: Option<Duration>,
     /// Time between TERM and KILL when stopping the command.
@@ -49,6 +53,7 @@ impl SuiteSpec {
             command,
             format: Format::Auto,
             junit_in: None,
+            tap_in: None,
             timeout: None,
             grace: Duration::from_secs(5),
             retries: 0,
@@ -75,13 +80,27 @@ impl SuiteSpec {
                 self.name
             )));
         }
-        if let Some(pattern) = &self.junit_in {
-            glob::Pattern::new(pattern).map_err(|e| {
-                Error::Usage(format!(
-                    "suite {}: --junit-in {pattern:?} is not a valid glob: {e}",
-                    self.name
-                ))
-            })?;
+        if self.junit_in.is_some() && self.tap_in.is_some() {
+            return Err(Error::Usage(format!(
+                "suite {}: give --junit-in or --tap-in, not both",
+                self.name
+            )));
+        }
+        if self.tap_in.is_some() && !matches!(self.format, Format::Auto | Format::Tap) {
+            return Err(Error::Usage(format!(
+                "suite {}: --tap-in needs --format tap (or auto)",
+                self.name
+            )));
+        }
+        for (flag, pattern) in [("--junit-in", &self.junit_in), ("--tap-in", &self.tap_in)] {
+            if let Some(pattern) = pattern {
+                glob::Pattern::new(pattern).map_err(|e| {
+                    Error::Usage(format!(
+                        "suite {}: {flag} {pattern:?} is not a valid glob: {e}",
+                        self.name
+                    ))
+                })?;
+            }
         }
         Ok(())
     }
