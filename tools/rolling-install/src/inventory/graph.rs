@@ -148,6 +148,23 @@ impl Graph {
         Ok(())
     }
 
+    /// Add the hosts of one inventory entry to `group` with the entry's variables. As in
+    /// Ansible, the entry's `:PORT` becomes `ansible_port` only where a host is first seen.
+    pub fn add_entry(&mut self, group: usize, names: &[String], port: Option<u16>, vars: &Vars) {
+        for name in names {
+            let known = self.find_host(name).is_some();
+            let h = self.add_host(group, name);
+            if let (false, Some(port)) = (known, port) {
+                self.hosts[h]
+                    .vars
+                    .insert("ansible_port".into(), port.into());
+            }
+            for (k, v) in vars {
+                self.hosts[h].vars.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
     /// Make `child` a child group of `parent`; refused where it would make a loop, as
     /// Ansible refuses it.
     pub fn add_child(&mut self, parent: usize, child: usize) -> Result<(), String> {

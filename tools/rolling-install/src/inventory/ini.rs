@@ -78,26 +78,14 @@ pub fn read(text: &str, graph: &mut Graph) -> Result<(), String> {
                     continue;
                 };
                 let (names, port) = hostpattern::expand(entry).map_err(at)?;
-                let mut vars = Vec::new();
+                let mut vars = super::graph::Vars::new();
                 for word in assignments {
                     let (k, v) = word
                         .split_once('=')
                         .ok_or_else(|| at(format!("{word:?} is not a key=value host variable")))?;
-                    vars.push((k.to_string(), pyliteral::ini_value(v)));
+                    vars.insert(k.to_string(), pyliteral::ini_value(v));
                 }
-                for name in names {
-                    let known = graph.find_host(&name).is_some();
-                    let h = graph.add_host(group, &name);
-                    // As in Ansible, the port of an entry applies where the host is first seen.
-                    if let (false, Some(port)) = (known, port) {
-                        graph.hosts[h]
-                            .vars
-                            .insert("ansible_port".into(), port.into());
-                    }
-                    for (k, v) in &vars {
-                        graph.hosts[h].vars.insert(k.clone(), v.clone());
-                    }
-                }
+                graph.add_entry(group, &names, port, &vars);
             }
             "vars" => {
                 let (k, v) = line

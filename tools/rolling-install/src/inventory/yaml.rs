@@ -111,18 +111,7 @@ fn group(graph: &mut Graph, name: &str, body: &Yaml) -> Result<usize, String> {
                         }
                     };
                     let (names, port) = hostpattern::expand(&entry)?;
-                    for host in names {
-                        let known = graph.find_host(&host).is_some();
-                        let h = graph.add_host(g, &host);
-                        if let (false, Some(port)) = (known, port) {
-                            graph.hosts[h]
-                                .vars
-                                .insert("ansible_port".into(), port.into());
-                        }
-                        for (k, v) in &vars {
-                            graph.hosts[h].vars.insert(k.clone(), v.clone());
-                        }
-                    }
+                    graph.add_entry(g, &names, port, &vars);
                 }
             }
         }
