@@ -24,6 +24,16 @@ pub fn write_line(line: &str) {
     }
 }
 
+/// Write `text` to stdout as it is (the tool's output: a plan, a listing, JSON). A reader that
+/// went away (`| head -1`, EPIPE) ends the output normally: what it did not read is not
+/// written, and nothing panics. Other write errors are ignored the same way: the exit status
+/// reports the work, not the terminal.
+pub fn print_stdout(text: &str) {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let _ = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());
+}
+
 fn write_raw(line: &str) {
     let stderr = std::io::stderr();
     let mut lock = stderr.lock();

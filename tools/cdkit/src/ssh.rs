@@ -35,6 +35,16 @@ pub struct Target {
     pub address: String,
     pub port: Option<u16>,
     pub user: Option<String>,
+    /// ssh's `-i FILE`: the private key to offer.
+    pub identity_file: Option<PathBuf>,
+    /// ssh options of this host (an inventory's `ansible_ssh_common_args`, e.g. a
+    /// `ProxyJump` through a bastion), passed as separate words after the tool's own options,
+    /// which therefore keep precedence (ssh takes an option's first value).
+    pub extra_args: Vec<String>,
+    /// Run commands on this machine with `sh -c` instead of over ssh.
+    pub local: bool,
+    /// Run remote commands as this user with `sudo -n -u USER`.
+    pub become_user: Option<String>,
 }
 
 impl Target {
@@ -63,6 +73,10 @@ impl Target {
             address: address.to_string(),
             port,
             user: user.map(str::to_string),
+            identity_file: None,
+            extra_args: Vec::new(),
+            local: false,
+            become_user: None,
         })
     }
 }
@@ -200,6 +214,11 @@ impl Session {
             args.push("-l".to_string());
             args.push(user.clone());
         }
+        if let Some(key) = &self.target.identity_file {
+            args.push("-i".to_string());
+            args.push(key.display().to_string());
+        }
+        args.extend(self.target.extra_args.iter().cloned());
         args
     }
 
@@ -207,6 +226,11 @@ impl Session {
     /// remote step is never cut off by an interrupt of this process: it finishes (within its
     /// timeout) so the tool can still bring the host to a known-good state.
     pub fn command(&self, argv: &[&str]) -> Command {
+        if self.target.local {
+            return Command::new("sh")
+                .keep_running_on_interrupt()
+                .args(["-c", &command_line(argv)]);
+        }
         Command::new("ssh")
             .keep_running_on_interrupt()
             .args(self.ssh_args())
@@ -234,7 +258,7 @@ impl Session {
         timeout: Option<Duration>,
         on_line: impl FnMut(Stream, &str),
     ) -> Result<Finished, SshError> {
-        let first = {
+        let first = !self.target.local && {
             let connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
             !*connected
         };
@@ -259,7 +283,7 @@ impl Session {
             self.client.limiter.release();
         }
         let finished = result?;
-        if finished.ending == Ending::Exited(255) {
+        if finished.ending == Ending::Exited(255) && !self.target.local {
             return Err(SshError::Unreachable {
                 host: self.target.name.clone(),
                 detail: if stderr_tail.is_empty() {
@@ -277,7 +301,7 @@ impl Session {
     /// does not pay for the handshake (a rollout opens the later batches' connections while
     /// the current batch works). Nothing to do once connected.
     pub fn connect(&self) -> Result<(), SshError> {
-        if *self.connected.lock().unwrap_or_else(|e| e.into_inner()) {
+        if self.target.local || *self.connected.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(());
         }
         let limit = self.client.connect_timeout + Duration::from_secs(5);
@@ -286,6 +310,9 @@ impl Session {
 
     /// Close the master connection (harmless if there is none).
     pub fn close(&self) {
+        if self.target.local {
+            return;
+        }
         let _ = Command::new("ssh")
             .args(self.ssh_args())
             .args(["-O", "exit", "--"])

@@ -90,8 +90,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         .iter()
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()
-        .map_err(Error::from)?;
-    let lock_session = lock_host.session(&client).map_err(Error::from)?;
+        .map_err(Error::Usage)?;
+    let lock_session = lock_host.session(&client).map_err(Error::Usage)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
         let ctx = Ctx {
@@ -130,8 +130,9 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
         }
         cdkit::policy::validate_package_name(&journal.package)
             .map_err(|e| Error::Usage(format!("record {}: {e}", path.display())))?;
-        // The group names the deployment lock's directory on the lock host.
-        rolling_install::inventory::check_group_name(&journal.group)
+        // The group (a name or a host pattern) names the deployment lock; a pattern is hashed
+        // into the lock's name, so only text that cannot be a pattern is refused.
+        rolling_install::inventory::check_pattern(&journal.group)
             .map_err(|e| Error::Usage(format!("record {}: {e}", path.display())))?;
         let hosts = journal.hosts.iter().map(plan::host_of).collect();
         let decisions = plan::from_record(&journal, cli.remove_new);

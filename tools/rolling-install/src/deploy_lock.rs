@@ -12,9 +12,22 @@ use crate::host_ops::{HostError, HostOps};
 /// Where lock directories live on the lock host.
 pub const LOCK_ROOT: &str = "/var/lib/cdkit/locks";
 
-/// The lock directory for `group`.
+/// The lock directory for `group` (a group name or a host pattern).
 pub fn lock_dir(group: &str) -> String {
-    format!("{LOCK_ROOT}/rolling-install.{group}")
+    format!("{LOCK_ROOT}/rolling-install.{}", lock_name(group))
+}
+
+/// The lock's name for a group or host pattern: a plain group name (letters, digits, `_`,
+/// `-`) as it is, so existing locks keep their place; any other pattern (`web:&prod`) as
+/// `pattern-` and 16 hex digits of its SHA-256, so that no pattern can name a path.
+pub fn lock_name(group: &str) -> String {
+    match crate::inventory::check_group_name(group) {
+        Ok(()) => group.to_string(),
+        Err(_) => format!(
+            "pattern-{}",
+            &cdkit::hash::sha256_hex(group.as_bytes())[..16]
+        ),
+    }
 }
 
 /// Why the lock was not taken.

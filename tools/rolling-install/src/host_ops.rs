@@ -68,7 +68,10 @@ impl<'a> HostOps<'a> {
         stdin: Option<&std::path::Path>,
     ) -> Result<(Finished, String), HostError> {
         let mut full: Vec<&str> = Vec::new();
-        if self.sudo {
+        // The inventory's ansible_become names the user; --sudo alone means root.
+        if let Some(user) = self.session.target.become_user.as_deref() {
+            full.extend(["sudo", "-n", "-u", user]);
+        } else if self.sudo {
             full.extend(["sudo", "-n"]);
         }
         full.extend(argv);

@@ -76,8 +76,8 @@ impl Balancer {
             .collect::<Result<_, _>>()?;
         if let Some((drain, ready)) = hooks {
             list.push(Balancer::Hooks {
-                drain: crate::inventory::split_words(drain, false)?,
-                ready: crate::inventory::split_words(ready, false)?,
+                drain: crate::inventory::split_words(drain)?,
+                ready: crate::inventory::split_words(ready)?,
             });
         }
         Ok(list)
@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(server_name(&host, None), "web03");
         assert_eq!(server_name(&host, Some("app-{host}")), "app-h3");
         assert_eq!(
-            crate::inventory::split_words("lbctl drain '{server} x'", false).unwrap(),
+            crate::inventory::split_words("lbctl drain '{server} x'").unwrap(),
             ["lbctl", "drain", "{server} x"]
         );
     }

@@ -11,6 +11,7 @@ pub mod host_ops;
 pub mod inventory;
 pub mod journal;
 pub mod lb;
+pub mod plan;
 pub mod rollout;
 
 pub use error::Error;

@@ -14,9 +14,10 @@ use cdkit::ssh::{Client, Session};
 use rolling_install::batch::{BatchSpec, MaxFail};
 use rolling_install::health::{Check, Gate};
 use rolling_install::host_ops::{HostOps, Source};
-use rolling_install::inventory::{Host, Inventory};
+use rolling_install::inventory::{Host, Inventory, Reader};
 use rolling_install::journal::LockHost;
 use rolling_install::lb::{Balancer, DrainPolicy};
+use rolling_install::plan::Plan;
 use rolling_install::rollout::{OnFailure, Options, Rollout};
 use rolling_install::{deploy_lock, Error, TOOL};
 
@@ -26,6 +27,7 @@ Examples:
       --batch 1,3,50% --lb haproxy:/run/haproxy/admin.sock:be_hello \\
       --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json
   rolling-install --inventory inventory.ini --group production ... --dry-run
+  rolling-install plan --inventory inventory.ini --group 'web:&production' --batch 1,10% --json
   rolling-install lock status --inventory inventory.ini --group production
 
 Exit status: 0 every host on the version; 1 failed, every touched host restored; 2 bad input;
@@ -53,6 +55,24 @@ enum LockCommand {
         #[arg(value_enum)]
         action: LockAction,
     },
+    /// Show the hosts, batches, connections and lock host the inventory resolves to, without
+    /// connecting anywhere.
+    Plan {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--inventory-reader`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReaderArg {
+    /// Ansible's when ansible-inventory is on PATH, else the native one.
+    Auto,
+    /// ansible-inventory (every source Ansible reads).
+    Ansible,
+    /// The built-in reader of static INI and YAML inventories.
+    Native,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -63,10 +83,19 @@ enum LockAction {
 
 #[derive(Debug, Args)]
 struct Fleet {
-    /// Ansible INI or YAML inventory, or a list of hosts.
+    /// Ansible inventory: INI, YAML, a directory; with Ansible's reader any source it reads.
     #[arg(long, env = "ROLLING_INSTALL_INVENTORY", global = true)]
     inventory: Option<PathBuf>,
-    /// The inventory group to deploy to.
+    /// Who reads the inventory.
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_INVENTORY_READER",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    inventory_reader: ReaderArg,
+    /// The group to deploy to, or any Ansible host pattern (`web:&prod`, `web:!h3`, `web[0:2]`).
     #[arg(long, env = "ROLLING_INSTALL_GROUP", global = true)]
     group: Option<String>,
     /// Only these hosts of the inventory (comma-separated).
@@ -108,7 +137,12 @@ struct RolloutArgs {
     #[arg(long, env = "ROLLING_INSTALL_DEB")]
     deb: Option<PathBuf>,
     /// Batch sizes, Ansible `serial` style: first is the canary, the last repeats.
-    #[arg(long, env = "ROLLING_INSTALL_BATCH", default_value = "1,20%")]
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_BATCH",
+        default_value = "1,20%",
+        global = true
+    )]
     batch: BatchSpec,
     /// Failed hosts tolerated over the whole run (N or P%); exceeding it stops and restores.
     #[arg(long, env = "ROLLING_INSTALL_MAX_FAIL", default_value = "0")]
@@ -117,7 +151,7 @@ struct RolloutArgs {
     #[arg(long = "lb", env = "ROLLING_INSTALL_LB", value_delimiter = ' ')]
     lbs: Vec<String>,
     /// HAProxy server name template (`{host}`); default: inventory var haproxy_server, else the host name.
-    #[arg(long, env = "ROLLING_INSTALL_LB_SERVER")]
+    #[arg(long, env = "ROLLING_INSTALL_LB_SERVER", global = true)]
     lb_server: Option<String>,
     /// Command taking a host out of another balancer (`{host}`, `{address}`, `{server}`).
     #[arg(long, env = "ROLLING_INSTALL_LB_DRAIN_CMD", requires = "lb_ready_cmd")]
@@ -201,9 +235,16 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         .inventory
         .clone()
         .ok_or_else(|| Error::Usage("--inventory FILE is required".into()))?;
-    let inventory = Inventory::load(&inventory_path)?;
+    let reader = match cli.fleet.inventory_reader {
+        ReaderArg::Auto => Reader::Auto,
+        ReaderArg::Ansible => Reader::Ansible,
+        ReaderArg::Native => Reader::Native,
+    };
+    let inventory = Inventory::load_with(&inventory_path, reader)?;
     let group = cli.fleet.group.clone().unwrap_or_else(|| "all".into());
-    let mut hosts = inventory.group(&group).map_err(Error::Usage)?;
+    rolling_install::inventory::check_pattern(&group)
+        .map_err(|e| Error::Usage(format!("--group: {e}")))?;
+    let mut hosts = inventory.select(&group).map_err(Error::Usage)?;
     // The group's lock lives on the group's first host whatever --hosts selects, so a run over
     // part of the group and a run over all of it contend for the same lock.
     let group_first = hosts.first().cloned();
@@ -220,6 +261,29 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     if hosts.is_empty() {
         return Err(Error::Usage(format!("group {group} has no hosts")).into());
     }
+    let lock_host = match &cli.fleet.lock_host {
+        Some(name) => Host::find_or_bare(&inventory.all(), name),
+        None => group_first.unwrap_or_else(|| hosts[0].clone()),
+    };
+    if let Some(LockCommand::Plan { json }) = cli.lock {
+        let plan = Plan::new(
+            &group,
+            inventory.reader(),
+            &hosts,
+            &lock_host,
+            &cli.rollout.batch,
+            cli.rollout.lb_server.as_deref(),
+        )
+        .map_err(Error::Usage)?;
+        if json {
+            let text = serde_json::to_string_pretty(&plan)
+                .map_err(|e| Error::Usage(format!("cannot write the plan as JSON: {e}")))?;
+            cdkit::console::print_stdout(&format!("{text}\n"));
+        } else {
+            cdkit::console::print_stdout(&plan.table());
+        }
+        return Ok(Exit::Success);
+    }
     let (client, _control_dir) = Client::new(
         Path::new("/tmp"),
         cli.fleet.ssh_config.clone(),
@@ -234,17 +298,15 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     let sessions: Vec<Session> = hosts
         .iter()
         .map(|h| h.session(&client))
-        .collect::<Result<_, _>>()?;
-    let lock_host = match &cli.fleet.lock_host {
-        Some(name) => Host::find_or_bare(&inventory.all(), name),
-        None => group_first.unwrap_or_else(|| hosts[0].clone()),
-    };
-    let lock_session = lock_host.session(&client).map_err(Error::from)?;
+        .collect::<Result<_, _>>()
+        .map_err(Error::Usage)?;
+    let lock_session = lock_host.session(&client).map_err(Error::Usage)?;
 
     let result = match cli.lock {
         Some(LockCommand::Lock { action }) => {
             lock_command(action, &lock_session, cli.fleet.sudo, &group)
         }
+        Some(LockCommand::Plan { .. }) => unreachable!("the plan returned above"),
         None => rollout(
             &cli,
             &group,
@@ -370,15 +432,14 @@ fn rollout(
     opts.lock_host = Some(LockHost::of(lock_host));
     let balancers = balancers(&cli.rollout, inventory, client)?;
     if cli.rollout.dry_run {
-        dry_run(
+        return Ok(dry_run(
             &opts,
             hosts,
             sessions,
             &balancers,
             lock_session,
             cli.fleet.sudo,
-        )?;
-        return Ok(Exit::Success);
+        )?);
     }
     let owner = format!(
         "{} (run {})",
@@ -440,7 +501,7 @@ fn dry_run(
     balancers: &[Balancer],
     lock_session: &Session,
     sudo: bool,
-) -> Result<(), Error> {
+) -> Result<Exit, Error> {
     println!(
         "plan: {} {} on {} host(s) of {}",
         opts.package,
@@ -448,14 +509,38 @@ fn dry_run(
         hosts.len(),
         opts.group
     );
+    // Every host is asked at once (new connections still go through the client's limit), so
+    // a dry run of 400 hosts takes about as long as the slowest host.
+    let versions: Vec<Result<Option<String>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .iter()
+            .map(|session| {
+                scope.spawn(move || {
+                    let ops = HostOps::new(session, sudo, Duration::from_secs(30));
+                    ops.installed_version(&opts.package)
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the check panicked".into()))
+            })
+            .collect()
+    });
+    let mut unreachable = 0;
     for (n, batch) in opts.batch.plan(hosts.len()).iter().enumerate() {
         println!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
         for &i in batch {
-            let ops = HostOps::new(&sessions[i], sudo, Duration::from_secs(30));
-            let version = match ops.installed_version(&opts.package) {
-                Ok(Some(v)) => v,
+            let version = match &versions[i] {
+                Ok(Some(v)) => v.clone(),
                 Ok(None) => "not installed".into(),
-                Err(e) => format!("UNREACHABLE ({e})"),
+                Err(e) => {
+                    unreachable += 1;
+                    format!("UNREACHABLE ({e})")
+                }
             };
             let server =
                 rolling_install::lb::server_name(&hosts[i], opts.server_template.as_deref());
@@ -463,10 +548,17 @@ fn dry_run(
                 .iter()
                 .map(|b| format!("{}: {}", b.name(), b.describe(&server)))
                 .collect();
+            let target = &sessions[i].target;
             println!(
-                "  {} ({}): {version}; {}",
+                "  {} ({}{}{}): {version}; {}",
                 hosts[i].name,
-                hosts[i].address(),
+                target
+                    .user
+                    .as_deref()
+                    .map(|u| format!("{u}@"))
+                    .unwrap_or_default(),
+                target.address,
+                target.port.map(|p| format!(":{p}")).unwrap_or_default(),
                 if lbs.is_empty() {
                     "no load balancer".into()
                 } else {
@@ -479,7 +571,19 @@ fn dry_run(
     match deploy_lock::status(&ops, &opts.group) {
         Ok(Some(owner)) => println!("lock on {}: held by {owner}", lock_session.target.name),
         Ok(None) => println!("lock on {}: free", lock_session.target.name),
-        Err(e) => println!("lock on {}: unknown ({e})", lock_session.target.name),
+        Err(e) => {
+            unreachable += 1;
+            println!("lock on {}: unknown ({e})", lock_session.target.name)
+        }
     }
-    Ok(())
+    if unreachable > 0 {
+        cdkit::cli::final_line(
+            TOOL,
+            &format!(
+                "dry run: {unreachable} host(s) could not be checked; a rollout now would fail"
+            ),
+        );
+        return Ok(Exit::TempFail);
+    }
+    Ok(Exit::Success)
 }
