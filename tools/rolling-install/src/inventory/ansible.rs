@@ -1,8 +1,8 @@
 //! The Ansible reader: `ansible-inventory -i SRC --list` reads the inventory (any source
 //! Ansible reads: files, directories, dynamic inventory scripts, inventory plugins,
-//! `group_vars/` and `host_vars/`, vaults) and prints every host's merged variables; host
-//! patterns are resolved with `ansible SRC --list-hosts`, so hosts come in the order a
-//! playbook would take them.
+//! `group_vars/` and `host_vars/`, vaults) and prints every host's merged variables and the
+//! group tree. Patterns whose order the tree does not fix (regular expressions, globs, `all`)
+//! are resolved with `ansible SRC --list-hosts`.
 //!
 //! Ansible leaves a source it cannot parse out with only a warning; here that is an error
 //! (`ANSIBLE_INVENTORY_UNPARSED_FAILED`, `ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED`), so a
@@ -40,8 +40,9 @@ pub fn read(program: &Path, source: &Path) -> Result<Graph, String> {
     from_list(&doc)
 }
 
-/// The hosts `pattern` selects, in the order Ansible plays them, by `ansible --list-hosts`
-/// (the program beside `ansible-inventory`).
+/// The hosts `pattern` selects, in Ansible's order, by `ansible --list-hosts` (the program
+/// beside `ansible-inventory`; unlike `ansible-playbook --list-hosts`, which prints a set, it
+/// prints them in order).
 pub fn list_hosts(program: &Path, source: &Path, pattern: &str) -> Result<Vec<String>, String> {
     let ansible = program.with_file_name("ansible");
     let mut cmd = Command::new(&ansible);

@@ -149,8 +149,16 @@ impl Graph {
     }
 
     /// Add the hosts of one inventory entry to `group` with the entry's variables. As in
-    /// Ansible, the entry's `:PORT` becomes `ansible_port` only where a host is first seen.
-    pub fn add_entry(&mut self, group: usize, names: &[String], port: Option<u16>, vars: &Vars) {
+    /// Ansible, the entry's `:PORT` becomes `ansible_port` only where a host is first seen,
+    /// and the variables of a host that has a group's name go to that group (Ansible looks
+    /// an entity's name up among groups first).
+    pub fn add_entry(
+        &mut self,
+        group: usize,
+        names: &[String],
+        port: Option<u16>,
+        vars: &Vars,
+    ) -> Result<(), String> {
         for name in names {
             let known = self.find_host(name).is_some();
             let h = self.add_host(group, name);
@@ -159,10 +167,20 @@ impl Graph {
                     .vars
                     .insert("ansible_port".into(), port.into());
             }
-            for (k, v) in vars {
-                self.hosts[h].vars.insert(k.clone(), v.clone());
+            match self.find_group(name) {
+                Some(g) => {
+                    for (k, v) in vars {
+                        self.set_group_var(g, k, v.clone())?;
+                    }
+                }
+                None => {
+                    for (k, v) in vars {
+                        self.hosts[h].vars.insert(k.clone(), v.clone());
+                    }
+                }
             }
         }
+        Ok(())
     }
 
     /// Make `child` a child group of `parent`; refused where it would make a loop, as
@@ -277,6 +295,37 @@ impl Graph {
             }
         }
         hosts
+    }
+
+    /// Whether Ansible's own host order for `group` can change from one run to the next: its
+    /// walk visits each level below the group's children as a Python set, so where a level
+    /// holds two or more groups with children of their own, the next level's order depends on
+    /// string hashing. Where it varies, [`Graph::group_hosts`] gives one of Ansible's orders
+    /// (the inventory's), every time.
+    pub fn order_varies(&self, group: usize) -> bool {
+        let mut seen: HashSet<usize> = HashSet::new();
+        let mut level: Vec<usize> = vec![group];
+        level.extend_from_slice(&self.groups[group].children);
+        while !level.is_empty() {
+            seen.extend(level.iter().copied());
+            let with_children = level
+                .iter()
+                .filter(|&&g| self.groups[g].children.iter().any(|c| !seen.contains(c)))
+                .count();
+            if with_children >= 2 {
+                return true;
+            }
+            let mut next = Vec::new();
+            for &g in &level {
+                for &c in &self.groups[g].children {
+                    if !seen.contains(&c) && !next.contains(&c) {
+                        next.push(c);
+                    }
+                }
+            }
+            level = next;
+        }
+        false
     }
 
     /// Every group `host` is in, directly or through a child group (`all` included).

@@ -85,7 +85,7 @@ pub fn read(text: &str, graph: &mut Graph) -> Result<(), String> {
                         .ok_or_else(|| at(format!("{word:?} is not a key=value host variable")))?;
                     vars.insert(k.to_string(), pyliteral::ini_value(v));
                 }
-                graph.add_entry(group, &names, port, &vars);
+                graph.add_entry(group, &names, port, &vars).map_err(at)?;
             }
             "vars" => {
                 let (k, v) = line

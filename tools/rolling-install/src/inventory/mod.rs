@@ -1,13 +1,20 @@
 //! Inventories exactly as Ansible reads them. Two readers fill one [`Inventory`]:
 //!
-//! - **Ansible's own** (`ansible-inventory --list`, and `ansible --list-hosts` for host
-//!   patterns), used whenever `ansible-inventory` is on PATH: every source Ansible reads,
-//!   dynamic inventory scripts and inventory plugins included.
+//! - **Ansible's own** (`ansible-inventory --list`), used whenever `ansible-inventory` is on
+//!   PATH: every source Ansible reads, dynamic inventory scripts and inventory plugins
+//!   included, with every host's variables merged by Ansible.
 //! - **The native reader**, for machines without Ansible: static INI and YAML inventories,
 //!   inventory directories, `group_vars/` and `host_vars/`, with Ansible's grammar, variable
 //!   precedence, host order and host patterns. What it cannot read (scripts, plugins, vaults,
 //!   templated connection settings, regex patterns) it refuses with one line pointing at
 //!   ansible-core.
+//!
+//! Host patterns and host order are evaluated here for both readers, by Ansible's rules
+//! (with Ansible's reader, regular expressions, globs and `all` are handed to
+//! `ansible --list-hosts`). Ansible walks
+//! nested groups level by level as Python sets, so for some nested inventories its own order
+//! changes between runs ([`Inventory::ansible_order_varies`]); cdkit then always takes the
+//! inventory's order, which is one of Ansible's.
 //!
 //! A host's connection ([`Connection`]) is built from Ansible's connection variables with
 //! Ansible's precedence (`ansible_ssh_host` over `ansible_host`, and so on). Settings cdkit
@@ -173,6 +180,13 @@ impl Host {
             "ansible_ssh_extra_args",
         ] {
             if let Some(text) = self.vars.get(name) {
+                // Lists and mappings arrive as JSON text; Ansible refuses them as strings.
+                if serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_array() || v.is_object())
+                {
+                    return Err(format!(
+                        "host {host}: {name} is a list or mapping, not a string of ssh arguments"
+                    ));
+                }
                 ssh_args.extend(
                     shlex::split(text.trim(), false)
                         .map_err(|e| format!("host {host}: {name}: {e}"))?,
@@ -279,6 +293,16 @@ impl Host {
     pub fn session(&self, client: &cdkit::ssh::Client) -> Result<cdkit::ssh::Session, String> {
         self.target().map(|t| cdkit::ssh::Session::new(client, t))
     }
+}
+
+/// Whether `pattern` needs Ansible's own evaluation with the Ansible reader: a regular
+/// expression, a glob, or the group `all`.
+fn needs_ansible_order(pattern: &str) -> bool {
+    pattern.contains(['~', '*', '?'])
+        || pattern
+            .split([':', ','])
+            .map(|t| t.trim().trim_start_matches(['&', '!']))
+            .any(|t| t == "all" || t.starts_with("all["))
 }
 
 fn check_user(host: &str, var: &str, user: &str) -> Result<(), String> {
@@ -408,28 +432,29 @@ impl Inventory {
     /// `web[0:2]`, ...), in the order a playbook takes them. A pattern that matches nothing
     /// is an error.
     pub fn select(&self, pattern: &str) -> Result<Vec<Host>, String> {
-        let hosts: Vec<Host> = match &self.ansible {
-            Some(program) => {
-                let names = ansible::list_hosts(program, &self.source, pattern)?;
-                names
-                    .iter()
-                    .map(|n| {
-                        self.graph
-                            .find_host(n)
-                            .map(|h| self.host(h))
-                            .ok_or_else(|| {
-                                format!(
-                                    "ansible listed host {n:?}, which its inventory does not hold"
-                                )
-                            })
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            None => pattern::select(&self.graph, pattern)?
-                .into_iter()
-                .map(|h| self.host(h))
-                .collect(),
-        };
+        let hosts: Vec<Host> =
+            match &self.ansible {
+                // Regular expressions are Ansible's (Python's `re`), and so is the order of `all`
+                // (and of globs, which may match it): hosts Ansible placed directly under `all`
+                // come first there, and `ansible-inventory --list` does not show which they are.
+                // Everything else is evaluated here, on what Ansible read, by the rules the
+                // differential tests hold to Ansible's.
+                Some(program) if needs_ansible_order(pattern) => {
+                    let names = ansible::list_hosts(program, &self.source, pattern)?;
+                    names
+                        .iter()
+                        .map(|n| {
+                            self.graph.find_host(n).map(|h| self.host(h)).ok_or_else(|| {
+                            format!("ansible listed host {n:?}, which its inventory does not hold")
+                        })
+                        })
+                        .collect::<Result<_, _>>()?
+                }
+                _ => pattern::select(&self.graph, pattern)?
+                    .into_iter()
+                    .map(|h| self.host(h))
+                    .collect(),
+            };
         if hosts.is_empty() {
             return Err(format!("host pattern {pattern:?} selects no host"));
         }
@@ -439,6 +464,14 @@ impl Inventory {
     /// The hosts of `group` (a group name or any host pattern): see [`Inventory::select`].
     pub fn group(&self, group: &str) -> Result<Vec<Host>, String> {
         self.select(group)
+    }
+
+    /// Whether Ansible itself may list `group`'s hosts in another order from one run to the
+    /// next (nested groups; see the module's notes). cdkit's order is the inventory's, always.
+    pub fn ansible_order_varies(&self, group: &str) -> bool {
+        self.graph
+            .find_group(group)
+            .is_some_and(|g| self.graph.order_varies(g))
     }
 
     /// The group names, sorted.

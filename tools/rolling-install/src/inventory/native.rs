@@ -14,10 +14,9 @@ use super::{ini, yaml};
 /// The advice every refusal of something only Ansible can read ends with.
 pub const NEEDS_ANSIBLE: &str = "install ansible-core (ansible-inventory) to read it";
 
-/// Files Ansible passes over in an inventory directory.
-const IGNORED_SUFFIXES: [&str; 13] = [
-    "~", ".orig", ".ini", ".cfg", ".retry", ".pyc", ".pyo", ".swp", ".bak", ".rpm", ".md", ".txt",
-    ".rst",
+/// Files Ansible passes over in an inventory directory (its default INVENTORY_IGNORE_EXTS).
+const IGNORED_SUFFIXES: [&str; 12] = [
+    "~", ".orig", ".cfg", ".retry", ".pyc", ".pyo", ".swp", ".bak", ".rpm", ".md", ".txt", ".rst",
 ];
 
 /// Read the inventory at `path` (a file or a directory of files) into a graph, with the
@@ -70,6 +69,11 @@ fn read_file(path: &Path, graph: &mut Graph) -> Result<(), String> {
         return Err(format!("it holds Ansible Vault data; {NEEDS_ANSIBLE}"));
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext == "toml" {
+        return Err(format!(
+            "TOML inventories are not read by the native reader; {NEEDS_ANSIBLE}"
+        ));
+    }
     if matches!(ext, "yml" | "yaml" | "json" | "") {
         // As Ansible: YAML first; what is not a YAML mapping is tried as INI.
         let yaml_problem = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {

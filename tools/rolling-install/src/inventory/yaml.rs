@@ -111,7 +111,7 @@ fn group(graph: &mut Graph, name: &str, body: &Yaml) -> Result<usize, String> {
                         }
                     };
                     let (names, port) = hostpattern::expand(&entry)?;
-                    graph.add_entry(g, &names, port, &vars);
+                    graph.add_entry(g, &names, port, &vars)?;
                 }
             }
         }
