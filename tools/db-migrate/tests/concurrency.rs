@@ -264,7 +264,7 @@ fn waiting_runner_does_not_deadlock_create_index_concurrently() {
     );
     let first = db.spawn(&["--lock-timeout", "120s", "up"]);
     wait_for("CREATE INDEX CONCURRENTLY to run", || {
-        db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CREATE INDEX CONCURRENTLY items_slow%' AND state = 'active' AND pid <> pg_backend_pid()") == "1"
+        db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%CREATE INDEX CONCURRENTLY items_slow%' AND state = 'active' AND pid <> pg_backend_pid()") == "1"
     });
     let second = db.spawn(&["--lock-timeout", "120s", "up"]);
     let a = first.wait_with_output().unwrap();
@@ -301,7 +301,7 @@ fn sigterm_stops_between_migrations() {
     db.tables(3..=3);
     let child = db.spawn(&["--junit", report.to_str().unwrap(), "up"]);
     wait_for("migration 2 to run", || {
-        db.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active' AND pid <> pg_backend_pid()") == "1"
+        db.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(CASE%' AND state = 'active' AND pid <> pg_backend_pid()") == "1"
     });
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
