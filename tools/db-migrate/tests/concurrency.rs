@@ -295,7 +295,9 @@ fn sigterm_stops_between_migrations() {
         "0002_slow.up.sql",
         &format!(
             "CREATE TABLE s2 (id INT);\n{}\n",
-            slow_sql(Kind::Postgres, 2)
+            // Long enough that a loaded machine still signals while it runs: the wait below
+            // sees it start, and the signal must land before the next migration's turn.
+            slow_sql(Kind::Postgres, 6)
         ),
     );
     db.tables(3..=3);
