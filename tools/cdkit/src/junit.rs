@@ -265,6 +265,13 @@ const SHIELDS: [(char, &[u8]); 3] = [
 ];
 
 fn shield(text: &str, in_attribute: bool) -> String {
+    // Most texts hold nothing to shield: 0xEF starts every shield character's UTF-8 form.
+    let needs = text
+        .bytes()
+        .any(|b| b == b'\t' || b == b'\r' || b == 0xEF || (in_attribute && b == b'\n'));
+    if !needs {
+        return text.to_string();
+    }
     text.chars()
         .map(|c| match c {
             '\t' => SHIELDS[0].0,
@@ -276,29 +283,34 @@ fn shield(text: &str, in_attribute: bool) -> String {
         .collect()
 }
 
-/// The report with every shielded character written as its character reference.
+/// The report with every shielded character written as its character reference. One pass:
+/// every shield character's UTF-8 form is `EF B7 9x`, so only bytes 0xEF are looked at.
 fn unshield(xml: Vec<u8>) -> Vec<u8> {
     let encoded: Vec<(Vec<u8>, &[u8])> = SHIELDS
         .iter()
         .map(|(c, reference)| (c.to_string().into_bytes(), *reference))
         .collect();
-    if !encoded.iter().any(|(e, _)| find(&xml, e).is_some()) {
-        return xml;
-    }
-    let mut out = Vec::with_capacity(xml.len());
-    let mut rest = &xml[..];
-    'scan: while !rest.is_empty() {
-        for (e, reference) in &encoded {
-            if rest.starts_with(e) {
-                out.extend_from_slice(reference);
-                rest = &rest[e.len()..];
-                continue 'scan;
-            }
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(pos) = xml[at..].iter().position(|&b| b == 0xEF) {
+        let start = at + pos;
+        at = start + 1;
+        if let Some((e, reference)) = encoded.iter().find(|(e, _)| xml[start..].starts_with(e)) {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(xml.len()));
+            out.extend_from_slice(&xml[copied..start]);
+            out.extend_from_slice(reference);
+            copied = start + e.len();
+            at = copied;
         }
-        out.push(rest[0]);
-        rest = &rest[1..];
     }
-    out
+    match out {
+        None => xml,
+        Some(mut out) => {
+            out.extend_from_slice(&xml[copied..]);
+            out
+        }
+    }
 }
 
 /// A name, classname, type or property: sanitised, whitespace kept through quick-junit.
