@@ -73,6 +73,7 @@ pub struct Command {
     stdin: Option<PathBuf>,
     stop_on_interrupt: bool,
     stop_descendants: bool,
+    keep_background: bool,
 }
 
 /// Why a command could not be run at all.
@@ -204,6 +205,7 @@ impl Command {
             stdin: None,
             stop_on_interrupt: true,
             stop_descendants: false,
+            keep_background: false,
         }
     }
 
@@ -254,6 +256,15 @@ impl Command {
     /// restore that follows). Bound such commands with [`Command::timeout`].
     pub fn keep_running_on_interrupt(mut self) -> Command {
         self.stop_on_interrupt = false;
+        self
+    }
+
+    /// Leave what the command started in the background running once it has exited: ssh's
+    /// connection master and the `ProxyJump` helper it talks through, which the next commands
+    /// to that host reuse (the session closes them). A timeout or an interruption still stops
+    /// the whole group.
+    pub fn keep_background(mut self) -> Command {
+        self.keep_background = true;
         self
     }
 
@@ -375,7 +386,14 @@ impl Command {
 
         // The leader is gone; give background processes a moment to close the pipes, then
         // stop whatever is left in the group so nothing outlives the step.
-        let linger_until = Instant::now() + LINGER;
+        // What a command leaves in the background on purpose may hold the pipes for as long as
+        // it runs: its output is read below, without waiting for them to close.
+        let linger = if self.keep_background {
+            Duration::ZERO
+        } else {
+            LINGER
+        };
+        let linger_until = Instant::now() + linger;
         while open_streams > 0 && Instant::now() < linger_until {
             match rx.recv_timeout(TICK) {
                 Ok(msg) => {
@@ -387,7 +405,7 @@ impl Command {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let left_processes = family.alive();
+        let left_processes = !self.keep_background && family.alive();
         if left_processes {
             tracing::warn!(
                 program = %self.program_name(),

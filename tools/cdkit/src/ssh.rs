@@ -233,6 +233,7 @@ impl Session {
         }
         Command::new("ssh")
             .keep_running_on_interrupt()
+            .keep_background()
             .args(self.ssh_args())
             .arg("--")
             .arg(&self.target.address)

@@ -377,8 +377,88 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     ha_pair(dir.path());
     drain_policies(dir.path());
     cut_during_install(dir.path(), &packages[4]);
+    through_a_bastion(dir.path());
 
     must(testbed(&["down"]), "testbed down");
+}
+
+/// A group the agent cannot reach over ssh, only through a bastion (h1), as an inventory says
+/// with `ansible_ssh_common_args='-o ProxyJump=...'`: the rollout goes through h1 and succeeds;
+/// with h1 cut off it fails, saying which host it could not reach, and changes nothing.
+fn through_a_bastion(dir: &Path) {
+    let private = ["h3", "h4", "h5"];
+    let inventory = dir.join("bastion.ini");
+    let mut text = String::from("[private]\n");
+    for h in private {
+        let i: u32 = h[1..].parse().unwrap();
+        text.push_str(&format!("{h} ansible_host=10.213.0.{}\n", 10 + i));
+    }
+    text.push_str("[private:vars]\nansible_user=root\nansible_ssh_common_args='-o ProxyJump=root@10.213.0.11'\n");
+    std::fs::write(&inventory, text).unwrap();
+    // The lab (where the agent runs) has no route to the private hosts; h1 reaches them on the
+    // hosts' own network.
+    let routes = |verb: &str| {
+        let script = format!("for a in 13 14 15; do ip route {verb} prohibit 10.213.0.$a/32; done");
+        must(
+            testbed(&["run", "--", "sh", "-c", &script]),
+            "private routes",
+        );
+    };
+    routes("add");
+    let direct = testbed(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "ssh -F \"$CDKIT_TESTBED_SSH_CONFIG\" -o ConnectTimeout=3 root@10.213.0.13 true",
+    ]);
+    assert!(
+        !direct.status.success(),
+        "h3 must not be reachable from the agent directly"
+    );
+    let through = |version: &str| {
+        Command::new(root().join("scripts/testbed"))
+            .args(["run", "--name", LAB, "--", "sh", "-c"])
+            .arg(format!(
+                "exec \"$0\" --inventory {} --inventory-reader native --group private \
+                 --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" --connect-timeout 5s --package hello-service \
+                 --version {version} --batch 1,100% -q \
+                 --health-cmd 'systemctl is-active --quiet hello-service && curl -fsS http://127.0.0.1:8080/version | grep -qx {{version}}'",
+                inventory.display()
+            ))
+            .arg(BIN)
+            .output()
+            .unwrap()
+    };
+    let out = through("2.0-1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let versions_via_bastion = || -> Vec<String> {
+        private
+            .iter()
+            .map(|h| {
+                let ip = format!("10.213.0.{}", 10 + h[1..].parse::<u32>().unwrap());
+                let script = format!(
+                    "ssh -F \"$CDKIT_TESTBED_SSH_CONFIG\" -J root@10.213.0.11 root@{ip} dpkg-query -W -f='${{Version}}' hello-service"
+                );
+                must(testbed(&["run", "--", "sh", "-c", &script]), "version via h1")
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let seen = versions_via_bastion();
+    assert!(seen.iter().all(|v| v == "2.0-1"), "{seen:?}");
+
+    // The bastion cut off: a clear error naming the unreachable canary, nothing changed.
+    must(testbed(&["cut-host", "h1"]), "cut-host h1");
+    let out = through("1.0-1");
+    let err = stderr(&out);
+    assert_ne!(code(&out), 0, "{err}");
+    assert!(err.contains("h3") && err.contains("unreachable"), "{err}");
+    must(testbed(&["heal-host", "h1"]), "heal-host h1");
+    let seen = versions_via_bastion();
+    assert!(seen.iter().all(|v| v == "2.0-1"), "{seen:?}");
+    routes("del");
 }
 
 /// The server rows (CSV fields) of backend be_hello in `show stat` of the HAProxy whose admin
