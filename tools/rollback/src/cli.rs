@@ -161,6 +161,15 @@ pub struct Cli {
     #[arg(long, env = "ROLLBACK_DRY_RUN")]
     pub dry_run: bool,
 
+    /// Show the hosts in the order they would go back, with how each is reached and the lock
+    /// host, without connecting anywhere (with --json: as JSON).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub plan: bool,
+
+    /// With --plan: print JSON.
+    #[arg(long, requires = "plan")]
+    pub json: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

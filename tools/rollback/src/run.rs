@@ -63,6 +63,9 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     let subject = subject(cli)?;
     let lock_host = lock_host(cli, &subject);
+    if cli.plan {
+        return show_plan(cli, &subject, &lock_host);
+    }
     let opts = options(cli, &subject, &lock_host)?;
     // Like every other input, the signing key is checked before any host is asked or the lock
     // taken: a typo is bad input (2), and `--dry-run` says which key would sign.
@@ -299,6 +302,34 @@ fn lock_host(cli: &Cli, subject: &Subject) -> Host {
         Some(name) => Host::find_or_bare(&subject.hosts, name),
         None => subject.lock_host.clone(),
     }
+}
+
+/// `--plan`: the hosts in the order they would go back, resolved without connecting.
+fn show_plan(cli: &Cli, subject: &Subject, lock_host: &Host) -> anyhow::Result<Exit> {
+    let hosts: Vec<Host> = plan::targets(&subject.decisions, subject.newest_first)
+        .into_iter()
+        .map(|(i, _)| subject.hosts[i].clone())
+        .collect();
+    let reader = if subject.existing {
+        "record"
+    } else {
+        "inventory"
+    };
+    let plan = rolling_install::plan::Plan::new(
+        &subject.group,
+        reader,
+        &hosts,
+        lock_host,
+        &cli.batch,
+        cli.lb_server.as_deref(),
+    )
+    .map_err(Error::Usage)?;
+    if cli.json {
+        cdkit::console::print_stdout(&plan.json().map_err(Error::Usage)?);
+    } else {
+        cdkit::console::print_stdout(&plan.table());
+    }
+    Ok(Exit::Success)
 }
 
 /// `--lb` (else the record's balancers), the hooks, and a check that every balancer the

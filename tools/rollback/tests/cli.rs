@@ -137,16 +137,80 @@ fn refused_untouched(record: &Path, journal: &serde_json::Value, needle: &str) {
 }
 
 #[test]
-fn a_hostile_group_in_a_record_is_refused_before_it_reaches_the_lock_path() {
+fn a_hostile_group_in_a_record_never_names_a_path() {
     let dir = tempfile::tempdir().unwrap();
-    for group in ["../x", "a b", ""] {
+    for group in ["", "a\nb"] {
         let (record, journal) = record_of(dir.path(), group, "1.0-1");
-        refused_untouched(
-            &record,
-            &journal,
-            &format!("group name {group:?} is not allowed"),
-        );
+        refused_untouched(&record, &journal, "is not a host pattern");
     }
+    // Any other group is a host pattern; one that is not a plain name is hashed into the
+    // lock's name, so `../x` cannot climb out of the lock directory.
+    let (record, _) = record_of(dir.path(), "../x", "1.0-1");
+    let out = rollback(&["--record", record.to_str().unwrap(), "--plan", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lock_dir = plan["lock_dir"].as_str().unwrap();
+    assert!(
+        lock_dir.starts_with("/var/lib/cdkit/locks/rolling-install.pattern-")
+            && !lock_dir.contains(".."),
+        "{lock_dir}"
+    );
+}
+
+#[test]
+fn plan_shows_the_way_back_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("hosts.ini");
+    std::fs::write(
+        &inventory,
+        "[web]\nw1 ansible_host=192.0.2.1\nw2 ansible_host=192.0.2.2 ansible_port=2222\n[web:vars]\nansible_user=deploy\n",
+    )
+    .unwrap();
+    let out = rollback(&[
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "--group",
+        "web",
+        "--package",
+        "hello-service",
+        "--to-version",
+        "1.0-1",
+        "--plan",
+    ]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table.contains("1 canary  w1    192.0.2.1  -     deploy"),
+        "{table}"
+    );
+    assert!(table.contains("w2    192.0.2.2  2222  deploy"), "{table}");
+    assert!(
+        table.contains("lock: /var/lib/cdkit/locks/rolling-install.web on w1"),
+        "{table}"
+    );
+
+    // From a record: the hosts in the order they go back (newest first).
+    let (record, _) = record_of(dir.path(), "all", "1.0-1");
+    let out = rollback(&["--record", record.to_str().unwrap(), "--plan", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["batches"][0][0]["address"], "192.0.2.1");
+    assert_eq!(plan["reader"], "record");
 }
 
 #[test]

@@ -276,9 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         )
         .map_err(Error::Usage)?;
         if json {
-            let text = serde_json::to_string_pretty(&plan)
-                .map_err(|e| Error::Usage(format!("cannot write the plan as JSON: {e}")))?;
-            cdkit::console::print_stdout(&format!("{text}\n"));
+            cdkit::console::print_stdout(&plan.json().map_err(Error::Usage)?);
         } else {
             cdkit::console::print_stdout(&plan.table());
         }

@@ -67,6 +67,13 @@ impl Plan {
         })
     }
 
+    /// The plan as pretty-printed JSON, with a final newline.
+    pub fn json(&self) -> Result<String, String> {
+        serde_json::to_string_pretty(self)
+            .map(|t| t + "\n")
+            .map_err(|e| format!("cannot write the plan as JSON: {e}"))
+    }
+
     /// The plan as an aligned table, one host a line, batches marked.
     pub fn table(&self) -> String {
         let mut rows = vec![[
