@@ -136,6 +136,14 @@ fn refused_untouched(record: &Path, journal: &serde_json::Value, needle: &str) {
     );
 }
 
+/// `rollback --record RECORD --plan --json`, which must succeed.
+fn record_plan(record: &Path) -> serde_json::Value {
+    let out = rollback(&["--record", record.to_str().unwrap(), "--plan", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_hostile_group_in_a_record_never_names_a_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,14 +154,7 @@ fn a_hostile_group_in_a_record_never_names_a_path() {
     // Any other group is a host pattern; one that is not a plain name is hashed into the
     // lock's name, so `../x` cannot climb out of the lock directory.
     let (record, _) = record_of(dir.path(), "../x", "1.0-1");
-    let out = rollback(&["--record", record.to_str().unwrap(), "--plan", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = record_plan(&record);
     let lock_dir = plan["lock_dir"].as_str().unwrap();
     assert!(
         lock_dir.starts_with("/var/lib/cdkit/locks/rolling-install.pattern-")
@@ -201,14 +202,7 @@ fn plan_shows_the_way_back_without_connecting() {
 
     // From a record: the hosts in the order they go back (newest first).
     let (record, _) = record_of(dir.path(), "all", "1.0-1");
-    let out = rollback(&["--record", record.to_str().unwrap(), "--plan", "--json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plan = record_plan(&record);
     assert_eq!(plan["batches"][0][0]["address"], "192.0.2.1");
     assert_eq!(plan["reader"], "record");
 }
