@@ -440,12 +440,13 @@ fn through_a_bastion(dir: &Path, deb_new: &Path, deb_old: &Path) {
             .iter()
             .map(|h| {
                 let ip = format!("10.213.0.{}", 10 + h[1..].parse::<u32>().unwrap());
+                // `dpkg-query -W` prints "NAME<TAB>VERSION": no format string that two shells
+                // (here and on the host) would have to leave alone.
                 let script = format!(
-                    "ssh -F \"$CDKIT_TESTBED_SSH_CONFIG\" -J root@10.213.0.11 root@{ip} dpkg-query -W -f='${{Version}}' hello-service"
+                    "ssh -F \"$CDKIT_TESTBED_SSH_CONFIG\" -J root@10.213.0.11 root@{ip} dpkg-query -W hello-service"
                 );
-                must(testbed(&["run", "--", "sh", "-c", &script]), "version via h1")
-                    .trim()
-                    .to_string()
+                let line = must(testbed(&["run", "--", "sh", "-c", &script]), "version via h1");
+                line.split('\t').nth(1).unwrap_or("").trim().to_string()
             })
             .collect()
     };
