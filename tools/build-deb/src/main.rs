@@ -89,10 +89,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         );
     }
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        cdkit::outln!("{}", serde_json::to_string_pretty(&outcome)?);
     } else if outcome.exit.is_success() {
         for package in &outcome.packages {
-            println!("{}", package.path.display());
+            cdkit::outln!("{}", package.path.display());
         }
     }
     if !outcome.exit.is_success() {

@@ -139,6 +139,21 @@ fn legacy_make_app_builds_from_its_manifest() {
     assert_built_and_checked("legacy-make-app", "2.3.1+20261120093000.7.g");
 }
 
+/// `build-deb | head -0`: the reader gone before the package's path is printed is the normal
+/// end of the output, not a panic that turns a good build into exit 101.
+#[test]
+fn a_closed_stdout_does_not_fail_a_good_build() {
+    let dir = checkout("legacy-make-app");
+    let mut cmd = Command::new(BIN);
+    cmd.arg(dir.path().join("legacy-make-app"))
+        .arg("--out")
+        .arg(dir.path().join("dist"))
+        .args(["--lintian", "off"])
+        .env("BUILD_NUMBER", "7")
+        .env_remove("SOURCE_DATE_EPOCH");
+    cdkit_testkit::assert_closed_stdout_is_a_normal_end(cmd, "build-deb");
+}
+
 /// Run build-deb on a broken copy of `name`; it must exit 2 with one clear line naming
 /// `needle`, write a report, and leave nothing in --out.
 fn assert_refused(name: &str, breakage: impl FnOnce(&Path), needle: &str) {

@@ -329,3 +329,28 @@ fn python_json(
     );
     serde_json::from_slice(&out.stdout).expect("the Python reader printed JSON")
 }
+
+/// Run `cmd` with its stdout a pipe whose reader is gone before the command writes a byte, as
+/// in `cmd | head -0`, and check that the tool takes it as the normal end of its output: exit
+/// 0, and no panic, broken pipe or error line (`TOOL: error: ...`) on stderr.
+pub fn assert_closed_stdout_is_a_normal_end(mut cmd: std::process::Command, what: &str) {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what} with a closed stdout: {stderr}"
+    );
+    for word in ["panicked", "Broken pipe", ": error:"] {
+        assert!(
+            !stderr.contains(word),
+            "{what} with a closed stdout: {stderr}"
+        );
+    }
+}

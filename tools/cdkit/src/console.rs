@@ -24,6 +24,18 @@ pub fn write_line(line: &str) {
     }
 }
 
+/// `println!` for a tool's output on stdout, through [`print_stdout`]: a reader that went away
+/// (`| head -1`) ends the output instead of panicking.
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::console::print_stdout("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::console::print_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// Write `text` to stdout as it is (the tool's output: a plan, a listing, JSON). A reader that
 /// went away (`| head -1`, EPIPE) ends the output normally: what it did not read is not
 /// written, and nothing panics. Other write errors are ignored the same way: the exit status

@@ -145,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::New { name } if cli.dry_run => {
             let (up, down) = db_migrate::new::plan(&cli.dir, name)?;
-            println!(
+            cdkit::outln!(
                 "would create {}\nwould create {}",
                 up.display(),
                 down.display()
@@ -154,7 +154,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::New { name } => {
             let (up, down) = db_migrate::new::create(&cli.dir, name)?;
-            println!("{}\n{}", up.display(), down.display());
+            cdkit::outln!("{}\n{}", up.display(), down.display());
             Ok(Exit::Success)
         }
         Command::Validate => {
@@ -164,7 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Ok(summary) => one_case(&subject, "validate", summary_case(summary, false)),
                 Err(e) => error_junit(&subject, e),
             });
-            println!("{}", result?);
+            cdkit::outln!("{}", result?);
             Ok(Exit::Success)
         }
         Command::Status { json } => {
@@ -188,9 +188,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             });
             let status = result?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                cdkit::outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                print!("{}", status.table());
+                cdkit::console::print_stdout(&status.table());
             }
             Ok(Exit::Success)
         }
@@ -211,7 +211,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             });
             let summary = result?;
             if cli.dry_run {
-                println!("{summary}");
+                cdkit::outln!("{summary}");
             } else {
                 tracing::info!("{summary}");
             }
@@ -325,13 +325,14 @@ fn print_plan(cli: &Cli, report: &Report) -> anyhow::Result<()> {
         }
         .unwrap_or_default();
         if let Command::Baseline { .. } = cli.command {
-            println!(
+            cdkit::outln!(
                 "-- db-migrate: would record {:04}_{} as applied without running it (baseline)",
-                step.version, step.name
+                step.version,
+                step.name
             );
             continue;
         }
-        println!(
+        cdkit::outln!(
             "-- db-migrate: would {} {:04}_{}\n{}\n",
             step.direction.verb(),
             step.version,

@@ -1207,3 +1207,15 @@ fn mysql_scheme_on_mariadb() {
     assert_eq!(db.versions(), vec![1]);
     assert!(db.table_exists("t1") && !db.table_exists("t2"));
 }
+
+/// `db-migrate status | head -0`: the reader gone before the table or the JSON is written is the
+/// normal end of the output, not a panic.
+#[test]
+fn status_ends_quietly_when_its_reader_goes_away() {
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=3);
+    assert_eq!(code(&db.run(&["up"])), 0);
+    for args in [&["status"][..], &["status", "--json"][..]] {
+        cdkit_testkit::assert_closed_stdout_is_a_normal_end(db.command(args), "db-migrate status");
+    }
+}

@@ -340,7 +340,7 @@ fn execute(command: Command) -> Result<OpOutcome, Error> {
         } => {
             let defects = publish_repo::verify::verify(&repo.repo, keyring.as_deref(), unsigned)?;
             for defect in &defects {
-                println!("{defect}");
+                cdkit::outln!("{defect}");
             }
             let mut outcome = done("verify", format!("verify {}", repo.repo.display()));
             if defects.is_empty() {
@@ -451,15 +451,18 @@ fn list(repo: &Path, suite: Option<&str>, json: bool) -> Result<(), Error> {
                 "filename": e.filename, "size": e.size, "sha256": e.sha256,
             }));
             if !json {
-                println!(
+                cdkit::outln!(
                     "{name}\t{}\t{}\t{}\t{}",
-                    e.component, e.package, e.version, e.architecture
+                    e.component,
+                    e.package,
+                    e.version,
+                    e.architecture
                 );
             }
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(rows));
+        cdkit::outln!("{}", serde_json::Value::Array(rows));
     }
     Ok(())
 }

@@ -644,3 +644,18 @@ fn every_command_writes_a_junit_report_also_on_failure() {
         "the failure lists the defects: {xml}"
     );
 }
+
+/// `publish-repo list | head -1`: the reader gone before the listing is written is the normal
+/// end of the output, not a panic.
+#[test]
+fn list_ends_quietly_when_its_reader_goes_away() {
+    let repo = Repo::new();
+    let deb = make_deb(repo.dir.path(), "quiet-pkg", "1.0-1", "all");
+    ok(&repo.add("testing", &[deb]));
+    for args in [&["list"][..], &["list", "--suite", "testing"][..]] {
+        cdkit_testkit::assert_closed_stdout_is_a_normal_end(
+            repo.command(args),
+            "publish-repo list",
+        );
+    }
+}

@@ -803,7 +803,7 @@ fn dry_run(
         balancers,
         ..
     } = ctx;
-    println!(
+    cdkit::outln!(
         "plan: rollback of {} on {} host(s) of {}",
         subject.package,
         targets.len(),
@@ -815,11 +815,11 @@ fn dry_run(
             Some(Signer::Unsigned) => "unsigned (--unsigned)".into(),
             None => "no signing key".into(),
         };
-        println!("repository: {}; {signing}", plan.describe());
+        cdkit::outln!("repository: {}; {signing}", plan.describe());
     }
     let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "not installed".into());
     for (n, batch) in opts.batch.plan(targets.len()).iter().enumerate() {
-        println!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
+        cdkit::outln!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
         for &k in batch {
             let (i, target) = &targets[k];
             let host = &subject.hosts[*i];
@@ -837,7 +837,7 @@ fn dry_run(
                 .iter()
                 .map(|b| format!("{}: {}", b.name(), b.describe(&server)))
                 .collect();
-            println!(
+            cdkit::outln!(
                 "  {} ({}): {change}; {}",
                 host.name,
                 host.address(),
@@ -850,17 +850,17 @@ fn dry_run(
         }
     }
     if let Some(plan) = db_plan {
-        println!("{}", plan.describe());
+        cdkit::outln!("{}", plan.describe());
     }
     for case in left_alone(subject) {
         if let Status::Skipped { message } = case.status {
-            println!("left alone: {}: {message}", case.name);
+            cdkit::outln!("left alone: {}: {message}", case.name);
         }
     }
     let ops = HostOps::new(lock_session, cli.sudo, Duration::from_secs(30));
     match rolling_install::deploy_lock::status(&ops, &subject.group) {
-        Ok(Some(owner)) => println!("lock on {}: held by {owner}", lock_session.target.name),
-        Ok(None) => println!("lock on {}: free", lock_session.target.name),
-        Err(e) => println!("lock on {}: unknown ({e})", lock_session.target.name),
+        Ok(Some(owner)) => cdkit::outln!("lock on {}: held by {owner}", lock_session.target.name),
+        Ok(None) => cdkit::outln!("lock on {}: free", lock_session.target.name),
+        Err(e) => cdkit::outln!("lock on {}: unknown ({e})", lock_session.target.name),
     }
 }

@@ -199,6 +199,16 @@ fn plan_shows_the_way_back_without_connecting() {
         table.contains("lock: /var/lib/cdkit/locks/rolling-install.web on w1"),
         "{table}"
     );
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--inventory", inventory.to_str().unwrap(), "--group", "web"])
+        .args([
+            "--package",
+            "hello-service",
+            "--to-version",
+            "1.0-1",
+            "--plan",
+        ]);
+    cdkit_testkit::assert_closed_stdout_is_a_normal_end(cmd, "rollback --plan");
 
     // From a record: the hosts in the order they go back (newest first).
     let (record, _) = record_of(dir.path(), "all", "1.0-1");

@@ -330,12 +330,12 @@ fn lock_command(
     let ops = HostOps::new(session, sudo, Duration::from_secs(30));
     match action {
         LockAction::Status => match deploy_lock::status(&ops, group).map_err(Error::from)? {
-            Some(owner) => println!("{group}: locked by {owner}"),
-            None => println!("{group}: not locked"),
+            Some(owner) => cdkit::outln!("{group}: locked by {owner}"),
+            None => cdkit::outln!("{group}: not locked"),
         },
         LockAction::Release => {
             deploy_lock::force_release(&ops, group).map_err(Error::from)?;
-            println!("{group}: released");
+            cdkit::outln!("{group}: released");
         }
     }
     Ok(Exit::Success)
@@ -500,7 +500,7 @@ fn dry_run(
     lock_session: &Session,
     sudo: bool,
 ) -> Result<Exit, Error> {
-    println!(
+    cdkit::outln!(
         "plan: {} {} on {} host(s) of {}",
         opts.package,
         opts.version,
@@ -530,7 +530,7 @@ fn dry_run(
     });
     let mut unreachable = 0;
     for (n, batch) in opts.batch.plan(hosts.len()).iter().enumerate() {
-        println!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
+        cdkit::outln!("batch {}{}:", n + 1, if n == 0 { " (canary)" } else { "" });
         for &i in batch {
             let version = match &versions[i] {
                 Ok(Some(v)) => v.clone(),
@@ -547,7 +547,7 @@ fn dry_run(
                 .map(|b| format!("{}: {}", b.name(), b.describe(&server)))
                 .collect();
             let target = &sessions[i].target;
-            println!(
+            cdkit::outln!(
                 "  {} ({}{}{}): {version}; {}",
                 hosts[i].name,
                 target
@@ -567,11 +567,11 @@ fn dry_run(
     }
     let ops = HostOps::new(lock_session, sudo, Duration::from_secs(30));
     match deploy_lock::status(&ops, &opts.group) {
-        Ok(Some(owner)) => println!("lock on {}: held by {owner}", lock_session.target.name),
-        Ok(None) => println!("lock on {}: free", lock_session.target.name),
+        Ok(Some(owner)) => cdkit::outln!("lock on {}: held by {owner}", lock_session.target.name),
+        Ok(None) => cdkit::outln!("lock on {}: free", lock_session.target.name),
         Err(e) => {
             unreachable += 1;
-            println!("lock on {}: unknown ({e})", lock_session.target.name)
+            cdkit::outln!("lock on {}: unknown ({e})", lock_session.target.name)
         }
     }
     if unreachable > 0 {

@@ -217,6 +217,21 @@ fn plan_resolves_patterns_and_connections_without_connecting() {
     let out = plan("web", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let table = String::from_utf8_lossy(&out.stdout);
+    for json in [false, true] {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "plan",
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "--group",
+            "web",
+        ])
+        .args(["--inventory-reader", "native"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cdkit_testkit::assert_closed_stdout_is_a_normal_end(cmd, "rolling-install plan");
+    }
     assert!(table.contains("1 canary  web01.example.com"), "{table}");
     assert!(table.contains("ProxyJump=ops@bastion:2222"), "{table}");
 
