@@ -600,7 +600,7 @@ impl Family {
     /// subreaper) those of every orphan reparented to us. Empty without `descendants`.
     fn members(&self) -> Vec<Pid> {
         if !self.descendants {
-            return Vec::new();
+            return Vec::new(); // no /proc scan for a plain process group
         }
         self.members_in(&ProcTable::read())
     }
@@ -727,12 +727,8 @@ mod tests {
     /// Whether `pid` runs: gone and zombie (dead, waiting for init to reap it) both count as
     /// stopped.
     fn running(pid: Pid) -> bool {
-        ProcTable::read()
-            .children
-            .values()
-            .flatten()
-            .any(|p| *p == pid)
-            && ProcTable::read().is_running(pid)
+        let table = ProcTable::read();
+        table.children.values().flatten().any(|p| *p == pid) && table.is_running(pid)
     }
 
     fn sh(script: &str) -> Command {

@@ -175,7 +175,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
     cdkit::policy::validate_package_name(package).map_err(|e| Error::Usage(e.to_string()))?;
     cdkit::policy::Version::parse(version).map_err(|e| Error::Usage(e.to_string()))?;
     let inventory = Inventory::load(inventory_path)?;
-    let mut hosts = inventory.group(&cli.group).map_err(Error::Usage)?;
+    let mut hosts = inventory.select(&cli.group).map_err(Error::Usage)?;
     let group_first = hosts.first().cloned();
     for wanted in &cli.hosts {
         if !hosts.iter().any(|h| &h.name == wanted) {

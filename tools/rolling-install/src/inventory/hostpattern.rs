@@ -8,12 +8,11 @@ const MAX_EXPANSION: usize = 100_000;
 /// The host names an entry stands for, and the port it names, as Ansible's
 /// `_expand_hostpattern` gives them.
 pub fn expand(entry: &str) -> Result<(Vec<String>, Option<u16>), String> {
+    // An entry whose host part is not something Ansible recognises as an address is kept
+    // whole, port included.
     let (pattern, port) = match split_port(entry) {
         Some((host, port)) if is_address(host) => (host, Some(port)),
-        Some(_) => (entry, None),
-        None if is_address(entry) => (entry, None),
-        // Not something Ansible recognises as an address: the entry is kept whole.
-        None => (entry, None),
+        _ => (entry, None),
     };
     if entry.trim_end().ends_with(':') && port.is_none() {
         return Err(format!(

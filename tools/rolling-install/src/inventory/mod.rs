@@ -461,11 +461,6 @@ impl Inventory {
         Ok(hosts)
     }
 
-    /// The hosts of `group` (a group name or any host pattern): see [`Inventory::select`].
-    pub fn group(&self, group: &str) -> Result<Vec<Host>, String> {
-        self.select(group)
-    }
-
     /// Whether Ansible itself may list `group`'s hosts in another order from one run to the
     /// next (nested groups; see the module's notes). cdkit's order is the inventory's, always.
     pub fn ansible_order_varies(&self, group: &str) -> bool {
