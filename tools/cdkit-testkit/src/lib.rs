@@ -354,3 +354,32 @@ pub fn assert_closed_stdout_is_a_normal_end(mut cmd: std::process::Command, what
         );
     }
 }
+
+/// Run `cmd`, which passes `value` to the duration flag `flag`, and check that it is refused
+/// as bad usage: exit 2, a message naming the flag, the value and the longest accepted
+/// duration, and no panic.
+pub fn assert_duration_refused(mut cmd: std::process::Command, flag: &str, value: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{flag} {value}: cannot start: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+    let first = stderr.lines().next().unwrap_or_default();
+    for needle in [flag, value, "24d"] {
+        assert!(
+            first.contains(needle),
+            "{flag} {value}: first line {first:?}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{flag} {value}: {stderr}");
+}
+
+/// [`assert_duration_refused`] for each `(flag, value)`, given alone to the binary `bin`: the
+/// value is checked while the arguments are read, before any other flag is required.
+pub fn assert_durations_refused(bin: &str, cases: &[(&str, &str)]) {
+    for (flag, value) in cases {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args([flag, value]);
+        assert_duration_refused(cmd, flag, value);
+    }
+}

@@ -181,19 +181,39 @@ fn one_line_chain(error: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-/// clap value parser for durations: `90s`, `20m`, `1h30m`, or a bare number of seconds.
+/// The longest duration any flag or config key accepts: 24 days. Every timeout ends up as a
+/// deadline (`Instant + Duration`, which panics on overflow) or as a C `int` of milliseconds
+/// (SQLite's busy timeout, 2^31 ms is about 24.8 days), so one bound, checked where the text
+/// is read, keeps every later use in range. No deploy step waits that long on purpose.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// clap value parser for durations: `90s`, `20m`, `1h30m`, or a bare number of seconds, at
+/// most [`MAX_DURATION`]. The one parser for every duration flag and config key.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    if let Ok(secs) = trimmed.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
+    let value = if let Ok(secs) = trimmed.parse::<f64>() {
+        if !(secs.is_finite() && secs >= 0.0) {
+            return Err(format!(
+                "{text:?} is not a valid duration (negative or not finite)"
+            ));
         }
-        return Err(format!(
-            "{text:?} is not a valid duration (negative or not finite)"
-        ));
+        // Compared as a number first: `from_secs_f64` panics past u64 seconds.
+        if secs > MAX_DURATION.as_secs_f64() {
+            return Err(too_long(text));
+        }
+        Duration::from_secs_f64(secs)
+    } else {
+        humantime::parse_duration(trimmed)
+            .map_err(|e| format!("{text:?} is not a duration like 90s, 20m or 1h30m ({e})"))?
+    };
+    if value > MAX_DURATION {
+        return Err(too_long(text));
     }
-    humantime::parse_duration(trimmed)
-        .map_err(|e| format!("{text:?} is not a duration like 90s, 20m or 1h30m ({e})"))
+    Ok(value)
+}
+
+fn too_long(text: &str) -> String {
+    format!("{text:?} is longer than the longest accepted duration, 24d")
 }
 
 #[cfg(test)]
@@ -207,6 +227,23 @@ mod tests {
         assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").unwrap_err().contains("soon"));
+    }
+
+    #[test]
+    fn durations_past_the_maximum_are_refused_not_panics() {
+        assert_eq!(parse_duration("24d").unwrap(), MAX_DURATION);
+        assert_eq!(parse_duration("2073600").unwrap(), MAX_DURATION);
+        for text in [
+            "25d",
+            "1e30",
+            "1e19",
+            "2073600.001",
+            "18446744073709551616",
+            "500000000y",
+        ] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("24d") && err.contains(text), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -1,0 +1,15 @@
+//! Inputs no user means but any user can type: each is refused with exit 2 and one line that
+//! names it, never a panic.
+
+/// Durations too long for a deadline used to panic with exit 101 before any host was touched.
+#[test]
+fn durations_past_the_maximum_are_refused() {
+    cdkit_testkit::assert_durations_refused(
+        env!("CARGO_BIN_EXE_rolling-install"),
+        &[
+            ("--health-interval", "1e30"),
+            ("--drain-timeout", "1e19"),
+            ("--deadline", "25d"),
+        ],
+    );
+}
