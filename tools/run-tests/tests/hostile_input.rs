@@ -53,3 +53,45 @@ fn a_config_timeout_past_the_maximum_is_refused() {
         "{stderr}"
     );
 }
+
+/// JUnit files a broken or hostile runner may leave: each must fail the suite with the reason
+/// in the report, never pass it, abort or overflow the stack.
+#[test]
+fn hostile_junit_files_fail_the_suite_with_the_reason() {
+    let deep = "<testsuite>".repeat(3500);
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "a suite-level error (a class that failed to load)",
+            "<testsuite name=\"s\" tests=\"1\"><error message=\"class failed to load\">trace</error>\
+             <testcase name=\"ok\" classname=\"c\"/></testsuite>",
+            "class failed to load",
+        ),
+        (
+            "two reports concatenated",
+            "<testsuite name=\"a\" tests=\"1\"><testcase name=\"x\"/></testsuite>\n\
+             <testsuite name=\"b\" tests=\"1\"><testcase name=\"y\"><failure message=\"f\"/>\
+             </testcase></testsuite>",
+            "a second document",
+        ),
+        ("3,500 nested suites", &deep, "nested more than 256 levels"),
+    ];
+    for (what, xml, reason) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("given.xml"), xml).unwrap();
+        let out = run_tests()
+            .current_dir(dir.path())
+            .args(["--suite", "s", "--format", "junit", "--junit-in", "in.xml"])
+            .args(["--junit", "report.xml", "--", "cp", "given.xml", "in.xml"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        let report = dir.path().join("report.xml");
+        cdkit_testkit::assert_valid_junit(&report);
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            text.contains(reason),
+            "{what}: the report lacks {reason:?}:\n{text}"
+        );
+    }
+}
