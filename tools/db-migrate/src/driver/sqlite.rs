@@ -67,8 +67,14 @@ impl Sqlite {
     /// reading and discarding rows of statements that return some. Outside a transaction
     /// each statement is its own atomic transaction, so a failing one changed nothing: only
     /// the statements before it count as changes.
+    ///
+    /// The text handed to SQLite ends in a NUL byte. SQLite copies a statement text that is
+    /// not NUL-terminated before parsing it, and each step of a batch hands it the whole rest
+    /// of the file: without the NUL a migration of n statements costs n² bytes copied (200k
+    /// inserts took 6.8 s instead of the sqlite3 shell's 1 s).
     fn run_statements(conn: &Connection, sql: &str) -> Result<usize, ExecError> {
-        let mut batch = rusqlite::Batch::new(conn, sql);
+        let terminated = format!("{sql}\0");
+        let mut batch = rusqlite::Batch::new(conn, &terminated);
         let mut done = 0;
         loop {
             let mut statement = match batch.next() {
@@ -81,7 +87,7 @@ impl Sqlite {
                     if let rusqlite::Error::SqlInputError { sql, .. } = &e {
                         err.statement = crate::split::split(sql, crate::split::Dialect::Postgres)
                             .first()
-                            .map(|s| s.text.to_string());
+                            .map(|s| s.text.trim_end_matches('\0').to_string());
                     }
                     return Err(err);
                 }
