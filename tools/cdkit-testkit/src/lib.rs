@@ -383,3 +383,23 @@ pub fn assert_durations_refused(bin: &str, cases: &[(&str, &str)]) {
         assert_duration_refused(cmd, flag, value);
     }
 }
+
+/// Run `cmd`, whose arguments or inputs are refused, with `--junit REPORT` appended, and check
+/// that the refusal is exit 2 and still leaves a schema-valid report whose one case is an error
+/// or failure carrying `reason`: Jenkins' `junit` step then shows why instead of "no test report files".
+pub fn assert_refusal_reported(mut cmd: std::process::Command, reason: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.xml");
+    let out = cmd.arg("--junit").arg(&report).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{cmd:?}: {stderr}");
+    assert!(report.exists(), "{cmd:?} wrote no report: {stderr}");
+    assert_valid_junit(&report);
+    let cases = junit_cases(&report, JunitView::Report);
+    assert_eq!(cases.len(), 1, "{cmd:?}: {cases:?}");
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        (text.contains("<error") || text.contains("<failure")) && text.contains(reason),
+        "{cmd:?}: the report lacks a failure with {reason:?}:\n{text}"
+    );
+}

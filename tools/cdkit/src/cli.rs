@@ -103,7 +103,43 @@ pub fn parse<P: clap::Parser>() -> P {
         };
         std::process::exit(code);
     }
-    P::parse()
+    match P::try_parse() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if !matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let tool = P::command().get_name().to_string();
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or_default();
+                owe_report(&tool, junit_path_in_args().as_deref(), Exit::Usage, first);
+            }
+            e.exit()
+        }
+    }
+}
+
+/// Where `--junit` asks for a report, read from the raw arguments (and `JUNIT_OUTPUT`) when
+/// clap refused them, so that a refused invocation still leaves its reason in the report.
+fn junit_path_in_args() -> Option<PathBuf> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut found = None;
+    for (i, arg) in args.iter().enumerate() {
+        let Some(text) = arg.to_str() else { continue };
+        if text == "--" {
+            break;
+        }
+        if text == "--junit" {
+            found = args.get(i + 1).map(PathBuf::from);
+        } else if let Some(path) = text.strip_prefix("--junit=") {
+            found = Some(PathBuf::from(path));
+        }
+    }
+    found.or_else(|| std::env::var_os(crate::junit::ENV).map(PathBuf::from))
 }
 
 /// Why a tool could not start.
@@ -117,7 +153,9 @@ pub enum StartError {
 
 /// The whole `main` of a tool: start logging and signal handling with `common`, run `body`,
 /// and turn its outcome into the exit status, finding the exit code of an error by
-/// downcasting its chain to the tool library's error type `E`.
+/// downcasting its chain to the tool library's error type `E`. A run that asked for `--junit`
+/// and ends without the tool having written its report (refused input, a held lock, a dry
+/// run) gets one saying how it ended ([`crate::junit::outcome_report`]).
 pub fn run_tool<E>(
     tool: &'static str,
     common: &CommonArgs,
@@ -127,39 +165,67 @@ where
     E: crate::exit::ExitCoded + std::error::Error + Send + Sync + 'static,
 {
     if let Err(e) = common.start(tool) {
-        crate::console::write_line(&format!("{tool}: error: {e}"));
+        let message = format!("error: {e}");
+        crate::console::write_line(&format!("{tool}: {message}"));
+        owe_report(tool, common.junit.as_deref(), Exit::Usage, &message);
         return Exit::Usage.into();
     }
-    let code = finish(tool, body(), |error| {
+    let exit = finish(tool, body(), |error| {
         error
             .chain()
             .find_map(|cause| cause.downcast_ref::<E>().map(crate::exit::ExitCoded::exit))
     });
+    if let Some(path) = &common.junit {
+        if !crate::junit::report_written() {
+            let last = last_line();
+            owe_report(tool, Some(path), exit, last.as_deref().unwrap_or_default());
+        }
+    }
     log::finish();
-    code
+    exit.into()
+}
+
+/// Write the report a run owes when the tool wrote none; a failure to write it is one more
+/// line, never a different exit status.
+fn owe_report(tool: &str, path: Option<&Path>, exit: Exit, message: &str) {
+    let Some(path) = path else { return };
+    let reason = (!message.is_empty()).then_some(message);
+    if let Err(e) = crate::junit::outcome_report(tool, exit, reason).write(path) {
+        crate::console::write_line(&crate::redact::redact(&format!("{tool}: error: {e}")));
+    }
 }
 
 /// Print the one-line error the contract asks for (`TOOL: error: …: cause`) and map the
-/// outcome to the process exit status. `classify` names the exit code of an error; errors it
-/// does not know are reported as bad input (2), the contract's code for "fix the invocation".
+/// outcome to the exit. `classify` names the exit code of an error; errors it does not know
+/// are reported as bad input (2), the contract's code for "fix the invocation".
 pub fn finish(
     tool: &str,
     outcome: anyhow::Result<Exit>,
     classify: impl Fn(&anyhow::Error) -> Option<Exit>,
-) -> ExitCode {
+) -> Exit {
     match outcome {
-        Ok(exit) => exit.into(),
+        Ok(exit) => exit,
         Err(error) => {
             let exit = classify(&error).unwrap_or(Exit::Usage);
             final_line(tool, &format!("error: {}", one_line_chain(&error)));
-            exit.into()
+            exit
         }
     }
+}
+
+/// The last [`final_line`] message, for the report of a run that wrote none.
+static LAST_LINE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn last_line() -> Option<String> {
+    LAST_LINE.lock().ok().and_then(|line| line.clone())
 }
 
 /// The closing line of a run (what failed, what to do next): a plain `TOOL: …` line for people,
 /// or a JSON log line when `--log-format json` promises that every stderr line is JSON.
 pub fn final_line(tool: &str, message: &str) {
+    if let Ok(mut last) = LAST_LINE.lock() {
+        *last = Some(message.to_string());
+    }
     match log::format() {
         LogFormat::Json => tracing::error!("{message}"),
         LogFormat::Text => {

@@ -157,8 +157,55 @@ impl Report {
             source,
         })?;
         atomic::write(path, &xml)?;
+        WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// Set once this process has written a report: the start-up code then knows whether a run
+/// that ended early still owes Jenkins one (see [`crate::cli::run_tool`]).
+static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process has written a JUnit report.
+pub fn report_written() -> bool {
+    WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The report of a run that ended before the tool wrote its own (a refused argument or input,
+/// a held lock, a dry run): one suite named after the tool with one case, `run`, whose status
+/// follows the exit and whose message is the run's last line, so Jenkins' `junit` step shows
+/// the reason instead of "no test report files were found".
+pub fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>) -> Report {
+    use crate::exit::Exit;
+    let message = reason.map_or_else(|| exit.to_string(), str::to_string);
+    let problem = || Problem {
+        message: message.clone(),
+        kind: exit.to_string(),
+        body: message.clone(),
+        reruns: Vec::new(),
+    };
+    let status = match exit {
+        Exit::Success => Status::Passed { flaky: Vec::new() },
+        Exit::NothingDone => Status::Skipped {
+            message: message.clone(),
+        },
+        Exit::Failed | Exit::NotRestored => Status::Failed(problem()),
+        _ => Status::Errored(problem()),
+    };
+    let mut report = Report::new(tool);
+    report.suites.push(Suite {
+        name: tool.to_string(),
+        timestamp: Utc::now(),
+        time: Duration::ZERO,
+        properties: vec![("run-id".into(), crate::run_id::get().to_string())],
+        cases: vec![Case {
+            status,
+            ..Case::passed(tool, "run")
+        }],
+        system_out: None,
+        system_err: None,
+    });
+    report
 }
 
 fn convert_suite(suite: &Suite) -> quick_junit::TestSuite {

@@ -46,3 +46,18 @@ fn lock_timeouts_past_the_maximum_are_refused_and_the_maximum_works() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A refused flag and a missing migration folder each leave a report with the reason.
+#[test]
+fn refusals_leave_a_report_with_the_reason() {
+    let mut cmd = db_migrate();
+    cmd.args(["--lock-timeout", "1e30", "up"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "--lock-timeout");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("db.sqlite").display());
+    let mut cmd = db_migrate();
+    cmd.args(["--database-url", &url, "--dir"])
+        .arg(dir.path().join("no-such-folder"))
+        .arg("up");
+    cdkit_testkit::assert_refusal_reported(cmd, "no-such-folder");
+}

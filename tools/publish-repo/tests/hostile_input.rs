@@ -21,3 +21,18 @@ fn lock_timeouts_past_the_maximum_are_refused() {
     }
     assert!(!repo.exists(), "a refused run created the repository");
 }
+
+/// A refused flag and a missing repository each leave a report with the reason.
+#[test]
+fn refusals_leave_a_report_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_publish-repo"));
+    cmd.args(["init", "--repo"])
+        .arg(dir.path().join("r"))
+        .args(["--lock-timeout", "1e30"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "--lock-timeout");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_publish-repo"));
+    cmd.args(["list", "--repo"])
+        .arg(dir.path().join("no-such-repo"));
+    cdkit_testkit::assert_refusal_reported(cmd, "no-such-repo");
+}

@@ -13,3 +13,15 @@ fn durations_past_the_maximum_are_refused() {
         ],
     );
 }
+
+/// A refused flag and a missing record each leave a report with the reason.
+#[test]
+fn refusals_leave_a_report_with_the_reason() {
+    let bin = env!("CARGO_BIN_EXE_rollback");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--drain-timeout", "1e30"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "--drain-timeout");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--record", "/nonexistent/record.json"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "record.json");
+}

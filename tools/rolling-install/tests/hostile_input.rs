@@ -13,3 +13,21 @@ fn durations_past_the_maximum_are_refused() {
         ],
     );
 }
+
+/// A refused flag and a missing inventory each leave a report with the reason.
+#[test]
+fn refusals_leave_a_report_with_the_reason() {
+    let bin = env!("CARGO_BIN_EXE_rolling-install");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["--health-interval", "1e30"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "--health-interval");
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args([
+        "--inventory",
+        "/nonexistent/inventory.ini",
+        "--group",
+        "web",
+    ])
+    .args(["--package", "hello", "--version", "1.0"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "inventory.ini");
+}

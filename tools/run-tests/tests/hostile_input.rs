@@ -95,3 +95,25 @@ fn hostile_junit_files_fail_the_suite_with_the_reason() {
         );
     }
 }
+
+/// A refused tests.toml, a refused flag and an unknown suite each leave a report with the reason.
+#[test]
+fn refusals_leave_a_report_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = run_tests();
+    cmd.current_dir(dir.path())
+        .args(["--config", "missing.toml"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "missing.toml");
+    let mut cmd = run_tests();
+    cmd.args(["--timeout", "1e30", "--suite", "unit"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "--timeout");
+    std::fs::write(
+        dir.path().join("tests.toml"),
+        "[[suite]]\nname = \"unit\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let mut cmd = run_tests();
+    cmd.current_dir(dir.path())
+        .args(["--config", "tests.toml", "--suite", "nosuch"]);
+    cdkit_testkit::assert_refusal_reported(cmd, "nosuch");
+}
