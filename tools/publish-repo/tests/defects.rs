@@ -659,3 +659,71 @@ fn list_ends_quietly_when_its_reader_goes_away() {
         );
     }
 }
+
+/// `verify --keyring NAME`: a relative name is a path from the current directory (gpgv alone
+/// would look for it in GNUPGHOME and call every signature bad), an ASCII-armoured `.asc`
+/// keyring works as it does for apt's `signed-by`, and a keyring that is missing, unreadable
+/// or holds no key is bad input (exit 2, one line) rather than four "bad signature" defects.
+#[test]
+fn verify_reads_the_keyring_it_is_given_relative_or_armoured() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "keyed", "1.0-1", "amd64")]));
+    let here = repo.dir.path().join("cwd");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::copy(&repo.key.public, here.join("repo-key.gpg")).unwrap();
+    let armoured = Command::new("gpg")
+        .arg("--homedir")
+        .arg(repo.key.home.path())
+        .args([
+            "--batch",
+            "--quiet",
+            "--armor",
+            "--export",
+            &repo.key.fingerprint,
+        ])
+        .output()
+        .unwrap();
+    assert!(armoured.status.success(), "{}", stderr(&armoured));
+    std::fs::write(here.join("repo-key.asc"), &armoured.stdout).unwrap();
+    std::fs::write(here.join("junk.gpg"), "not a key\n").unwrap();
+    // gpg's own keyring here is empty: only the named keyring can vouch for the signatures.
+    let empty_home = tempfile::tempdir().unwrap();
+    let verify = |keyring: &str| {
+        Command::new(common::BIN)
+            .args(["verify", "--repo"])
+            .arg(repo.root())
+            .args(["--keyring", keyring])
+            .current_dir(&here)
+            .env("GNUPGHOME", empty_home.path())
+            .output()
+            .unwrap()
+    };
+    for good in ["repo-key.gpg", "./repo-key.gpg", "repo-key.asc"] {
+        let out = verify(good);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{good}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+    // apt takes the same armoured keyring in signed-by.
+    let client = cdkit_testkit::apt::AptClient::new(
+        &format!("file://{}", repo.root().display()),
+        "testing",
+        Some(&here.join("repo-key.asc")),
+    );
+    client.must_update();
+    assert_eq!(client.candidate("keyed").as_deref(), Some("1.0-1"));
+    for (bad, problem) in [
+        ("missing.gpg", "cannot read it"),
+        ("junk.gpg", "holds no OpenPGP public key"),
+        (".", "cannot read it"),
+    ] {
+        let out = verify(bad);
+        let line = common::one_error_line(&out, 2, &[&format!("--keyring {bad}"), problem]);
+        assert!(out.stdout.is_empty(), "{bad}: no defects listed: {line}");
+    }
+}
