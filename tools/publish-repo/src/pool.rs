@@ -178,19 +178,26 @@ mod tests {
 
     #[test]
     fn file_names_that_follow_debian_conventions_agree() {
-        let agrees = |file: &str, p: &str, v: &str, a: &str| {
-            file_name_mismatch(Path::new(file), p, v, a).is_none()
-        };
-        assert!(agrees("dist/hello_2.10-3_amd64.deb", "hello", "2.10-3", "amd64"));
-        assert!(agrees("hello_2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"));
-        assert!(agrees("hello_1%3a2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"));
-        assert!(agrees("hello_1:2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"));
-        assert!(agrees("hello-udeb_1.0_all.udeb", "hello-udeb", "1.0", "all"));
-        assert!(agrees("hello-dbgsym_1.0_amd64.ddeb", "hello-dbgsym", "1.0", "amd64"));
-        // Names that claim nothing.
-        assert!(agrees("hello.deb", "hello", "2.10-4", "amd64"));
-        assert!(agrees("build_latest_x.deb", "hello", "2.10-4", "amd64"));
-        assert!(agrees("a_b.deb", "hello", "2.10-4", "amd64"));
+        for (file, package, version, arch) in [
+            ("dist/hello_2.10-3_amd64.deb", "hello", "2.10-3", "amd64"),
+            ("hello_2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello_1%3a2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello_1:2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello-udeb_1.0_all.udeb", "hello-udeb", "1.0", "all"),
+            (
+                "hello-dbgsym_1.0_amd64.ddeb",
+                "hello-dbgsym",
+                "1.0",
+                "amd64",
+            ),
+            // Names that claim nothing.
+            ("hello.deb", "hello", "2.10-4", "amd64"),
+            ("build_latest_x.deb", "hello", "2.10-4", "amd64"),
+            ("a_b.deb", "hello", "2.10-4", "amd64"),
+        ] {
+            let said = file_name_mismatch(Path::new(file), package, version, arch);
+            assert_eq!(said, None, "{file}");
+        }
     }
 
     #[test]
@@ -212,7 +219,10 @@ mod tests {
             ("hello_2.10-3_amd64.deb", "hello", "2.10-3", "all"),
             ("hallo_2.10-3_amd64.deb", "hello", "2.10-3", "amd64"),
         ] {
-            assert!(file_name_mismatch(Path::new(file), p, v, a).is_some(), "{file}");
+            assert!(
+                file_name_mismatch(Path::new(file), p, v, a).is_some(),
+                "{file}"
+            );
         }
     }
 }
