@@ -28,6 +28,10 @@ pub enum Error {
     Report(#[from] cdkit::junit::JunitError),
     #[error(transparent)]
     Process(#[from] cdkit::process::ProcessError),
+    /// Several inputs of one batch are bad: each was named on its own line (see
+    /// [`Error::bad_inputs`]); this is the closing line.
+    #[error("{} of {total} .deb files are bad (each named above); nothing was added", problems.len())]
+    BadInputs { problems: Vec<String>, total: usize },
     /// A step that cannot fail on any input did (a worker thread panicked): a bug.
     #[error("{0} (a bug in publish-repo; please report it)")]
     Internal(String),
@@ -44,7 +48,7 @@ pub enum Error {
 impl ExitCoded for Error {
     fn exit(&self) -> Exit {
         match self {
-            Error::Usage(_) | Error::Deb(_) => Exit::Usage,
+            Error::Usage(_) | Error::Deb(_) | Error::BadInputs { .. } => Exit::Usage,
             Error::Lock(e) => e.exit(),
             Error::Publish { source, .. } => source.exit(),
             Error::Io(_)
@@ -54,6 +58,29 @@ impl ExitCoded for Error {
             | Error::Report(_)
             | Error::Process(_)
             | Error::Internal(_) => Exit::Failed,
+        }
+    }
+}
+
+impl Error {
+    /// The bad inputs of a batch of `total`, each a line naming the file and its problem. One
+    /// is the usual single error line; with more, each gets its own error line now (every
+    /// one is named in one run) and the returned error closes the run.
+    pub fn bad_inputs(mut problems: Vec<String>, total: usize) -> Error {
+        if problems.len() == 1 {
+            return Error::Usage(problems.remove(0));
+        }
+        for problem in &problems {
+            cdkit::cli::final_line(crate::TOOL, &format!("error: {problem}"));
+        }
+        Error::BadInputs { problems, total }
+    }
+
+    /// Every problem behind this error, one per line (for a report's detail).
+    pub fn details(&self) -> Option<String> {
+        match self {
+            Error::BadInputs { problems, .. } => Some(problems.join("\n")),
+            _ => None,
         }
     }
 }

@@ -88,6 +88,10 @@ enum Command {
         component: String,
         #[command(flatten)]
         publish: PublishArgs,
+        /// Refuse (exit 2) a .deb whose file name contradicts its control file (package,
+        /// version or architecture), instead of publishing it with a warning.
+        #[arg(long, env = "PUBLISH_REPO_STRICT")]
+        strict: bool,
         debs: Vec<PathBuf>,
     },
     /// List the same files in another suite (no rebuild), newest version unless PKG=VERSION.
@@ -228,6 +232,7 @@ fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
                 case.status = cdkit::junit::Status::Errored(cdkit::junit::Problem {
                     message: error.to_string(),
                     kind: action.into(),
+                    body: error.details().unwrap_or_default(),
                     ..Default::default()
                 });
                 write_report(path, &subject, vec![case], started)?;
@@ -290,6 +295,7 @@ fn execute(command: Command) -> Result<OpOutcome, Error> {
             suite,
             component,
             publish,
+            strict,
             debs,
         } => {
             let debs = if debs.is_empty() || debs == [PathBuf::from("-")] {
@@ -303,6 +309,7 @@ fn execute(command: Command) -> Result<OpOutcome, Error> {
                 &suite,
                 &component,
                 &debs,
+                strict,
             )
         }
         Command::Promote {

@@ -94,11 +94,14 @@ fn case(suite: &str, component: &str, name: String, started: Instant) -> Case {
 }
 
 /// `add`: copy the packages into the pool and list them in `suite`.
+/// `strict`: a .deb whose file name contradicts its control file is refused rather than
+/// published with a warning.
 pub fn add(
     ctx: &Context,
     suite: &str,
     component: &str,
     debs: &[PathBuf],
+    strict: bool,
 ) -> Result<OpOutcome, Error> {
     let started = Instant::now();
     if debs.is_empty() {
@@ -113,40 +116,39 @@ pub fn add(
     config.check_component(component)?;
 
     // Read and validate every package before anything changes (two readers: parsing is
-    // cheap, but the checksums read every byte).
+    // cheap, but the checksums read every byte). Every bad input of the batch is named, not
+    // only the first: a release job that fixes one file per run is a slow loop.
     let infos = read_all(debs)?;
     clock.lap("read .debs");
+    let mut problems: Vec<String> = Vec::new();
+    let mut warnings: HashMap<usize, String> = HashMap::new();
     let mut candidates = Vec::new();
     for (deb, info) in debs.iter().zip(infos) {
-        let field = |name| info.field(name).unwrap_or_default().trim().to_string();
-        let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
-        let bad = |e: cdkit::policy::PolicyError| Error::Usage(format!("{}: {e}", deb.display()));
-        cdkit::policy::validate_package_name(&package).map_err(bad)?;
-        cdkit::policy::Version::parse(&version).map_err(bad)?;
-        if arch != "all" && !config.architectures.contains(&arch) {
-            return Err(Error::Usage(format!(
-                "{}: architecture {arch} is not one of this repository's ({})",
-                deb.display(),
-                config.architectures.join(", ")
-            )));
+        let info = match info {
+            Ok(info) => info,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        match candidate(&config, component, deb, &info) {
+            Ok(entry) => {
+                if let Some(message) = crate::pool::file_name_mismatch(
+                    deb,
+                    &entry.package,
+                    &entry.version,
+                    &entry.architecture,
+                ) {
+                    if strict {
+                        problems.push(format!("{message} (refused: --strict)"));
+                    } else {
+                        warnings.insert(candidates.len(), message);
+                    }
+                }
+                candidates.push((deb.clone(), entry));
+            }
+            Err(problem) => problems.push(problem),
         }
-        let source = pool::source_name(info.field("Source"), &package)
-            .map_err(|reason| Error::Usage(format!("{}: {reason}", deb.display())))?;
-        let filename = pool::pool_path(component, &source, &package, &version, &arch);
-        candidates.push((
-            deb.clone(),
-            Entry {
-                component: component.to_string(),
-                package,
-                version,
-                architecture: arch,
-                filename,
-                size: info.size,
-                md5: info.md5.clone(),
-                sha256: info.sha256.clone(),
-                control: crate::index::control_lines(&info.fields),
-            },
-        ));
     }
 
     // Within the batch: the same name, version and architecture twice with other bytes is a
@@ -175,18 +177,26 @@ pub fn add(
         }
         if let Some((other_deb, other)) = by_path.insert(&entry.filename, candidate) {
             if other.version != entry.version {
-                return Err(Error::Usage(format!(
+                problems.push(format!(
                     "{} ({}) and {} ({}) would both be {}: versions that differ only in their epoch cannot share a pool file; bump the upstream version or revision",
                     other_deb.display(),
                     other.version,
                     deb.display(),
                     entry.version,
                     entry.filename
-                )));
+                ));
             }
         }
     }
     drop((by_key, by_path));
+    if !problems.is_empty() {
+        return Err(Error::bad_inputs(problems, debs.len()));
+    }
+    for (i, (_, entry)) in candidates.iter().enumerate() {
+        if let Some(message) = warnings.get(&i) {
+            tracing::warn!(package = %entry.package, version = %entry.version, "{message}");
+        }
+    }
 
     // The same name, version and architecture with other bytes is refused, everywhere.
     let mut all = load_all(ctx.repo, &config)?;
@@ -268,13 +278,20 @@ pub fn add(
     // The same package twice in one batch is added once.
     let mut batch = HashSet::new();
     let mut fresh = Vec::new();
-    for ((deb, entry), new_here) in candidates.into_iter().zip(new_here) {
+    for (i, ((deb, entry), new_here)) in candidates.into_iter().zip(new_here).enumerate() {
         let mut c = case(suite, component, format!("add {}", entry.id()), started);
+        c.system_out = warnings.remove(&i);
         if !new_here || !batch.insert(entry.id()) {
-            c.system_out = Some(format!(
-                "{} is already in {suite}: nothing to do",
-                entry.id()
-            ));
+            let message = format!(
+                "{} ({}) is already in {suite} with the same bytes: nothing to do",
+                entry.id(),
+                deb.display()
+            );
+            tracing::info!(package = %entry.package, version = %entry.version, suite, "{message}");
+            c.system_out = Some(match c.system_out.take() {
+                Some(warning) => format!("{warning}\n{message}"),
+                None => message,
+            });
         } else {
             fresh.push((deb, entry));
         }
@@ -301,6 +318,41 @@ pub fn add(
     Ok(OpOutcome {
         cases,
         exit: Exit::Success,
+    })
+}
+
+/// The index entry of one read .deb, or why it cannot be published (a line naming the file).
+fn candidate(
+    config: &Config,
+    component: &str,
+    deb: &Path,
+    info: &cdkit::deb::DebInfo,
+) -> Result<Entry, String> {
+    let field = |name| info.field(name).unwrap_or_default().trim().to_string();
+    let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
+    let bad = |e: cdkit::policy::PolicyError| format!("{}: {e}", deb.display());
+    cdkit::policy::validate_package_name(&package).map_err(bad)?;
+    cdkit::policy::Version::parse(&version).map_err(bad)?;
+    if arch != "all" && !config.architectures.contains(&arch) {
+        return Err(format!(
+            "{}: architecture {arch} is not one of this repository's ({})",
+            deb.display(),
+            config.architectures.join(", ")
+        ));
+    }
+    let source = pool::source_name(info.field("Source"), &package)
+        .map_err(|reason| format!("{}: {reason}", deb.display()))?;
+    let filename = pool::pool_path(component, &source, &package, &version, &arch);
+    Ok(Entry {
+        component: component.to_string(),
+        package,
+        version,
+        architecture: arch,
+        filename,
+        size: info.size,
+        md5: info.md5.clone(),
+        sha256: info.sha256.clone(),
+        control: crate::index::control_lines(&info.fields),
     })
 }
 
@@ -337,19 +389,20 @@ fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<BTreeSet<String>
     Ok(created)
 }
 
-/// Read every .deb, on two threads, keeping the order of `debs`.
-fn read_all(debs: &[PathBuf]) -> Result<Vec<cdkit::deb::DebInfo>, Error> {
+/// Read every .deb, on two threads, keeping the order of `debs`: each one's control
+/// paragraph and checksums, or why it is not a readable .deb.
+type ReadResult = Result<cdkit::deb::DebInfo, cdkit::deb::ReadError>;
+fn read_all(debs: &[PathBuf]) -> Result<Vec<ReadResult>, Error> {
     let half = debs.len().div_ceil(2);
     let (first, second) = debs.split_at(half.min(debs.len()));
-    let read = |part: &[PathBuf]| -> Result<Vec<cdkit::deb::DebInfo>, cdkit::deb::ReadError> {
+    let read = |part: &[PathBuf]| -> Vec<ReadResult> {
         part.iter().map(|d| cdkit::deb::read_deb(d)).collect()
     };
-    let (a, b) = std::thread::scope(|scope| {
+    let (mut all, b) = std::thread::scope(|scope| {
         let other = scope.spawn(|| read(second));
         (read(first), other.join())
     });
-    let mut all = a?;
-    all.extend(b.map_err(|_| Error::Internal("a .deb reader thread panicked".into()))??);
+    all.extend(b.map_err(|_| Error::Internal("a .deb reader thread panicked".into()))?);
     Ok(all)
 }
 
@@ -449,7 +502,9 @@ pub fn promote(ctx: &Context, from: &str, to: &str, specs: &[Spec]) -> Result<Op
             .find(&entry.package, &entry.version, &entry.architecture)
             .is_some()
         {
-            c.system_out = Some(format!("{} is already in {to}", entry.id()));
+            let message = format!("{} is already in {to}: nothing to do", entry.id());
+            tracing::info!(package = %entry.package, version = %entry.version, "{message}");
+            c.system_out = Some(message);
         } else {
             tracing::info!(package = %entry.package, version = %entry.version, "promoted {} from {from} to {to}", entry.id());
             added.push((cases.len(), entry.clone()));

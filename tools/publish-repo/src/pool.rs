@@ -51,6 +51,60 @@ pub fn source_name(source_field: Option<&str>, package: &str) -> Result<String, 
     Ok(name.to_string())
 }
 
+/// Why `deb`'s file name contradicts its control file, as one line naming the file and both
+/// values; `None` when it agrees or makes no claim. Debian names a package file
+/// `PACKAGE_VERSION_ARCH.deb` (also `.udeb`, `.ddeb`) with the epoch left out (dpkg-deb,
+/// the pool) or kept, written `N:` or `N%3a` (apt's download cache); any of these agrees. A
+/// name that is not three such parts (`app.deb`, `build-42.deb`) claims nothing, so it is
+/// not checked.
+pub fn file_name_mismatch(deb: &Path, package: &str, version: &str, arch: &str) -> Option<String> {
+    let name = deb.file_name()?.to_str()?;
+    let stem = [".deb", ".udeb", ".ddeb"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))?;
+    let [file_package, file_version, file_arch] = stem.split('_').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let file_version = file_version.replace("%3a", ":").replace("%3A", ":");
+    let claims = cdkit::policy::validate_package_name(file_package).is_ok()
+        && cdkit::policy::Version::parse(&file_version).is_ok()
+        && !file_arch.is_empty()
+        && file_arch
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !claims {
+        return None;
+    }
+    let without_epoch = |v: &str| v.split_once(':').map_or(v, |(_, rest)| rest).to_string();
+    let epoch = |v: &str| v.split_once(':').map_or("0", |(e, _)| e).to_string();
+    let version_agrees = without_epoch(&file_version) == without_epoch(version)
+        && (!file_version.contains(':') || epoch(&file_version) == epoch(version));
+    let mut differ = Vec::new();
+    if file_package != package {
+        differ.push(format!(
+            "package {file_package} but its control file {package}"
+        ));
+    }
+    if !version_agrees {
+        differ.push(format!(
+            "version {file_version} but its control file {version}"
+        ));
+    }
+    if file_arch != arch {
+        differ.push(format!(
+            "architecture {file_arch} but its control file {arch}"
+        ));
+    }
+    if differ.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: the file name says {}; the control file is what apt sees",
+        deb.display(),
+        differ.join(", ")
+    ))
+}
+
 /// Copy `deb` into the pool at `rel` (temp file + rename; an existing file is left alone);
 /// returns whether it created the file. Not yet durable: the publish runs
 /// [`cdkit::atomic::sync_filesystem`] once before any index refers to the files.
@@ -120,5 +174,55 @@ mod tests {
             "pool/main/libé/libé/x_1_all.deb",
             "a prefix never splits a character"
         );
+    }
+
+    #[test]
+    fn file_names_that_follow_debian_conventions_agree() {
+        for (file, package, version, arch) in [
+            ("dist/hello_2.10-3_amd64.deb", "hello", "2.10-3", "amd64"),
+            ("hello_2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello_1%3a2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello_1:2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello-udeb_1.0_all.udeb", "hello-udeb", "1.0", "all"),
+            (
+                "hello-dbgsym_1.0_amd64.ddeb",
+                "hello-dbgsym",
+                "1.0",
+                "amd64",
+            ),
+            // Names that claim nothing.
+            ("hello.deb", "hello", "2.10-4", "amd64"),
+            ("build_latest_x.deb", "hello", "2.10-4", "amd64"),
+            ("a_b.deb", "hello", "2.10-4", "amd64"),
+        ] {
+            let said = file_name_mismatch(Path::new(file), package, version, arch);
+            assert_eq!(said, None, "{file}");
+        }
+    }
+
+    #[test]
+    fn contradicting_file_names_name_both_values() {
+        let said = file_name_mismatch(
+            Path::new("dist/hello_2.10-3_amd64.deb"),
+            "hello",
+            "2.10-4",
+            "amd64",
+        )
+        .unwrap();
+        assert!(
+            said.starts_with("dist/hello_2.10-3_amd64.deb: ")
+                && said.contains("version 2.10-3 but its control file 2.10-4"),
+            "{said}"
+        );
+        for (file, p, v, a) in [
+            ("hello_2%3a2.10-3_amd64.deb", "hello", "1:2.10-3", "amd64"),
+            ("hello_2.10-3_amd64.deb", "hello", "2.10-3", "all"),
+            ("hallo_2.10-3_amd64.deb", "hello", "2.10-3", "amd64"),
+        ] {
+            assert!(
+                file_name_mismatch(Path::new(file), p, v, a).is_some(),
+                "{file}"
+            );
+        }
     }
 }

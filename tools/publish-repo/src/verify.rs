@@ -30,6 +30,8 @@ pub fn verify(
     unsigned_ok: bool,
 ) -> Result<Vec<String>, Error> {
     let config = config::load(repo)?;
+    let keyring = keyring.map(Keyring::open).transpose()?;
+    let keyring = keyring.as_ref().map(|k| k.path.as_path());
     let mut defects = Vec::new();
     let mut pool_sums: BTreeMap<String, Option<(u64, String)>> = BTreeMap::new();
     for suite in &config.suites {
@@ -304,6 +306,83 @@ fn clearsigned_body(text: &str) -> Option<String> {
         out.push('\n');
     }
     Some(out)
+}
+
+/// The public keyring `--keyring` names, ready for `gpgv --keyring`.
+///
+/// gpgv reads a name without a slash from GNUPGHOME, so a relative path is made absolute
+/// first (it is a path, like everywhere else). An ASCII-armoured keyring (`.asc`, which apt
+/// accepts in `signed-by`) is dearmored into a private temporary one, since gpgv reads only
+/// binary keyrings. A keyring that is missing, unreadable or holds no public key is bad input:
+/// checking signatures with it would report every signature as bad.
+struct Keyring {
+    path: std::path::PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Keyring {
+    fn open(given: &Path) -> Result<Keyring, Error> {
+        let bad =
+            |problem: String| Error::Usage(format!("--keyring {}: {problem}", given.display()));
+        let bytes = fs::read(given).map_err(|e| bad(format!("cannot read it ({e})")))?;
+        let path = std::path::absolute(given).map_err(|e| bad(format!("no such path ({e})")))?;
+        let temp = tempfile::Builder::new()
+            .prefix("publish-repo-keyring.")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .map_err(io("create a keyring in", std::env::temp_dir()))?;
+        // Reading the keys needs a GnuPG home; a private empty one leaves the user's alone.
+        let gpg = || {
+            Command::new("gpg")
+                .args(["--batch", "--no-tty", "--quiet", "--homedir"])
+                .arg(temp.path())
+                .quiet()
+        };
+        let mut listing = String::new();
+        let mut said = String::new();
+        let shown = gpg()
+            .args(["--with-colons", "--show-keys"])
+            .arg(&path)
+            .run(|stream, line| match stream {
+                cdkit::process::Stream::Stdout => {
+                    listing.push_str(line);
+                    listing.push('\n');
+                }
+                _ => {
+                    said.push_str(line);
+                    said.push(' ');
+                }
+            })?;
+        if !shown.success() || !listing.lines().any(|l| l.starts_with("pub:")) {
+            let why = match said.trim() {
+                "" => String::new(),
+                text => format!(" ({text})"),
+            };
+            return Err(bad(format!("holds no OpenPGP public key{why}")));
+        }
+        let armored = bytes.trim_ascii_start().starts_with(b"-----BEGIN PGP");
+        if !armored {
+            return Ok(Keyring { path, _temp: None });
+        }
+        let binary = temp.path().join("keyring.gpg");
+        let mut said = String::new();
+        let done = gpg()
+            .arg("--output")
+            .arg(&binary)
+            .arg("--dearmor")
+            .arg(&path)
+            .run(|_, line| {
+                said.push_str(line);
+                said.push(' ');
+            })?;
+        if !done.success() {
+            return Err(bad(format!("cannot dearmor it ({})", said.trim())));
+        }
+        Ok(Keyring {
+            path: binary,
+            _temp: Some(temp),
+        })
+    }
 }
 
 /// `None` if the signature is good, else what gpg said.

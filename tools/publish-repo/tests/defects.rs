@@ -659,3 +659,254 @@ fn list_ends_quietly_when_its_reader_goes_away() {
         );
     }
 }
+
+/// `verify --keyring NAME`: a relative name is a path from the current directory (gpgv alone
+/// would look for it in GNUPGHOME and call every signature bad), an ASCII-armoured `.asc`
+/// keyring works as it does for apt's `signed-by`, and a keyring that is missing, unreadable
+/// or holds no key is bad input (exit 2, one line) rather than four "bad signature" defects.
+#[test]
+fn verify_reads_the_keyring_it_is_given_relative_or_armoured() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "keyed", "1.0-1", "amd64")]));
+    let here = repo.dir.path().join("cwd");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::copy(&repo.key.public, here.join("repo-key.gpg")).unwrap();
+    let armoured = Command::new("gpg")
+        .arg("--homedir")
+        .arg(repo.key.home.path())
+        .args([
+            "--batch",
+            "--quiet",
+            "--armor",
+            "--export",
+            &repo.key.fingerprint,
+        ])
+        .output()
+        .unwrap();
+    assert!(armoured.status.success(), "{}", stderr(&armoured));
+    std::fs::write(here.join("repo-key.asc"), &armoured.stdout).unwrap();
+    std::fs::write(here.join("junk.gpg"), "not a key\n").unwrap();
+    // gpg's own keyring here is empty: only the named keyring can vouch for the signatures.
+    let empty_home = tempfile::tempdir().unwrap();
+    let verify = |keyring: &str| {
+        Command::new(common::BIN)
+            .args(["verify", "--repo"])
+            .arg(repo.root())
+            .args(["--keyring", keyring])
+            .current_dir(&here)
+            .env("GNUPGHOME", empty_home.path())
+            .output()
+            .unwrap()
+    };
+    for good in ["repo-key.gpg", "./repo-key.gpg", "repo-key.asc"] {
+        let out = verify(good);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{good}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+    // apt takes the same armoured keyring in signed-by.
+    let client = cdkit_testkit::apt::AptClient::new(
+        &format!("file://{}", repo.root().display()),
+        "testing",
+        Some(&here.join("repo-key.asc")),
+    );
+    client.must_update();
+    assert_eq!(client.candidate("keyed").as_deref(), Some("1.0-1"));
+    for (bad, problem) in [
+        ("missing.gpg", "cannot read it"),
+        ("junk.gpg", "holds no OpenPGP public key"),
+        (".", "cannot read it"),
+    ] {
+        let out = verify(bad);
+        let line = common::one_error_line(&out, 2, &[&format!("--keyring {bad}"), problem]);
+        assert!(out.stdout.is_empty(), "{bad}: no defects listed: {line}");
+    }
+}
+
+/// Re-adding a file that is already published says so, one line per file naming it, and
+/// the JUnit report has a passing testcase saying the same.
+#[test]
+fn re_adding_a_published_file_says_it_is_already_there() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    let first = make_deb(&d, "again", "1.0-1", "amd64");
+    let second = make_deb(&d, "again-too", "1.0-1", "all");
+    ok(&repo.add("testing", &[first.clone(), second.clone()]));
+    let before = tree_digest(&repo.root());
+    let out = repo.add("testing", &[first.clone(), second.clone()]);
+    ok(&out);
+    let text = stderr(&out);
+    for (deb, id) in [
+        (&first, "again_1.0-1_amd64"),
+        (&second, "again-too_1.0-1_all"),
+    ] {
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!("{id} ({})", deb.display())))
+            .collect();
+        assert_eq!(lines.len(), 1, "one line for {id}:\n{text}");
+        assert!(lines[0].contains("is already in testing"), "{}", lines[0]);
+    }
+    assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
+    assert_valid_junit(&repo.report());
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("is already in testing").count(), 2, "{xml}");
+    assert!(
+        !xml.contains("<failure") && !xml.contains("<error") && !xml.contains("<skipped"),
+        "{xml}"
+    );
+}
+
+/// A batch with several bad files names every one of them in one run, each on its own line
+/// (a directory as "a directory", not "not an ar archive"), closes with one summary line,
+/// and publishes nothing.
+#[test]
+fn every_bad_input_of_a_batch_is_named() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let good = make_deb(&d, "fine", "1.0-1", "amd64");
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = d.join("truncated.deb");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let directory = d.join("directory.deb");
+    std::fs::create_dir_all(&directory).unwrap();
+    let missing = d.join("missing.deb");
+    let hostile = unchecked_deb(
+        &d,
+        "hostile",
+        "Package: victim\nVersion: 1.0/../x\nArchitecture: amd64\nMaintainer: t <t@example.invalid>\nDescription: x\n",
+    );
+    let wrong_arch = make_deb(&d.join("arch"), "armed", "1.0-1", "arm64");
+    let before = tree_digest(&repo.root());
+    let bad = [
+        (&truncated, "truncated"),
+        (&directory, "is a directory"),
+        (&missing, "No such file"),
+        (&hostile, "version"),
+        (&wrong_arch, "architecture arm64"),
+    ];
+    let mut debs = vec![good.clone()];
+    debs.extend(bad.iter().map(|(p, _)| (*p).clone()));
+    let out = repo.add("testing", &debs);
+    let last = failed_with(&out, 2);
+    assert!(
+        last.contains("5 of 6 .deb files are bad") && last.contains("nothing was added"),
+        "{last}"
+    );
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), bad.len() + 1, "one line per bad file:\n{text}");
+    for (path, problem) in &bad {
+        let name = path.display().to_string();
+        let line = lines
+            .iter()
+            .find(|l| l.contains(&name))
+            .unwrap_or_else(|| panic!("{name} not named:\n{text}"));
+        assert!(
+            line.starts_with("publish-repo: error: ") && line.contains(problem),
+            "{line}"
+        );
+    }
+    assert!(!text.contains("not an ar archive"), "{text}");
+    assert!(!text.contains(&good.display().to_string()), "{text}");
+    assert_eq!(tree_digest(&repo.root()), before, "the repository changed");
+    assert_valid_junit(&repo.report());
+    let xml = std::fs::read_to_string(repo.report()).unwrap();
+    assert!(
+        xml.contains("<error")
+            && bad
+                .iter()
+                .all(|(p, _)| xml.contains(&p.display().to_string())),
+        "the errored testcase lists every bad file: {xml}"
+    );
+    // One bad file is still the one error line it always was.
+    add_is_refused(
+        &repo,
+        &[good, directory],
+        &["directory.deb", "is a directory"],
+        &before,
+    );
+}
+
+/// A .deb whose file name contradicts its control file is published as the control file
+/// says, with one warning line naming the file and both values; `--strict` refuses it (exit
+/// 2, nothing changed). Names that follow Debian's conventions (epoch dropped, or written
+/// `%3a`) never warn.
+#[test]
+fn a_file_name_that_contradicts_the_control_file_warns_and_strict_refuses() {
+    let repo = Repo::new();
+    let d = repo.debs();
+    ok(&repo.add("testing", &[make_deb(&d, "base", "1.0-1", "amd64")]));
+    let built = make_deb(&d.join("built"), "hello", "2.10-4", "amd64");
+    let renamed = d.join("hello_2.10-3_amd64.deb");
+    std::fs::copy(&built, &renamed).unwrap();
+    let before = tree_digest(&repo.root());
+    let mut strict = repo.command(&["add", "--suite", "testing", "--strict"]);
+    let out = strict.arg(&renamed).output().unwrap();
+    let line = common::one_error_line(
+        &out,
+        2,
+        &[
+            "hello_2.10-3_amd64.deb",
+            "version 2.10-3",
+            "2.10-4",
+            "--strict",
+        ],
+    );
+    assert!(!line.contains("built/"), "{line}");
+    assert_eq!(
+        tree_digest(&repo.root()),
+        before,
+        "--strict changed the repository"
+    );
+
+    let out = repo.add("testing", std::slice::from_ref(&renamed));
+    ok(&out);
+    let text = stderr(&out);
+    let warnings: Vec<&str> = text.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    for part in [
+        "hello_2.10-3_amd64.deb",
+        "version 2.10-3",
+        "control file 2.10-4",
+    ] {
+        assert!(warnings[0].contains(part), "{part}: {}", warnings[0]);
+    }
+    let client = repo.client("testing");
+    client.must_update();
+    assert_eq!(client.candidate("hello").as_deref(), Some("2.10-4"));
+
+    // Debian's own names agree: dpkg-deb's (epoch dropped), apt's cache (`%3a`), and names
+    // that claim nothing.
+    let epoch = make_deb(&d.join("epoch"), "epoched", "1:2.0-1", "amd64");
+    assert!(
+        epoch.ends_with("epoched_2.0-1_amd64.deb"),
+        "{}",
+        epoch.display()
+    );
+    let cached = d.join("cached_1%3a3.0-1_all.deb");
+    std::fs::copy(make_deb(&d.join("c"), "cached", "1:3.0-1", "all"), &cached).unwrap();
+    let plain = d.join("plain.deb");
+    std::fs::copy(
+        make_deb(&d.join("p"), "plain-pkg", "1.0-1", "amd64"),
+        &plain,
+    )
+    .unwrap();
+    let out = repo.add("testing", &[epoch, cached, plain]);
+    ok(&out);
+    let text = stderr(&out);
+    assert!(!text.contains(" WARN "), "{text}");
+    let mut strict = repo.command(&["add", "--suite", "testing", "--strict"]);
+    ok(&strict
+        .arg(make_deb(&d.join("s"), "strict-ok", "1:1.0-1", "amd64"))
+        .output()
+        .unwrap());
+    repo.verify();
+}

@@ -53,7 +53,12 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, ReadError> {
     };
     let control_text = {
         let mut file = File::open(path).map_err(io_err)?;
-        let len = file.metadata().map_err(io_err)?.len();
+        let meta = file.metadata().map_err(io_err)?;
+        // open(2) succeeds on a directory; say what it is rather than "not an ar archive".
+        if meta.is_dir() {
+            return Err(not_deb("it is a directory, not a .deb file"));
+        }
+        let len = meta.len();
         let members = ar_members(&mut file, len).map_err(|reason| not_deb(&reason))?;
         let Some(first) = members.first() else {
             return Err(not_deb("empty or not an ar archive"));
