@@ -1,4 +1,4 @@
-//! End-to-end tests of cdkit on a real fleet of test hosts (`scripts/testbed`, issue 5).
+//! End-to-end tests of cdkit on a real fleet of test hosts (`scripts/testbed`).
 //! The tests are in `tests/`; they need root, as CI runs them.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! cdkit as a Debian package (issue 9): `scripts/package-cdkit` builds it with cdkit's own
+//! cdkit as a Debian package: `scripts/package-cdkit` builds it with cdkit's own
 //! build-deb (lintian and a scratch install included), it holds every tool with its man pages
 //! and bash/zsh/fish completions, and it installs with dpkg on a real testbed host, where the
 //! tools run, `man` finds their pages and bash loads their completions.

@@ -1,4 +1,4 @@
-//! End-to-end tests of `scripts/testbed` (issue 5, "Must show"): hosts isolated from each other
+//! End-to-end tests of `scripts/testbed`: hosts isolated from each other
 //! and from the machine, each with a real systemd that starts the sample service from its
 //! package; 50 hosts answering ssh within 90 s; HAProxy in front of the hosts, drained through
 //! its admin socket; hosts powered off, cut off and healed; and a `down` that leaves nothing

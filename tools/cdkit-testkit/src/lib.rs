@@ -12,7 +12,7 @@ pub mod testbed;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The schema every report must validate against (CONVENTIONS §2).
+/// The schema every report must validate against (the one Jenkins' xunit plugin publishes).
 pub fn schema_path() -> PathBuf {
     workspace_root().join("tests/schemas/xunit-plugin-junit-10.xsd")
 }

@@ -1,5 +1,5 @@
 //! Man pages and shell completions generated from a tool's clap definition, for the cdkit
-//! Debian package (issue 9). Every tool's `main` parses its arguments through
+//! Debian package. Every tool's `main` parses its arguments through
 //! [`crate::cli::parse`], so `TOOL --cdkit-write-docs STAGE` writes that tool's pages into a
 //! package staging tree: the pages always describe exactly the binary that is packaged, and a
 //! new tool needs no packaging code of its own.

@@ -1,5 +1,5 @@
 //! Debian policy grammars for the untrusted strings every tool handles: package names and
-//! versions are validated before use (CONVENTIONS §5) and versions are ordered by dpkg's rules,
+//! versions are validated before use (they end up in paths, commands and file names) and versions are ordered by dpkg's rules,
 //! because rolling-install and rollback decide "newer" and "previous" with them.
 //!
 //! Ordering comes from the debversion crate (checked against `dpkg --compare-versions` in

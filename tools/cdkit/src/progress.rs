@@ -1,4 +1,4 @@
-//! Progress (CONVENTIONS §4): indicatif bars on a terminal; elsewhere (Jenkins) one plain log
+//! Progress: indicatif bars on a terminal; elsewhere (Jenkins) one plain log
 //! line per state change such as `[12/40] web07 healthy 1.4.2-1 (3.1 s)`, never carriage-return
 //! animation.
 

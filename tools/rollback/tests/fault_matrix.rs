@@ -1,4 +1,4 @@
-//! The fault matrix of issue 8 on the testbed: real hosts (systemd-nspawn, sshd, dpkg, apt),
+//! rollback's fault matrix on the testbed: real hosts (systemd-nspawn, sshd, dpkg, apt),
 //! a real HAProxy, real packages from a signed APT repository. Each scenario is a test of its
 //! own (CI's JUnit shows each), and all share one lab of five hosts: the first test brings it
 //! up, the others find it by the marker it leaves (`lab()`), and each puts the fleet into the
@@ -1213,7 +1213,7 @@ fn release_migrations(url: &str, files: &Path, first: bool) {
 }
 
 /// What is wrong with a rollback's JUnit report: one testcase per host (classname
-/// `rollback.hello-service.all`, CONVENTIONS §2) and one per reverted migration (classname
+/// `rollback.hello-service.all`, as the JUnit contract names them) and one per reverted migration (classname
 /// `rollback.hello-service.database`), named after each of `migrations`.
 fn junit_problems(report: &Path, migrations: &[&str]) -> Vec<String> {
     let mut p = Vec::new();
@@ -1251,7 +1251,7 @@ fn junit_problems(report: &Path, migrations: &[&str]) -> Vec<String> {
     p
 }
 
-/// What is wrong with a `--log-format json` rollback's stderr (CONVENTIONS §3, §4): every
+/// What is wrong with a `--log-format json` rollback's stderr (the logging contract): every
 /// line one JSON object with the run id; host steps' lines with `host` and `step`; the
 /// repository step's progress lines with `step`; h1's progress line.
 fn json_log_problems(stderr: &str) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! The batch plan with Ansible `serial` semantics (`1,5,20%`: the first batch is the canary,
 //! the last value repeats, a percentage of the whole fleet is at least one host) and the
 //! failure threshold `--max-fail N|P%`, counted over the whole run and *exceeded*, not reached,
-//! to abort (reference §1: per-batch counting let GitLab drain eight hosts at once).
+//! to abort (counting per batch instead once let a GitLab deploy drain eight hosts at once).
 
 use std::str::FromStr;
 
