@@ -54,7 +54,7 @@ pub const URL_ENV: &str = "DATABASE_URL";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
-    /// The migrations directory (`NNNN_name.up.sql` + optional `NNNN_name.down.sql`).
+    /// The migrations directory (see [`files`] for the layouts it takes).
     /// [`down_to`] never reads it: it reverts with the down SQL stored at apply time.
     pub dir: PathBuf,
     /// How long to wait for another runner's lock before giving up (exit 75).
