@@ -1219,3 +1219,42 @@ fn status_ends_quietly_when_its_reader_goes_away() {
         cdkit_testkit::assert_closed_stdout_is_a_normal_end(db.command(args), "db-migrate status");
     }
 }
+
+/// A statement MariaDB refuses as a whole changes nothing: when it is the first (or only)
+/// one of a migration, the migration did not apply. Exit 1 ("rolled back"), no in-progress
+/// row, and a fixed file applies. Errors 1364 (no default value) and 1901 (function not
+/// allowed in a generated column) are the ones seen on real projects. A refusal after a
+/// statement that ran stays half-applied (see
+/// `failed_first_statement_that_ran_is_half_applied_mariadb` for a first statement that ran).
+#[test]
+fn refused_first_statement_did_not_apply_mariadb() {
+    let db = Db::new(Kind::Mariadb);
+    db.tables(1..=1);
+    assert_eq!(code(&db.run(&["up"])), 0);
+    let cases = [
+        ("INSERT INTO t1 (name) VALUES ('no id');\n", "1364"),
+        (
+            "ALTER TABLE t1 ADD COLUMN r DOUBLE AS (RAND()) STORED;\nCREATE TABLE never (x INT);\n",
+            "1901",
+        ),
+    ];
+    for (sql, error) in cases {
+        db.write("0002_refused.up.sql", sql);
+        let out = db.run(&["up"]);
+        assert_eq!(code(&out), 1, "{sql}: {}", stderr(&out));
+        let line = last_line(&out);
+        assert!(
+            line.contains("apply 2 (refused) failed and was rolled back") && line.contains(error),
+            "{line}"
+        );
+        assert_eq!(db.history(), vec![(1, true)], "no in-progress row: {sql}");
+        assert!(!db.table_exists("never"));
+    }
+    db.write(
+        "0002_refused.up.sql",
+        "INSERT INTO t1 (id, name) VALUES (2, 'ok');\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
+}
