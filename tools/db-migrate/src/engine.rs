@@ -10,7 +10,7 @@ use cdkit::progress::Progress;
 
 use crate::checksum;
 use crate::driver::{self, Connect, Driver, ExecError};
-use crate::error::repair_command;
+use crate::error::{accept_command, repair_command};
 use crate::files::{self, Migration};
 use crate::history::{self, Applied};
 use crate::report::{Direction, Outcome, Report, Step, StepFailure};
@@ -122,7 +122,11 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
     let mut session = open(url, options, options.dry_run)?;
     let result = if options.dry_run {
         let history = session.history_or_empty()?;
-        status::check(Some(&files), &history, &session.url.redacted)?;
+        status::check(
+            Some((&files, &options.dir)),
+            &history,
+            &session.url.redacted,
+        )?;
         report.version_before = max_applied(&history);
         for m in pending(&files, &history, to) {
             report
@@ -135,7 +139,7 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
     } else {
         session.locked(options, |s| {
             let history = s.ensure_history()?;
-            status::check(Some(&files), &history, &s.url.redacted)?;
+            status::check(Some((&files, &options.dir)), &history, &s.url.redacted)?;
             report.version_before = max_applied(&history);
             let todo = pending(&files, &history, to);
             if let (Some(first), Some(top)) = (todo.first(), report.version_before) {
@@ -212,6 +216,7 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
                             version: h.version,
                             name: h.name.clone(),
                             file: format!("{:04}_{}.down.sql", h.version, h.name),
+                            accept: accept_command(url, &options.dir, &[h.version]),
                         })
                     }
                     Some(_) => {}
@@ -475,7 +480,11 @@ pub(crate) fn validate(url: Option<&str>, options: &Options) -> Result<usize, Er
         let url = url::parse(url)?;
         let mut session = open(url, options, true)?;
         let history = session.history_or_empty()?;
-        status::check(Some(&files), &history, &session.url.redacted)?;
+        status::check(
+            Some((&files, &options.dir)),
+            &history,
+            &session.url.redacted,
+        )?;
     }
     Ok(files.len())
 }

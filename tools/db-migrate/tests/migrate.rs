@@ -354,8 +354,14 @@ fn drift_is_detected(kind: Kind) {
     let out = db.run(&["validate"]);
     assert_eq!(code(&out), 2, "validate sees it too: {}", stderr(&out));
 
-    let out = db.run(&["repair", "--accept-checksum", "2"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The hint is a complete command: pasted into a shell elsewhere, it repairs.
+    let out = common::paste_hint(&line, "accept them with `");
+    assert_eq!(
+        code(&out),
+        0,
+        "the pasted hint failed: {line}\n{}",
+        stderr(&out)
+    );
     assert_eq!(code(&db.run(&["up"])), 0);
 
     // Deleted: exit 2 naming version 3.
@@ -1257,4 +1263,43 @@ fn refused_first_statement_did_not_apply_mariadb() {
     let out = db.run(&["up"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(db.history(), vec![(1, true), (2, true)]);
+}
+
+/// The drift hint carries the URL, password masked and quoted for the shell (`***` must not
+/// glob), and the directory: pasted as it is (the test server trusts loopback, so `***` is a
+/// password it accepts), it repairs.
+#[test]
+fn drift_hint_is_complete_and_masks_the_password_postgres() {
+    let db = Db::new(Kind::Postgres);
+    db.tables(1..=1);
+    let url = db.url.replace("postgres@", "postgres:S3cret-pw-xyz@");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .arg("--dir")
+            .arg(db.dir())
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run(&["up"])), 0);
+    db.write(
+        "0001_t1.up.sql",
+        "CREATE TABLE t1 (id BIGINT PRIMARY KEY);\n",
+    );
+    let out = run(&["up"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let line = last_line(&out);
+    let masked = db.url.replace("postgres@", "postgres:***@");
+    assert!(
+        line.contains(&format!(
+            "`db-migrate --database-url '{masked}' --dir {} repair --accept-checksum 1`",
+            db.dir().display()
+        )),
+        "{line}"
+    );
+    assert!(!stderr(&out).contains("S3cret-pw-xyz"), "{}", stderr(&out));
+    let out = common::paste_hint(&line, "accept them with `");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&run(&["up"])), 0);
 }

@@ -317,3 +317,33 @@ pub fn counts(path: &Path) -> cdkit_testkit::Counts {
     cdkit_testkit::assert_valid_junit(path);
     cdkit_testkit::python_junit_counts(path)
 }
+
+/// Run the command a message prints between backticks right after `marker`, as a user pasting
+/// it would: through `sh`, from `/`, with `db-migrate` on PATH and neither DATABASE_URL nor
+/// DB_MIGRATE_DIR set, so everything it needs must be on the line itself.
+pub fn paste_hint(message: &str, marker: &str) -> Output {
+    let start = message
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in: {message}"))
+        + marker.len();
+    let end = message[start..]
+        .find('`')
+        .unwrap_or_else(|| panic!("no closing backtick in: {message}"))
+        + start;
+    let bin_dir = Path::new(BIN).parent().expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(&message[start..end])
+        .current_dir("/")
+        .env("PATH", path)
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_MIGRATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
+}
