@@ -85,6 +85,36 @@ impl Session {
         }
     }
 
+    /// The history for a command that takes no lock. An in-progress mark whose run still
+    /// holds the lock is a live run, not a dead one: [`Error::Busy`] (exit 75, retry) instead
+    /// of the "failed or was killed" refusal. A run that ends between the two reads released
+    /// the lock after settling its mark, so the history is read again once the lock is free.
+    fn history_unlocked(&mut self) -> Result<Vec<Applied>, Error> {
+        let history = self.history_or_empty()?;
+        let Some(row) = history.iter().find(|r| !r.success) else {
+            return Ok(history);
+        };
+        if let Some(holder) = self.driver.lock_holder()? {
+            return Err(Error::Busy {
+                version: row.version,
+                name: row.name.clone(),
+                holder,
+            });
+        }
+        self.history_or_empty()
+    }
+
+    /// [`Session::history_unlocked`], refused on drift or an in-progress mark.
+    fn checked_unlocked(
+        &mut self,
+        files: &[Migration],
+        options: &Options,
+    ) -> Result<Vec<Applied>, Error> {
+        let history = self.history_unlocked()?;
+        status::check(Some((files, &options.dir)), &history, &self.url.redacted)?;
+        Ok(history)
+    }
+
     fn ensure_history(&mut self) -> Result<Vec<Applied>, Error> {
         if !self.driver.history_exists()? {
             self.driver.create_history()?;
@@ -121,12 +151,7 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
     let mut session = open(url, options, options.dry_run)?;
     let result = if options.dry_run {
-        let history = session.history_or_empty()?;
-        status::check(
-            Some((&files, &options.dir)),
-            &history,
-            &session.url.redacted,
-        )?;
+        let history = session.checked_unlocked(&files, options)?;
         report.version_before = max_applied(&history);
         for m in pending(&files, &history, to) {
             report
@@ -225,7 +250,7 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
             Ok(todo)
         };
     let result = if options.dry_run {
-        let history = session.history_or_empty()?;
+        let history = session.history_unlocked()?;
         let redacted = session.url.redacted.clone();
         let todo = plan(&mut report, &history, &redacted)?;
         for h in &todo {
@@ -478,13 +503,7 @@ pub(crate) fn validate(url: Option<&str>, options: &Options) -> Result<usize, Er
     let files = files::load(&options.dir)?;
     if let Some(url) = url {
         let url = url::parse(url)?;
-        let mut session = open(url, options, true)?;
-        let history = session.history_or_empty()?;
-        status::check(
-            Some((&files, &options.dir)),
-            &history,
-            &session.url.redacted,
-        )?;
+        open(url, options, true)?.checked_unlocked(&files, options)?;
     }
     Ok(files.len())
 }
@@ -498,7 +517,7 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
     let mut session = open(url, options, options.dry_run)?;
     if options.dry_run {
         // Reads only: no lock, no history table created.
-        let history = session.history_or_empty()?;
+        let history = session.history_unlocked()?;
         let writes = crate::repair::plan(action, &files, &history)?;
         let planned: Vec<String> = writes.iter().map(|w| w.describe()).collect();
         return Ok(format!(

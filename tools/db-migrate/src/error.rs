@@ -101,6 +101,20 @@ pub enum Error {
         repair: String,
     },
 
+    /// A command that takes no lock (`validate`, a dry run) found a migration in progress
+    /// while its run still holds the migration lock: it is being applied right now.
+    #[error("another run is in progress: version {version} ({name}) is being applied by {holder}; retry when it has finished")]
+    Busy {
+        version: i64,
+        name: String,
+        holder: String,
+    },
+
+    /// golang-migrate left its version dirty: a migration failed part-way under it, and
+    /// adopting would record a half-applied migration as done.
+    #[error("{table} says golang-migrate's version {version} is dirty (it failed part-way); nothing was adopted: inspect the database, finish or undo version {version} by hand, mark it clean (UPDATE {table} SET dirty = false, with the version that is really complete), then run adopt again")]
+    ForeignDirty { table: String, version: i64 },
+
     /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
     #[error(
         "interrupted by signal {signal} while waiting for the migration lock; nothing was changed"
@@ -181,9 +195,13 @@ impl ExitCoded for Error {
             | Error::NoDownSql { .. }
             | Error::EmptyDown { .. }
             | Error::Refused { .. } => Exit::Usage,
-            Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
+            Error::Connect { .. } | Error::LockTimeout { .. } | Error::Busy { .. } => {
+                Exit::TempFail
+            }
             Error::Database { .. } | Error::Failed { .. } => Exit::Failed,
-            Error::HalfApplied { .. } | Error::InProgress { .. } => Exit::NotRestored,
+            Error::HalfApplied { .. } | Error::InProgress { .. } | Error::ForeignDirty { .. } => {
+                Exit::NotRestored
+            }
             Error::Interrupted { signal, .. } | Error::Stopped { signal } => {
                 Exit::for_signal(*signal)
             }

@@ -350,6 +350,7 @@ fn error_junit(subject: &str, e: &Error) -> junit::Report {
         Error::Drift { .. } => ("drift", "drift"),
         Error::InProgress { .. } => ("in-progress", "half-applied"),
         Error::LockTimeout { .. } => ("lock", "lock-timeout"),
+        Error::Busy { .. } => ("lock", "in-progress"),
         Error::Connect { .. } => ("connect", "unreachable"),
         Error::Refused { .. } => ("connect", "refused"),
         Error::Stopped { .. } => ("lock", "interrupted"),

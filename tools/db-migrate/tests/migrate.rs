@@ -1303,3 +1303,39 @@ fn drift_hint_is_complete_and_masks_the_password_postgres() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(code(&run(&["up"])), 0);
 }
+
+/// While a healthy MariaDB `up` is applying a migration (its in-progress row written, its
+/// lock held), `validate` and `up --dry-run` say another run is in progress (exit 75, retry),
+/// not that an earlier run failed; once it has finished, both succeed.
+#[test]
+fn live_run_is_not_taken_for_a_dead_one_mariadb() {
+    let db = Db::new(Kind::Mariadb);
+    db.write(
+        "0001_slow.up.sql",
+        "CREATE TABLE slow (x INT);\nDO SLEEP(4);\nINSERT INTO slow VALUES (1);\n",
+    );
+    let runner = db.spawn(&["up"]);
+    let started = std::time::Instant::now();
+    while db.history() != vec![(1, false)] {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the run never marked version 1 in progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for args in [&["validate"][..], &["--dry-run", "up"][..]] {
+        let out = db.run(args);
+        assert_eq!(code(&out), 75, "{args:?}: {}", stderr(&out));
+        let line = last_line(&out);
+        assert!(
+            line.contains("another run is in progress") && line.contains("version 1 (slow)"),
+            "{args:?}: {line}"
+        );
+        assert!(!line.contains("failed or was killed"), "{line}");
+    }
+    let out = runner.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true)]);
+    assert_eq!(code(&db.run(&["validate"])), 0);
+    assert_eq!(code(&db.run(&["--dry-run", "up"])), 0);
+}

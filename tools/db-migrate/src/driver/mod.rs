@@ -70,6 +70,11 @@ pub trait Driver {
     /// Release the lock (also released when the connection closes).
     fn unlock(&mut self);
 
+    /// Who holds the migration lock when another session does (`None` when it is free or
+    /// ours), without taking it: how a command that takes no lock tells an in-progress mark
+    /// of a live run from one left by a dead run.
+    fn lock_holder(&mut self) -> Result<Option<String>, Error>;
+
     /// Whether the history table exists (read-only commands must not create it).
     fn history_exists(&mut self) -> Result<bool, Error>;
 

@@ -317,6 +317,17 @@ impl Driver for Mysql {
         self.describe_holder()
     }
 
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        let other: Option<Option<u64>> = self
+            .conn
+            .exec_first(
+                "SELECT IF(IS_USED_LOCK(?) = CONNECTION_ID(), NULL, IS_USED_LOCK(?))",
+                (self.lock_name.as_str(), self.lock_name.as_str()),
+            )
+            .map_err(|e| db_err("cannot look at the migration lock", e))?;
+        Ok(other.flatten().map(|_| self.describe_holder()))
+    }
+
     fn database(&self) -> String {
         self.database.clone()
     }

@@ -359,6 +359,23 @@ impl Driver for Postgres {
         self.describe_holder()
     }
 
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        let query = "SELECT count(*) FROM pg_locks l \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                     AND l.pid <> pg_backend_pid() \
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AND ((l.classid::bigint << 32) | l.objid::bigint) = $1";
+        let row = self
+            .client
+            .query_one(query, &[&LOCK_KEY])
+            .map_err(|e| db_err("cannot look at the migration lock", e))?;
+        Ok(if row.get::<_, i64>(0) > 0 {
+            Some(self.describe_holder())
+        } else {
+            None
+        })
+    }
+
     fn database(&self) -> String {
         self.database.clone()
     }

@@ -302,6 +302,19 @@ impl Driver for Sqlite {
         }
     }
 
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        // No lock file: no run has ever held it (and a read-only command must not create one).
+        if self.lock.is_some() || !self.lock_path.exists() {
+            return Ok(None);
+        }
+        if self.try_lock()? {
+            self.unlock();
+            Ok(None)
+        } else {
+            Ok(Some(self.holder()))
+        }
+    }
+
     fn holder(&mut self) -> String {
         format!(
             "{} (lock file {})",
