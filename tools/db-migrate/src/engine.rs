@@ -204,9 +204,10 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
 
 pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Report, Error> {
     let url = url::parse(url)?;
-    if target < 0 {
+    // -1 is "before every migration" when a project numbers its first one 0 (golang-migrate).
+    if target < -1 {
         return Err(Error::Usage(format!(
-            "--to {target}: a version is 0 or more"
+            "--to {target}: a version is 0 or more (-1: before every migration, version 0 included)"
         )));
     }
     let started = Instant::now();
@@ -538,13 +539,74 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
 pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Report, Error> {
     let url = url::parse(url)?;
     let files = files::load(&options.dir)?;
-    let adopted: Vec<&Migration> = files.iter().filter(|f| f.version <= version).collect();
-    if adopted.is_empty() {
+    if !files.iter().any(|f| f.version <= version) {
         return Err(Error::Usage(format!(
             "baseline {version}: no migration file in {} has version {version} or lower",
             options.dir.display()
         )));
     }
+    let what = format!("baseline {version}");
+    // No down SQL: nobody knows whether today's down file undoes what the database holds.
+    record_applied(url, options, &what, "baseline", false, |_| {
+        Ok(files.iter().filter(|f| f.version <= version).collect())
+    })
+}
+
+pub(crate) fn adopt(url: &str, table: &str, options: &Options) -> Result<Report, Error> {
+    crate::adopt::check_table_name(table)?;
+    let url = url::parse(url)?;
+    let files = files::load(&options.dir)?;
+    let mut source = None;
+    let what = format!("adopt from {table}");
+    let choose = |s: &mut Session| -> Result<Vec<&Migration>, Error> {
+        let kind = s.driver.kind();
+        let columns: Vec<String> = s
+            .driver
+            .query_text(&crate::adopt::columns_sql(kind, table))?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect();
+        if columns.is_empty() {
+            return Err(Error::Usage(format!(
+                "{table}: no such table in {}; nothing to adopt (golang-migrate and dbmate keep their history in {}; give --table if yours has another name)",
+                s.url.database,
+                crate::adopt::DEFAULT_TABLE
+            )));
+        }
+        let Some(found) = crate::adopt::source_of(&columns) else {
+            return Err(Error::Usage(format!(
+                "{table} has the columns {}: neither golang-migrate's (version, dirty) nor dbmate's (version); nothing was adopted",
+                columns.join(", ")
+            )));
+        };
+        source = Some(found);
+        let rows = s.driver.query_text(&crate::adopt::rows_sql(found, table))?;
+        let foreign = crate::adopt::interpret(found, table, &rows)?;
+        crate::adopt::select(&files, &foreign, &options.dir, table)
+    };
+    // The files are the ones the other tool ran, so their down SQL is what undoes them.
+    let report = record_applied(url, options, &what, "adopted", true, choose)?;
+    if let Some(source) = source {
+        tracing::info!(
+            "{what}: recorded {} migration(s) applied by {}; {table} is left as it was",
+            report.steps.len(),
+            source.name()
+        );
+    }
+    Ok(report)
+}
+
+/// Record migrations as applied without running them (`baseline`, `adopt`): in a database
+/// without history only, all rows in one transaction under the lock, or (dry run) only the
+/// plan. `choose` picks them once the history is known to be empty.
+fn record_applied<'a>(
+    url: DbUrl,
+    options: &Options,
+    what: &str,
+    by: &str,
+    store_down: bool,
+    mut choose: impl FnMut(&mut Session) -> Result<Vec<&'a Migration>, Error>,
+) -> Result<Report, Error> {
     let started = Instant::now();
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
     let without_history = |history: &[Applied]| {
@@ -552,25 +614,31 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
             return Ok(());
         }
         Err(Error::Usage(format!(
-            "baseline {version}: the database already has {} history row(s); baseline only adopts a database without history",
-            history.len()
+            "{what}: the database already has {} row(s) in {}; only a database without db-migrate history can be adopted",
+            history.len(),
+            history::TABLE
         )))
     };
     let mut session = open(url, options, options.dry_run)?;
     if options.dry_run {
         // Reads only: no lock, no history table created, no row written.
         without_history(&session.history_or_empty()?)?;
+        let adopted = choose(&mut session)?;
         for m in &adopted {
             report
                 .steps
                 .push(planned(m.version, &m.name, Direction::Up));
         }
-        report.version_after = adopted.last().map(|m| m.version);
+        report.version_after = adopted.iter().map(|m| m.version).max();
         report.elapsed = started.elapsed();
         return Ok(report);
     }
     session.locked(options, |s| {
-        without_history(&s.ensure_history()?)?;
+        without_history(&s.history_or_empty()?)?;
+        let adopted = choose(s)?;
+        if !s.driver.history_exists()? {
+            s.driver.create_history()?;
+        }
         // All rows or none: a failure half-way leaves no partial baseline behind.
         s.atomically(|s| {
             adopted.iter().try_for_each(|m| {
@@ -579,9 +647,9 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
                     name: m.name.clone(),
                     checksum: m.checksum.clone(),
                     checksum_algo: checksum::ALGORITHM.into(),
-                    down_sql: None,
+                    down_sql: if store_down { m.down_sql.clone() } else { None },
                     applied_at: history::now(),
-                    applied_by: format!("{} (baseline)", options.applied_by),
+                    applied_by: format!("{} ({by})", options.applied_by),
                     execution_ms: 0,
                     success: true,
                     release: options.release.clone(),

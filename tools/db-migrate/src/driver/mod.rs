@@ -108,6 +108,10 @@ pub trait Driver {
     /// Delete a row (a reverted migration, a cleared in-progress mark).
     fn delete_row(&mut self, version: i64) -> Result<(), Error>;
 
+    /// The rows of a query as text (`None` for NULL): reading another tool's history table
+    /// (`adopt`), whose column types differ between tools and databases.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error>;
+
     /// Run one statement that returns no rows (transaction control for [`Driver::begin`]).
     fn execute(&mut self, sql: &str) -> Result<(), Error>;
 

@@ -300,6 +300,19 @@ impl Driver for Mysql {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+        // The text protocol sends every value as bytes (or NULL).
+        let rows: Vec<Row> = self.conn.query(sql).map_err(|e| db_err(sql, e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| get::<Option<String>>(r, i).flatten())
+                    .collect()
+            })
+            .collect())
+    }
+
     fn execute(&mut self, sql: &str) -> Result<(), Error> {
         self.conn.query_drop(sql).map_err(|e| db_err(sql, e))
     }

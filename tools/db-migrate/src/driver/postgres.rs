@@ -342,6 +342,22 @@ impl Driver for Postgres {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+        // The simple query protocol returns every value as text.
+        let messages = self.client.simple_query(sql).map_err(|e| db_err(sql, e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
     fn execute(&mut self, sql: &str) -> Result<(), Error> {
         self.client.batch_execute(sql).map_err(|e| db_err(sql, e))
     }
