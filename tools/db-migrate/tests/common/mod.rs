@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 pub const BIN: &str = env!("CARGO_BIN_EXE_db-migrate");
 pub const PG_PORT: &str = "54329";
 pub const MY_PORT: &str = "33069";
+/// How the PostgreSQL clients (psql, pg_dump) reach the test server.
+pub const PG_CONNECT: [&str; 6] = ["-h", "127.0.0.1", "-p", PG_PORT, "-U", "postgres"];
 
 /// The three databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,20 +158,9 @@ impl Db {
                 .arg(sql)
                 .output(),
             Kind::Postgres => Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-At",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    PG_PORT,
-                    "-U",
-                    "postgres",
-                    "-d",
-                ])
+                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
+                .args(PG_CONNECT)
+                .arg("-d")
                 .arg(&self.name)
                 .arg("-c")
                 .arg(sql)
