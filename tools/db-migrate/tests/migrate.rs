@@ -1328,7 +1328,7 @@ fn live_run_is_not_taken_for_a_dead_one_mariadb() {
     let db = Db::new(Kind::Mariadb);
     db.write(
         "0001_slow.up.sql",
-        "CREATE TABLE slow (x INT);\nDO SLEEP(4);\nINSERT INTO slow VALUES (1);\n",
+        "CREATE TABLE slow (x INT);\nDO SLEEP(6);\nINSERT INTO slow VALUES (1);\n",
     );
     let runner = db.spawn(&["up"]);
     let started = std::time::Instant::now();

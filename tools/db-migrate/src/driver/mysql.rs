@@ -118,8 +118,9 @@ fn rejected_before_running(e: &mysql::Error) -> bool {
 /// DDL is atomic since 10.6 (a refused `ALTER` or `CREATE`, errors such as 1364 "no default
 /// value" or 1901 "function cannot be used in a generated column", leaves nothing behind). The
 /// exceptions are statements that act on several objects one after the other (`DROP TABLE a,
-/// missing` drops `a`, then fails with 1051) and compound statements (`BEGIN NOT ATOMIC … END`,
-/// `CALL`), whose earlier inner statements stay committed. Tables of a non-transactional engine
+/// missing` drops `a`, then fails with 1051; `CREATE USER new, existing` creates `new`, then
+/// fails with 1396) and compound statements (`BEGIN NOT ATOMIC … END`, `CALL`), whose earlier
+/// inner statements stay committed. Tables of a non-transactional engine
 /// (MyISAM, Aria) keep the rows written before a failure; that is not detected here.
 fn may_have_changed_alone(statement: &str, e: &mysql::Error) -> bool {
     if rejected_before_running(e) {
@@ -128,7 +129,13 @@ fn may_have_changed_alone(statement: &str, e: &mysql::Error) -> bool {
     let text = without_leading_comments(statement).to_ascii_uppercase();
     let words: Vec<&str> = text.split_whitespace().take(3).collect();
     match words.as_slice() {
-        ["DROP", ..] => text.contains(','),
+        // One object after another: `DROP TABLE a, b`, `DROP USER`, `GRANT … TO u1, u2`.
+        ["DROP", ..]
+        | ["GRANT", ..]
+        | ["REVOKE", ..]
+        | ["CREATE", "USER", ..]
+        | ["CREATE", "ROLE", ..]
+        | ["RENAME", "USER", ..] => text.contains(','),
         ["BEGIN", "NOT", "ATOMIC"] | ["CALL", ..] => true,
         _ => false,
     }
@@ -381,6 +388,14 @@ mod tests {
         assert!(!may_have_changed_alone(
             "DROP TABLE a, b",
             &server_error(1064)
+        ));
+        assert!(may_have_changed_alone(
+            "CREATE USER a@localhost, b@localhost",
+            &server_error(1396)
+        ));
+        assert!(!may_have_changed_alone(
+            "ALTER TABLE t ADD a INT, ADD b INT",
+            &server_error(1364)
         ));
     }
 }
