@@ -10,7 +10,7 @@ use cdkit::progress::Progress;
 
 use crate::checksum;
 use crate::driver::{self, Connect, Driver, ExecError};
-use crate::error::repair_command;
+use crate::error::{accept_command, repair_command};
 use crate::files::{self, Migration};
 use crate::history::{self, Applied};
 use crate::report::{Direction, Outcome, Report, Step, StepFailure};
@@ -85,6 +85,36 @@ impl Session {
         }
     }
 
+    /// The history for a command that takes no lock. An in-progress mark whose run still
+    /// holds the lock is a live run, not a dead one: [`Error::Busy`] (exit 75, retry) instead
+    /// of the "failed or was killed" refusal. A run that ends between the two reads released
+    /// the lock after settling its mark, so the history is read again once the lock is free.
+    fn history_unlocked(&mut self) -> Result<Vec<Applied>, Error> {
+        let history = self.history_or_empty()?;
+        let Some(row) = history.iter().find(|r| !r.success) else {
+            return Ok(history);
+        };
+        if let Some(holder) = self.driver.lock_holder()? {
+            return Err(Error::Busy {
+                version: row.version,
+                name: row.name.clone(),
+                holder,
+            });
+        }
+        self.history_or_empty()
+    }
+
+    /// [`Session::history_unlocked`], refused on drift or an in-progress mark.
+    fn checked_unlocked(
+        &mut self,
+        files: &[Migration],
+        options: &Options,
+    ) -> Result<Vec<Applied>, Error> {
+        let history = self.history_unlocked()?;
+        status::check(Some((files, &options.dir)), &history, &self.url.redacted)?;
+        Ok(history)
+    }
+
     fn ensure_history(&mut self) -> Result<Vec<Applied>, Error> {
         if !self.driver.history_exists()? {
             self.driver.create_history()?;
@@ -121,8 +151,7 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
     let mut session = open(url, options, options.dry_run)?;
     let result = if options.dry_run {
-        let history = session.history_or_empty()?;
-        status::check(Some(&files), &history, &session.url.redacted)?;
+        let history = session.checked_unlocked(&files, options)?;
         report.version_before = max_applied(&history);
         for m in pending(&files, &history, to) {
             report
@@ -135,7 +164,7 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
     } else {
         session.locked(options, |s| {
             let history = s.ensure_history()?;
-            status::check(Some(&files), &history, &s.url.redacted)?;
+            status::check(Some((&files, &options.dir)), &history, &s.url.redacted)?;
             report.version_before = max_applied(&history);
             let todo = pending(&files, &history, to);
             if let (Some(first), Some(top)) = (todo.first(), report.version_before) {
@@ -175,9 +204,10 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
 
 pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Report, Error> {
     let url = url::parse(url)?;
-    if target < 0 {
+    // -1 is "before every migration" when a project numbers its first one 0 (golang-migrate).
+    if target < -1 {
         return Err(Error::Usage(format!(
-            "--to {target}: a version is 0 or more"
+            "--to {target}: a version is 0 or more (-1: before every migration, version 0 included)"
         )));
     }
     let started = Instant::now();
@@ -212,6 +242,7 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
                             version: h.version,
                             name: h.name.clone(),
                             file: format!("{:04}_{}.down.sql", h.version, h.name),
+                            accept: accept_command(url, &options.dir, &[h.version]),
                         })
                     }
                     Some(_) => {}
@@ -220,7 +251,7 @@ pub(crate) fn down_to(url: &str, target: i64, options: &Options) -> Result<Repor
             Ok(todo)
         };
     let result = if options.dry_run {
-        let history = session.history_or_empty()?;
+        let history = session.history_unlocked()?;
         let redacted = session.url.redacted.clone();
         let todo = plan(&mut report, &history, &redacted)?;
         for h in &todo {
@@ -473,9 +504,7 @@ pub(crate) fn validate(url: Option<&str>, options: &Options) -> Result<usize, Er
     let files = files::load(&options.dir)?;
     if let Some(url) = url {
         let url = url::parse(url)?;
-        let mut session = open(url, options, true)?;
-        let history = session.history_or_empty()?;
-        status::check(Some(&files), &history, &session.url.redacted)?;
+        open(url, options, true)?.checked_unlocked(&files, options)?;
     }
     Ok(files.len())
 }
@@ -489,7 +518,7 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
     let mut session = open(url, options, options.dry_run)?;
     if options.dry_run {
         // Reads only: no lock, no history table created.
-        let history = session.history_or_empty()?;
+        let history = session.history_unlocked()?;
         let writes = crate::repair::plan(action, &files, &history)?;
         let planned: Vec<String> = writes.iter().map(|w| w.describe()).collect();
         return Ok(format!(
@@ -510,13 +539,74 @@ pub(crate) fn repair(url: &str, action: &RepairAction, options: &Options) -> Res
 pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Report, Error> {
     let url = url::parse(url)?;
     let files = files::load(&options.dir)?;
-    let adopted: Vec<&Migration> = files.iter().filter(|f| f.version <= version).collect();
-    if adopted.is_empty() {
+    if !files.iter().any(|f| f.version <= version) {
         return Err(Error::Usage(format!(
             "baseline {version}: no migration file in {} has version {version} or lower",
             options.dir.display()
         )));
     }
+    let what = format!("baseline {version}");
+    // No down SQL: nobody knows whether today's down file undoes what the database holds.
+    record_applied(url, options, &what, "baseline", false, |_| {
+        Ok(files.iter().filter(|f| f.version <= version).collect())
+    })
+}
+
+pub(crate) fn adopt(url: &str, table: &str, options: &Options) -> Result<Report, Error> {
+    crate::adopt::check_table_name(table)?;
+    let url = url::parse(url)?;
+    let files = files::load(&options.dir)?;
+    let mut source = None;
+    let what = format!("adopt from {table}");
+    let choose = |s: &mut Session| -> Result<Vec<&Migration>, Error> {
+        let kind = s.driver.kind();
+        let columns: Vec<String> = s
+            .driver
+            .query_text(&crate::adopt::columns_sql(kind, table))?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect();
+        if columns.is_empty() {
+            return Err(Error::Usage(format!(
+                "{table}: no such table in {}; nothing to adopt (golang-migrate and dbmate keep their history in {}; give --table if yours has another name)",
+                s.url.database,
+                crate::adopt::DEFAULT_TABLE
+            )));
+        }
+        let Some(found) = crate::adopt::source_of(&columns) else {
+            return Err(Error::Usage(format!(
+                "{table} has the columns {}: neither golang-migrate's (version, dirty) nor dbmate's (version); nothing was adopted",
+                columns.join(", ")
+            )));
+        };
+        source = Some(found);
+        let rows = s.driver.query_text(&crate::adopt::rows_sql(found, table))?;
+        let foreign = crate::adopt::interpret(found, table, &rows)?;
+        crate::adopt::select(&files, &foreign, &options.dir, table)
+    };
+    // The files are the ones the other tool ran, so their down SQL is what undoes them.
+    let report = record_applied(url, options, &what, "adopted", true, choose)?;
+    if let Some(source) = source {
+        tracing::info!(
+            "{what}: recorded {} migration(s) applied by {}; {table} is left as it was",
+            report.steps.len(),
+            source.name()
+        );
+    }
+    Ok(report)
+}
+
+/// Record migrations as applied without running them (`baseline`, `adopt`): in a database
+/// without history only, all rows in one transaction under the lock, or (dry run) only the
+/// plan. `choose` picks them once the history is known to be empty.
+fn record_applied<'a>(
+    url: DbUrl,
+    options: &Options,
+    what: &str,
+    by: &str,
+    store_down: bool,
+    mut choose: impl FnMut(&mut Session) -> Result<Vec<&'a Migration>, Error>,
+) -> Result<Report, Error> {
     let started = Instant::now();
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
     let without_history = |history: &[Applied]| {
@@ -524,25 +614,31 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
             return Ok(());
         }
         Err(Error::Usage(format!(
-            "baseline {version}: the database already has {} history row(s); baseline only adopts a database without history",
-            history.len()
+            "{what}: the database already has {} row(s) in {}; only a database without db-migrate history can be adopted",
+            history.len(),
+            history::TABLE
         )))
     };
     let mut session = open(url, options, options.dry_run)?;
     if options.dry_run {
         // Reads only: no lock, no history table created, no row written.
         without_history(&session.history_or_empty()?)?;
+        let adopted = choose(&mut session)?;
         for m in &adopted {
             report
                 .steps
                 .push(planned(m.version, &m.name, Direction::Up));
         }
-        report.version_after = adopted.last().map(|m| m.version);
+        report.version_after = adopted.iter().map(|m| m.version).max();
         report.elapsed = started.elapsed();
         return Ok(report);
     }
     session.locked(options, |s| {
-        without_history(&s.ensure_history()?)?;
+        without_history(&s.history_or_empty()?)?;
+        let adopted = choose(s)?;
+        if !s.driver.history_exists()? {
+            s.driver.create_history()?;
+        }
         // All rows or none: a failure half-way leaves no partial baseline behind.
         s.atomically(|s| {
             adopted.iter().try_for_each(|m| {
@@ -551,9 +647,9 @@ pub(crate) fn baseline(url: &str, version: i64, options: &Options) -> Result<Rep
                     name: m.name.clone(),
                     checksum: m.checksum.clone(),
                     checksum_algo: checksum::ALGORITHM.into(),
-                    down_sql: None,
+                    down_sql: if store_down { m.down_sql.clone() } else { None },
                     applied_at: history::now(),
-                    applied_by: format!("{} (baseline)", options.applied_by),
+                    applied_by: format!("{} ({by})", options.applied_by),
                     execution_ms: 0,
                     success: true,
                     release: options.release.clone(),

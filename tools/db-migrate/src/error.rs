@@ -2,7 +2,7 @@
 //! contract (CONVENTIONS §1), so that the binary, the `rollback` tool and tests agree on what
 //! happened. Messages never contain a password: URLs are redacted before they are stored here.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cdkit::exit::{Exit, ExitCoded};
@@ -27,8 +27,9 @@ pub enum Error {
     BadMigration { path: PathBuf, problem: String },
 
     /// Applied migrations whose files changed or disappeared since they were applied.
-    #[error("{}; fix the files, or accept them with {}", join_drift(.items), repair_hint(.items))]
-    Drift { items: Vec<Drift> },
+    /// `accept` is the complete `repair --accept-checksum` command (URL redacted).
+    #[error("{}; fix the files, or accept them with `{accept}`", join_drift(.items))]
+    Drift { items: Vec<Drift>, accept: String },
 
     /// `down` would revert a migration that has no stored down SQL (none shipped when it was
     /// applied, or it was adopted by `baseline`).
@@ -37,11 +38,13 @@ pub enum Error {
 
     /// `down` would revert a migration whose stored down SQL has no statements (a down file of
     /// only comments, such as `new`'s template): reporting it "reverted" would be a lie.
-    #[error("cannot revert version {version} ({name}): its down file {file} had no statements (only comments or whitespace) when it was applied; write the SQL that undoes it (`SELECT 1;` for an intentional no-op) and store it with `db-migrate repair --accept-checksum {version}`, or choose a target of {version} or higher")]
+    #[error("cannot revert version {version} ({name}): its down file {file} had no statements (only comments or whitespace) when it was applied; write the SQL that undoes it (`SELECT 1;` for an intentional no-op) and store it with `{accept}`, or choose a target of {version} or higher")]
     EmptyDown {
         version: i64,
         name: String,
         file: String,
+        /// The complete `repair --accept-checksum` command (URL redacted).
+        accept: String,
     },
 
     /// The database is unreachable before anything was changed; safe to retry.
@@ -98,6 +101,20 @@ pub enum Error {
         repair: String,
     },
 
+    /// A command that takes no lock (`validate`, a dry run) found a migration in progress
+    /// while its run still holds the migration lock: it is being applied right now.
+    #[error("another run is in progress: version {version} ({name}) is being applied by {holder}; retry when it has finished")]
+    Busy {
+        version: i64,
+        name: String,
+        holder: String,
+    },
+
+    /// golang-migrate left its version dirty: a migration failed part-way under it, and
+    /// adopting would record a half-applied migration as done.
+    #[error("{table} says golang-migrate's version {version} is dirty (it failed part-way); nothing was adopted: inspect the database, finish or undo version {version} by hand, mark it clean (UPDATE {table} SET dirty = false, with the version that is really complete), then run adopt again")]
+    ForeignDirty { table: String, version: i64 },
+
     /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
     #[error(
         "interrupted by signal {signal} while waiting for the migration lock; nothing was changed"
@@ -139,11 +156,6 @@ fn join_drift(items: &[Drift]) -> String {
         .join("; ")
 }
 
-fn repair_hint(items: &[Drift]) -> String {
-    let versions: Vec<String> = items.iter().map(|d| d.version.to_string()).collect();
-    format!("db-migrate repair --accept-checksum {}", versions.join(","))
-}
-
 impl Error {
     /// The partial report of a run that failed part-way (what was applied or reverted before
     /// the failure), for JUnit and for callers such as `rollback`.
@@ -183,9 +195,13 @@ impl ExitCoded for Error {
             | Error::NoDownSql { .. }
             | Error::EmptyDown { .. }
             | Error::Refused { .. } => Exit::Usage,
-            Error::Connect { .. } | Error::LockTimeout { .. } => Exit::TempFail,
+            Error::Connect { .. } | Error::LockTimeout { .. } | Error::Busy { .. } => {
+                Exit::TempFail
+            }
             Error::Database { .. } | Error::Failed { .. } => Exit::Failed,
-            Error::HalfApplied { .. } | Error::InProgress { .. } => Exit::NotRestored,
+            Error::HalfApplied { .. } | Error::InProgress { .. } | Error::ForeignDirty { .. } => {
+                Exit::NotRestored
+            }
             Error::Interrupted { signal, .. } | Error::Stopped { signal } => {
                 Exit::for_signal(*signal)
             }
@@ -193,11 +209,36 @@ impl ExitCoded for Error {
     }
 }
 
+/// A db-migrate command line that can be pasted as it is: the database URL (passwords already
+/// masked, so the reader puts theirs back), the migrations directory when the command reads
+/// files, then `args`; every word quoted for the shell (`***` must not glob).
+pub(crate) fn command(url: &str, dir: Option<&Path>, args: &str) -> String {
+    let mut line = format!("db-migrate --database-url {}", cdkit::ssh::shell_quote(url));
+    if let Some(dir) = dir {
+        line.push_str(" --dir ");
+        line.push_str(&cdkit::ssh::shell_quote(&dir.to_string_lossy()));
+    }
+    line.push(' ');
+    line.push_str(args);
+    line
+}
+
+/// The command that accepts the current files of `versions` (drift, an empty stored down).
+pub(crate) fn accept_command(url: &str, dir: &Path, versions: &[i64]) -> String {
+    let versions: Vec<String> = versions.iter().map(i64::to_string).collect();
+    command(
+        url,
+        Some(dir),
+        &format!("repair --accept-checksum {}", versions.join(",")),
+    )
+}
+
 /// The exact `repair` commands for an in-progress mark, as printed in errors: run it again
 /// after undoing its partial changes, or record it as applied after finishing it by hand.
 pub(crate) fn repair_command(url: &str, version: i64) -> String {
     format!(
-        "`db-migrate --database-url {url} repair --clear-in-progress {version}` (to run it again) \
-         or `db-migrate --database-url {url} repair --mark-applied {version}` (if you completed it by hand)"
+        "`{}` (to run it again) or `{}` (if you completed it by hand)",
+        command(url, None, &format!("repair --clear-in-progress {version}")),
+        command(url, None, &format!("repair --mark-applied {version}")),
     )
 }

@@ -1,7 +1,16 @@
-//! The migrations directory: `NNNN_name.up.sql` plus an optional `NNNN_name.down.sql` (the
-//! sqlx/golang-migrate layout, so existing projects adopt it without renaming). Everything is
-//! checked before a connection is opened: a malformed name, a duplicate version or a down file
-//! without its up file is bad input (exit 2) and nothing runs.
+//! The migrations directory, in the layouts other tools use, so an existing project adopts
+//! db-migrate without renaming a file:
+//!
+//! - golang-migrate and sqlx (reversible): `VERSION_NAME.up.sql` plus an optional
+//!   `VERSION_NAME.down.sql`, golang-migrate's whole rule `^[0-9]+_.*\.(up|down)\.sql$` (dots
+//!   in the name, such as `0002_1.7.0_schema`, and version 0 included);
+//! - dbmate: one `VERSION_NAME.sql` with a `-- migrate:up` and an optional `-- migrate:down`
+//!   section (`-- migrate:up transaction:false` runs it outside a transaction);
+//! - sqlx (simple): one `VERSION_NAME.sql` without those markers, up only.
+//!
+//! Everything is checked before a connection is opened: a malformed name, a duplicate version
+//! (also across layouts: `1_a.sql` next to `1_a.up.sql` is ambiguous) or a down file without its
+//! up file is bad input (exit 2) and nothing runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,17 +21,23 @@ use crate::Error;
 /// The first-line directive that opts a migration out of the wrapping transaction.
 pub const NO_TRANSACTION: &str = "-- no-transaction";
 
+/// dbmate's section markers, each on a line of its own.
+const DBMATE_UP: &str = "-- migrate:up";
+const DBMATE_DOWN: &str = "-- migrate:down";
+
 /// One migration as found on disk.
 #[derive(Debug, Clone)]
 pub struct Migration {
     pub version: i64,
     pub name: String,
+    /// The file holding the up SQL (the `.up.sql` file, or the single dbmate/sqlx file).
     pub up_path: PathBuf,
     pub up_sql: String,
     pub down_sql: Option<String>,
-    /// Checksum of the up file ([`checksum::ALGORITHM`]).
+    /// Checksum of the up SQL ([`checksum::ALGORITHM`]).
     pub checksum: String,
-    /// False when the up file starts with `-- no-transaction`.
+    /// False when the up SQL starts with `-- no-transaction` (or dbmate's
+    /// `-- migrate:up transaction:false`).
     pub transactional: bool,
 }
 
@@ -40,21 +55,28 @@ pub fn is_transactional(sql: &str) -> bool {
     first != NO_TRANSACTION
 }
 
-/// Which half of a migration a file holds.
+/// Which layout a file belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Half {
+    /// `.up.sql` (golang-migrate, sqlx reversible).
     Up,
+    /// `.down.sql`.
     Down,
+    /// `VERSION_NAME.sql`: dbmate sections, or a sqlx simple migration.
+    Single,
 }
+
+const EXPECTED: &str =
+    "expected VERSION_NAME.up.sql / VERSION_NAME.down.sql (golang-migrate, sqlx) or VERSION_NAME.sql (dbmate, sqlx), VERSION being digits";
 
 /// Split `0003_add_users.up.sql` into (3, "add_users", Up); `Err` names the problem.
 fn parse_name(file: &str) -> Result<(i64, String, Half), String> {
-    const EXPECTED: &str =
-        "expected NNNN_name.up.sql or NNNN_name.down.sql (name: letters, digits, _ or -)";
     let (stem, half) = if let Some(stem) = file.strip_suffix(".up.sql") {
         (stem, Half::Up)
     } else if let Some(stem) = file.strip_suffix(".down.sql") {
         (stem, Half::Down)
+    } else if let Some(stem) = file.strip_suffix(".sql") {
+        (stem, Half::Single)
     } else {
         return Err(format!("malformed migration file name: {EXPECTED}"));
     };
@@ -66,29 +88,29 @@ fn parse_name(file: &str) -> Result<(i64, String, Half), String> {
             "malformed migration file name: the version {digits:?} is not a number; {EXPECTED}"
         ));
     }
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(format!(
-            "malformed migration file name: the name {name:?} is not letters, digits, _ or -; {EXPECTED}"
-        ));
-    }
     let version: i64 = digits
         .parse()
-        .map_err(|_| format!("the version {digits} is too large"))?;
-    if version == 0 {
-        return Err(
-            "version 0 is reserved (`down --to 0` means before every migration); start at 1".into(),
-        );
-    }
+        .map_err(|_| format!("the version {digits} is too large (at most {})", i64::MAX))?;
     Ok((version, name.to_string(), half))
 }
 
-/// The migration files of `dir` by version: (name, up file, down file), names and pairs
-/// checked, contents not read.
-type Scanned = BTreeMap<i64, (String, PathBuf, Option<PathBuf>)>;
+/// The files of one version: the up SQL's file and its layout, and a separate down file.
+#[derive(Debug, Clone)]
+struct Found {
+    name: String,
+    up: PathBuf,
+    half: Half,
+    down: Option<PathBuf>,
+}
+
+/// The migration files of `dir` by version, names and pairs checked, contents not read.
+type Scanned = BTreeMap<i64, Found>;
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
 
 fn scan(dir: &Path) -> Result<Scanned, Error> {
     let bad = |path: &Path, problem: String| Error::BadMigration {
@@ -97,11 +119,17 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
     };
     let entries = std::fs::read_dir(dir)
         .map_err(|e| bad(dir, format!("cannot read the migrations directory: {}", e)))?;
-    let mut ups: BTreeMap<i64, (String, PathBuf)> = BTreeMap::new();
+    let mut ups: BTreeMap<i64, (String, PathBuf, Half)> = BTreeMap::new();
     let mut downs: BTreeMap<i64, (String, PathBuf)> = BTreeMap::new();
+    let mut paths: Vec<PathBuf> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| bad(dir, format!("cannot list: {e}")))?;
-        let path = entry.path();
+        paths.push(entry.path());
+    }
+    // Sorted, so that which of two clashing files is named first does not depend on the
+    // directory's order on disk.
+    paths.sort();
+    for path in paths {
         let Some(file) = path
             .file_name()
             .and_then(|f| f.to_str())
@@ -114,20 +142,33 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
             continue;
         }
         let (version, name, half) = parse_name(&file).map_err(|p| bad(&path, p))?;
-        let map = match half {
-            Half::Up => &mut ups,
-            Half::Down => &mut downs,
+        let clash = match half {
+            Half::Down => downs.get(&version).map(|(_, p)| p.clone()),
+            _ => ups.get(&version).map(|(_, p, _)| p.clone()),
         };
-        if let Some((_, other)) = map.get(&version) {
-            return Err(bad(
-                &path,
+        if let Some(other) = clash {
+            let other_half = parse_name(&file_name(&other)).map(|(_, _, h)| h).ok();
+            let problem = if other_half == Some(half) {
                 format!(
                     "duplicate version {version}: {} has it too; give each migration its own number",
                     other.display()
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "ambiguous version {version}: {} holds it in another layout (a dbmate/sqlx single file and a golang-migrate .up.sql); keep one of them",
+                    other.display()
+                )
+            };
+            return Err(bad(&path, problem));
         }
-        map.insert(version, (name, path));
+        match half {
+            Half::Down => {
+                downs.insert(version, (name, path));
+            }
+            _ => {
+                ups.insert(version, (name, path, half));
+            }
+        }
     }
     for (version, (name, path)) in &downs {
         match ups.get(version) {
@@ -137,7 +178,16 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
                     format!("down migration without an up migration {version:04}_{name}.up.sql"),
                 ))
             }
-            Some((up_name, _)) if up_name != name => {
+            Some((_, up, Half::Single)) => {
+                return Err(bad(
+                    path,
+                    format!(
+                        "ambiguous version {version}: {} is a single-file migration (dbmate/sqlx), which cannot take a .down.sql; use its -- migrate:down section or rename it to .up.sql",
+                        up.display()
+                    ),
+                ))
+            }
+            Some((up_name, _, _)) if up_name != name => {
                 return Err(bad(
                     path,
                     format!(
@@ -150,11 +200,64 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
     }
     Ok(ups
         .into_iter()
-        .map(|(version, (name, up))| {
+        .map(|(version, (name, up, half))| {
             let down = downs.remove(&version).map(|(_, p)| p);
-            (version, (name, up, down))
+            (
+                version,
+                Found {
+                    name,
+                    up,
+                    half,
+                    down,
+                },
+            )
         })
         .collect())
+}
+
+/// A dbmate file split into (up SQL, down SQL, transactional), or `None` when the file has no
+/// `-- migrate:up` line (then it is a sqlx simple migration, all of it up SQL). The markers'
+/// lines themselves are left out; an option `transaction:false` on the up marker runs the
+/// migration outside a transaction, as dbmate does.
+fn dbmate_sections(text: &str) -> Result<Option<(String, Option<String>, bool)>, String> {
+    let is_marker = |line: &str, marker: &str| {
+        let line = line.trim_end();
+        line == marker || line.starts_with(&format!("{marker} "))
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let ups: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_marker(lines[i], DBMATE_UP))
+        .collect();
+    let downs: Vec<usize> = (0..lines.len())
+        .filter(|&i| is_marker(lines[i], DBMATE_DOWN))
+        .collect();
+    let up = match (ups.as_slice(), downs.as_slice()) {
+        ([], []) => return Ok(None),
+        ([], _) => return Err(format!("a {DBMATE_DOWN} section without a {DBMATE_UP} section")),
+        ([up], []) | ([up], [_]) => *up,
+        _ => {
+            return Err(format!(
+                "more than one {DBMATE_UP} or {DBMATE_DOWN} section; db-migrate takes one of each per file"
+            ))
+        }
+    };
+    if let Some(&down) = downs.first() {
+        if down < up {
+            return Err(format!(
+                "the {DBMATE_DOWN} section comes before {DBMATE_UP}"
+            ));
+        }
+    }
+    if lines[..up].iter().any(|l| !crate::split::is_blank(l)) {
+        return Err(format!("SQL before the {DBMATE_UP} line"));
+    }
+    let end = downs.first().copied().unwrap_or(lines.len());
+    let up_sql: String = lines[up + 1..end].concat();
+    let down_sql = downs.first().map(|&d| lines[d + 1..].concat());
+    let transactional = !lines[up]
+        .split_whitespace()
+        .any(|option| option == "transaction:false");
+    Ok(Some((up_sql, down_sql, transactional)))
 }
 
 /// Read every migration in `dir`, sorted by version.
@@ -165,24 +268,37 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
     };
     let scanned = scan(dir)?;
     let mut out = Vec::with_capacity(scanned.len());
-    for (version, (name, up_path, down_path)) in scanned {
-        let up_sql = read_sql(&up_path)?;
+    for (version, found) in scanned {
+        let text = read_sql(&found.up)?;
+        let (up_sql, down_sql, transactional) = match found.half {
+            Half::Single => match dbmate_sections(&text).map_err(|p| bad(&found.up, p))? {
+                Some(sections) => sections,
+                None => {
+                    let transactional = is_transactional(&text);
+                    (text, None, transactional)
+                }
+            },
+            _ => {
+                let down_sql = match &found.down {
+                    Some(p) => Some(read_sql(p)?),
+                    None => None,
+                };
+                let transactional = is_transactional(&text);
+                (text, down_sql, transactional)
+            }
+        };
         if crate::split::is_blank(&up_sql) {
             return Err(bad(
-                &up_path,
+                &found.up,
                 "the migration is empty (only whitespace or comments)".into(),
             ));
         }
-        let down_sql = match down_path {
-            Some(p) => Some(read_sql(&p)?),
-            None => None,
-        };
         out.push(Migration {
             version,
             checksum: checksum::checksum(&up_sql),
-            transactional: is_transactional(&up_sql),
-            name,
-            up_path,
+            transactional,
+            name: found.name,
+            up_path: found.up,
             up_sql,
             down_sql,
         });
@@ -217,8 +333,10 @@ pub fn next_version(dir: &Path) -> Result<(i64, usize), Error> {
     };
     let width = scanned
         .values()
-        .filter_map(|(_, up, _)| {
-            up.file_name()
+        .filter_map(|found| {
+            found
+                .up
+                .file_name()
                 .and_then(|f| f.to_str())
                 .and_then(|f| f.split_once('_'))
                 .map(|(d, _)| d.len())
@@ -244,24 +362,60 @@ mod tests {
             parse_name("12_x-y.down.sql").unwrap(),
             (12, "x-y".into(), Half::Down)
         );
+        // golang-migrate's whole rule: dots in the name and version 0 (harbor, flipt).
+        assert_eq!(
+            parse_name("0002_1.7.0_schema.up.sql").unwrap(),
+            (2, "1.7.0_schema".into(), Half::Up)
+        );
+        assert_eq!(
+            parse_name("0_initial.up.sql").unwrap(),
+            (0, "initial".into(), Half::Up)
+        );
+        assert_eq!(
+            parse_name("20240101120000_create_users.sql").unwrap(),
+            (20240101120000, "create_users".into(), Half::Single)
+        );
         assert!(parse_name("V1__init.sql")
             .unwrap_err()
-            .contains("malformed"));
+            .contains("not a number"));
         assert!(parse_name("0001-init.up.sql")
             .unwrap_err()
             .contains("malformed"));
         assert!(parse_name("abc_init.up.sql")
             .unwrap_err()
             .contains("not a number"));
-        assert!(parse_name("0001_in it.up.sql")
-            .unwrap_err()
-            .contains("letters"));
-        assert!(parse_name("0000_zero.up.sql")
-            .unwrap_err()
-            .contains("reserved"));
         assert!(parse_name("99999999999999999999_big.up.sql")
             .unwrap_err()
             .contains("too large"));
+    }
+
+    #[test]
+    fn dbmate_sections_split_up_and_down() {
+        let (up, down, tx) = dbmate_sections(
+            "-- migrate:up\nCREATE TABLE a (x INT);\n\n-- migrate:down\nDROP TABLE a;\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(up, "CREATE TABLE a (x INT);\n\n");
+        assert_eq!(down.as_deref(), Some("DROP TABLE a;\n"));
+        assert!(tx);
+        let (_, down, tx) = dbmate_sections("-- migrate:up transaction:false\nVACUUM;\n")
+            .unwrap()
+            .unwrap();
+        assert!(down.is_none() && !tx);
+        assert!(dbmate_sections("CREATE TABLE a (x INT);\n")
+            .unwrap()
+            .is_none());
+        assert!(
+            dbmate_sections("-- migrate:down\nSELECT 1;\n-- migrate:up\nSELECT 1;\n")
+                .unwrap_err()
+                .contains("before")
+        );
+        assert!(
+            dbmate_sections("-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n")
+                .unwrap_err()
+                .contains("more than one")
+        );
     }
 
     #[test]

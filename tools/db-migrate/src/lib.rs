@@ -22,6 +22,7 @@
 //! ([`cdkit::exit::ExitCoded`]) follows CONVENTIONS §1 and which carries the partial report
 //! ([`Error::report`]) when a run failed part-way.
 
+pub mod adopt;
 pub mod checksum;
 pub mod driver;
 mod engine;
@@ -54,7 +55,7 @@ pub const URL_ENV: &str = "DATABASE_URL";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
-    /// The migrations directory (`NNNN_name.up.sql` + optional `NNNN_name.down.sql`).
+    /// The migrations directory (see [`files`] for the layouts it takes).
     /// [`down_to`] never reads it: it reverts with the down SQL stored at apply time.
     pub dir: PathBuf,
     /// How long to wait for another runner's lock before giving up (exit 75).
@@ -164,4 +165,12 @@ pub fn repair(url: &str, action: &RepairAction, options: &Options) -> Result<Str
 /// without running it (no down SQL stored, so `down` cannot go below the baseline).
 pub fn baseline(url: &str, version: i64, options: &Options) -> Result<Report, Error> {
     engine::baseline(url, version, options)
+}
+
+/// Move a database over from golang-migrate or dbmate: read their history table (`table`,
+/// usually `schema_migrations`) and record what it says was applied, with each file's
+/// checksum and down SQL, without running anything. Refuses (exit 3) a dirty golang-migrate
+/// version, and (exit 2) a version without a file or a database that already has history.
+pub fn adopt(url: &str, table: &str, options: &Options) -> Result<Report, Error> {
+    engine::adopt(url, table, options)
 }

@@ -20,14 +20,18 @@ Examples:
   db-migrate --database-url postgres://app@db1/app status --json
   db-migrate --dir migrations new add_users_email
   db-migrate --database-url postgres://app@db1/app repair --accept-checksum 7
+  db-migrate --database-url postgres://app@db1/app --dir db/migrations adopt
 
-Files: NNNN_name.up.sql and optional NNNN_name.down.sql; a first line `-- no-transaction`
-runs a migration outside a transaction, statement by statement.
+Files: VERSION_NAME.up.sql and optional VERSION_NAME.down.sql (golang-migrate, sqlx), or
+VERSION_NAME.sql with `-- migrate:up` / `-- migrate:down` sections (dbmate) or up SQL only
+(sqlx); a first line `-- no-transaction` runs a migration outside a transaction, statement by
+statement. `adopt` moves a database over from golang-migrate or dbmate in one command.
 
 Exit status: 0 done, 1 a migration failed and was rolled back, 2 bad input (arguments, URL,
 migration files, an applied migration edited or deleted), 3 a migration is half-applied
-(the message names the `repair` command), 75 lock held by another run or database
-unreachable (retry), 130/143 interrupted between migrations.";
+(the message names the `repair` command) or adopt found golang-migrate's version dirty, 75
+lock held by another run, another run in progress, or database unreachable (retry), 130/143
+interrupted between migrations.";
 
 /// Versioned SQL migrations for SQLite, PostgreSQL and MariaDB.
 #[derive(Debug, Parser)]
@@ -87,8 +91,14 @@ enum Command {
     },
     /// Revert applied migrations above VERSION, newest first, with their stored down SQL.
     Down {
-        /// The version to go back to (0: before every migration). Required: never "all" by default.
-        #[arg(long, value_name = "VERSION", required = true)]
+        /// The version to go back to (0: before every migration from 1; -1: version 0 too).
+        /// Required: never "all" by default.
+        #[arg(
+            long,
+            value_name = "VERSION",
+            required = true,
+            allow_negative_numbers = true
+        )]
         to: i64,
     },
     /// Show every migration's state.
@@ -118,6 +128,13 @@ enum Command {
     },
     /// Adopt an existing database: record migrations up to VERSION as applied without running them.
     Baseline { version: i64 },
+    /// Move a database over from golang-migrate or dbmate: record what their history table
+    /// says was applied (with checksums and down SQL), without running anything.
+    Adopt {
+        /// Their history table (golang-migrate's `x-migrations-table`, dbmate's `--migrations-table`).
+        #[arg(long, default_value = db_migrate::adopt::DEFAULT_TABLE, value_name = "TABLE")]
+        table: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -229,6 +246,10 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             let result = url().and_then(|url| db_migrate::baseline(&url, *version, &options));
             finish(&cli, &subject, result)
         }
+        Command::Adopt { table } => {
+            let result = url().and_then(|url| db_migrate::adopt(&url, table, &options));
+            finish(&cli, &subject, result)
+        }
     }
 }
 
@@ -280,8 +301,8 @@ fn finish(cli: &Cli, subject: &str, result: Result<Report, Error>) -> anyhow::Re
     let verb = match (&cli.command, report.dry_run) {
         (Command::Down { .. }, false) => "reverted",
         (Command::Down { .. }, true) => "would revert",
-        (Command::Baseline { .. }, false) => "adopted",
-        (Command::Baseline { .. }, true) => "would adopt",
+        (Command::Baseline { .. } | Command::Adopt { .. }, false) => "adopted",
+        (Command::Baseline { .. } | Command::Adopt { .. }, true) => "would adopt",
         (_, false) => "applied",
         (_, true) => "would apply",
     };
@@ -324,9 +345,14 @@ fn print_plan(cli: &Cli, report: &Report) -> anyhow::Result<()> {
                 .and_then(|h| h.down_sql.clone()),
         }
         .unwrap_or_default();
-        if let Command::Baseline { .. } = cli.command {
+        let recorded = match cli.command {
+            Command::Baseline { .. } => Some("baseline"),
+            Command::Adopt { .. } => Some("adopt"),
+            _ => None,
+        };
+        if let Some(how) = recorded {
             cdkit::outln!(
-                "-- db-migrate: would record {:04}_{} as applied without running it (baseline)",
+                "-- db-migrate: would record {:04}_{} as applied without running it ({how})",
                 step.version,
                 step.name
             );
@@ -349,7 +375,9 @@ fn error_junit(subject: &str, e: &Error) -> junit::Report {
     let (name, kind) = match e {
         Error::Drift { .. } => ("drift", "drift"),
         Error::InProgress { .. } => ("in-progress", "half-applied"),
+        Error::ForeignDirty { .. } => ("adopt", "dirty"),
         Error::LockTimeout { .. } => ("lock", "lock-timeout"),
+        Error::Busy { .. } => ("lock", "in-progress"),
         Error::Connect { .. } => ("connect", "unreachable"),
         Error::Refused { .. } => ("connect", "refused"),
         Error::Stopped { .. } => ("lock", "interrupted"),

@@ -3,7 +3,9 @@
 //! migration's file edited or deleted) and in-progress marks left by an earlier run.
 
 use crate::checksum;
-use crate::error::{repair_command, Drift};
+use std::path::Path;
+
+use crate::error::{accept_command, repair_command, Drift};
 use crate::files::Migration;
 use crate::history::Applied;
 use crate::Error;
@@ -80,8 +82,13 @@ pub fn drift(files: &[Migration], history: &[Applied]) -> Vec<Drift> {
         .collect()
 }
 
-/// Refuse to run on top of drift (exit 2) or an in-progress mark (exit 3).
-pub fn check(files: Option<&[Migration]>, history: &[Applied], url: &str) -> Result<(), Error> {
+/// Refuse to run on top of drift (exit 2) or an in-progress mark (exit 3). `files` come with
+/// the directory they were read from, for the `repair --accept-checksum` command in the error.
+pub fn check(
+    files: Option<(&[Migration], &Path)>,
+    history: &[Applied],
+    url: &str,
+) -> Result<(), Error> {
     if let Some(row) = history.iter().find(|r| !r.success) {
         return Err(Error::InProgress {
             version: row.version,
@@ -90,10 +97,14 @@ pub fn check(files: Option<&[Migration]>, history: &[Applied], url: &str) -> Res
             repair: repair_command(url, row.version),
         });
     }
-    if let Some(files) = files {
+    if let Some((files, dir)) = files {
         let items = drift(files, history);
         if !items.is_empty() {
-            return Err(Error::Drift { items });
+            let versions: Vec<i64> = items.iter().map(|d| d.version).collect();
+            return Err(Error::Drift {
+                accept: accept_command(url, dir, &versions),
+                items,
+            });
         }
     }
     Ok(())
@@ -254,7 +265,12 @@ mod tests {
             Some(checksum::display(checksum::ALGORITHM, &checksum::checksum("b-edited")).as_str())
         );
         assert_eq!(d[1].current, None);
-        let e = check(Some(&files), &history, "sqlite:x.db").unwrap_err();
+        let e = check(
+            Some((&files, Path::new("migrations"))),
+            &history,
+            "sqlite:x.db",
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::InProgress { version: 4, .. }), "{e}");
         assert!(
             e.to_string().contains("repair --clear-in-progress 4"),
@@ -266,14 +282,21 @@ mod tests {
     fn drift_names_version_and_both_checksums() {
         let files = vec![file(1, "new")];
         let history = vec![row(1, "old", true)];
-        let e = check(Some(&files), &history, "sqlite:x.db")
-            .unwrap_err()
-            .to_string();
+        let e = check(
+            Some((&files, Path::new("migrations"))),
+            &history,
+            "sqlite:x.db",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains(&checksum::checksum("old")) && e.contains(&checksum::checksum("new")),
             "{e}"
         );
-        assert!(e.contains("repair --accept-checksum 1"), "{e}");
+        assert!(
+            e.contains("`db-migrate --database-url sqlite:x.db --dir migrations repair --accept-checksum 1`"),
+            "{e}"
+        );
         let mut accepted = row(1, "x", true);
         accepted.checksum_algo = ACCEPTED_MISSING.into();
         assert!(drift(&[], &[accepted]).is_empty());

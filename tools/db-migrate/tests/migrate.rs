@@ -354,8 +354,14 @@ fn drift_is_detected(kind: Kind) {
     let out = db.run(&["validate"]);
     assert_eq!(code(&out), 2, "validate sees it too: {}", stderr(&out));
 
-    let out = db.run(&["repair", "--accept-checksum", "2"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The hint is a complete command: pasted into a shell elsewhere, it repairs.
+    let out = common::paste_hint(&line, "accept them with `");
+    assert_eq!(
+        code(&out),
+        0,
+        "the pasted hint failed: {line}\n{}",
+        stderr(&out)
+    );
     assert_eq!(code(&db.run(&["up"])), 0);
 
     // Deleted: exit 2 naming version 3.
@@ -661,7 +667,8 @@ fn library_down_to_uses_stored_sql_without_files() {
     );
     assert_eq!(db_migrate::current_version(&db.url).unwrap(), Some(1));
     assert!(!db.table_exists("t2") && db.table_exists("t1"));
-    let err = db_migrate::down_to(&db.url, -1, &older).unwrap_err();
+    // -1 means "before version 0 too" (golang-migrate projects start at 0); below is no version.
+    let err = db_migrate::down_to(&db.url, -2, &older).unwrap_err();
     assert_eq!(cdkit::exit::ExitCoded::exit(&err).code(), 2);
 }
 
@@ -1218,4 +1225,172 @@ fn status_ends_quietly_when_its_reader_goes_away() {
     for args in [&["status"][..], &["status", "--json"][..]] {
         cdkit_testkit::assert_closed_stdout_is_a_normal_end(db.command(args), "db-migrate status");
     }
+}
+
+/// The drift hint carries the URL, password masked and quoted for the shell (`***` must not
+/// glob), and the directory: pasted as it is (the test server trusts loopback, so `***` is a
+/// password it accepts), it repairs.
+#[test]
+fn drift_hint_is_complete_and_masks_the_password_postgres() {
+    let db = Db::new(Kind::Postgres);
+    db.tables(1..=1);
+    let url = db.url.replace("postgres@", "postgres:S3cret-pw-xyz@");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .arg("--dir")
+            .arg(db.dir())
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(code(&run(&["up"])), 0);
+    db.write(
+        "0001_t1.up.sql",
+        "CREATE TABLE t1 (id BIGINT PRIMARY KEY);\n",
+    );
+    let out = run(&["up"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let line = last_line(&out);
+    let masked = db.url.replace("postgres@", "postgres:***@");
+    assert!(
+        line.contains(&format!(
+            "`db-migrate --database-url '{masked}' --dir {} repair --accept-checksum 1`",
+            db.dir().display()
+        )),
+        "{line}"
+    );
+    assert!(!stderr(&out).contains("S3cret-pw-xyz"), "{}", stderr(&out));
+    let out = common::paste_hint(&line, "accept them with `");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&run(&["up"])), 0);
+}
+
+/// golang-migrate's whole naming rule (dots in the name, version 0), dbmate's single file with
+/// `-- migrate:up`/`-- migrate:down` sections and sqlx's simple up-only file, side by side in
+/// one directory; `down --to -1` reaches below version 0. Two layouts for one version are
+/// refused with one line naming both files.
+#[test]
+fn golang_migrate_dbmate_and_sqlx_layouts_are_accepted() {
+    let db = Db::new(Kind::Sqlite);
+    db.write("0_initial.up.sql", "CREATE TABLE t0 (x INT);\n");
+    db.write("0_initial.down.sql", "DROP TABLE t0;\n");
+    db.write("1_simple.sql", "CREATE TABLE t1 (x INT);\n");
+    db.write("0002_1.7.0_schema.up.sql", "CREATE TABLE t2 (x INT);\n");
+    db.write("0002_1.7.0_schema.down.sql", "DROP TABLE t2;\n");
+    db.write(
+        "20240101120000_dbmate.sql",
+        "-- migrate:up\nCREATE TABLE t3 (x INT);\n\n-- migrate:down\nDROP TABLE t3;\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![0, 1, 2, 20240101120000]);
+    let status = db.status_json();
+    assert_eq!(status["migrations"][2]["name"], "1.7.0_schema", "{status}");
+    assert!((0..=3).all(|n| db.table_exists(&format!("t{n}"))));
+
+    // The dbmate down section is stored and used; version 1 has none (sqlx simple file).
+    let out = db.run(&["down", "--to", "2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!db.table_exists("t3"));
+    let out = db.run(&["down", "--to", "-1"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        last_line(&out).contains("cannot revert version 1 (simple)"),
+        "{}",
+        last_line(&out)
+    );
+    let out = db.run(&["down", "--to", "1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![0, 1]);
+
+    // One version in two layouts: ambiguous, refused before anything runs.
+    db.write("5_a.sql", "-- migrate:up\nCREATE TABLE t5 (x INT);\n");
+    db.write("5_a.up.sql", "CREATE TABLE t5 (x INT);\n");
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(
+        line.contains("ambiguous version 5")
+            && line.contains("5_a.sql")
+            && line.contains("5_a.up.sql"),
+        "{line}"
+    );
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert_eq!(db.versions(), vec![0, 1]);
+}
+
+/// While a healthy MariaDB `up` is applying a migration (its in-progress row written, its
+/// lock held), `validate` and `up --dry-run` say another run is in progress (exit 75, retry),
+/// not that an earlier run failed; once it has finished, both succeed.
+#[test]
+fn live_run_is_not_taken_for_a_dead_one_mariadb() {
+    let db = Db::new(Kind::Mariadb);
+    db.write(
+        "0001_slow.up.sql",
+        "CREATE TABLE slow (x INT);\nDO SLEEP(6);\nINSERT INTO slow VALUES (1);\n",
+    );
+    let runner = db.spawn(&["up"]);
+    let started = std::time::Instant::now();
+    while db.history() != vec![(1, false)] {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the run never marked version 1 in progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for args in [&["validate"][..], &["--dry-run", "up"][..]] {
+        let out = db.run(args);
+        assert_eq!(code(&out), 75, "{args:?}: {}", stderr(&out));
+        let line = last_line(&out);
+        assert!(
+            line.contains("another run is in progress") && line.contains("version 1 (slow)"),
+            "{args:?}: {line}"
+        );
+        assert!(!line.contains("failed or was killed"), "{line}");
+    }
+    let out = runner.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true)]);
+    assert_eq!(code(&db.run(&["validate"])), 0);
+    assert_eq!(code(&db.run(&["--dry-run", "up"])), 0);
+}
+
+/// A statement MariaDB refuses as a whole changes nothing: when it is the first (or only)
+/// one of a migration, the migration did not apply. Exit 1 ("rolled back"), no in-progress
+/// row, and a fixed file applies. Errors 1364 (no default value) and 1901 (function not
+/// allowed in a generated column) are the ones seen on real projects. A refusal after a
+/// statement that ran stays half-applied (see
+/// `failed_first_statement_that_ran_is_half_applied_mariadb` for a first statement that ran).
+#[test]
+fn refused_first_statement_did_not_apply_mariadb() {
+    let db = Db::new(Kind::Mariadb);
+    db.tables(1..=1);
+    assert_eq!(code(&db.run(&["up"])), 0);
+    let cases = [
+        ("INSERT INTO t1 (name) VALUES ('no id');\n", "1364"),
+        (
+            "ALTER TABLE t1 ADD COLUMN r DOUBLE AS (RAND()) STORED;\nCREATE TABLE never (x INT);\n",
+            "1901",
+        ),
+    ];
+    for (sql, error) in cases {
+        db.write("0002_refused.up.sql", sql);
+        let out = db.run(&["up"]);
+        assert_eq!(code(&out), 1, "{sql}: {}", stderr(&out));
+        let line = last_line(&out);
+        assert!(
+            line.contains("apply 2 (refused) failed and was rolled back") && line.contains(error),
+            "{line}"
+        );
+        assert_eq!(db.history(), vec![(1, true)], "no in-progress row: {sql}");
+        assert!(!db.table_exists("never"));
+    }
+    db.write(
+        "0002_refused.up.sql",
+        "INSERT INTO t1 (id, name) VALUES (2, 'ok');\n",
+    );
+    let out = db.run(&["up"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(db.history(), vec![(1, true), (2, true)]);
 }

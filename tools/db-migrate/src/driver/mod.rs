@@ -70,6 +70,11 @@ pub trait Driver {
     /// Release the lock (also released when the connection closes).
     fn unlock(&mut self);
 
+    /// Who holds the migration lock when another session does (`None` when it is free or
+    /// ours), without taking it: how a command that takes no lock tells an in-progress mark
+    /// of a live run from one left by a dead run.
+    fn lock_holder(&mut self) -> Result<Option<String>, Error>;
+
     /// Whether the history table exists (read-only commands must not create it).
     fn history_exists(&mut self) -> Result<bool, Error>;
 
@@ -102,6 +107,10 @@ pub trait Driver {
 
     /// Delete a row (a reverted migration, a cleared in-progress mark).
     fn delete_row(&mut self, version: i64) -> Result<(), Error>;
+
+    /// The rows of a query as text (`None` for NULL): reading another tool's history table
+    /// (`adopt`), whose column types differ between tools and databases.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error>;
 
     /// Run one statement that returns no rows (transaction control for [`Driver::begin`]).
     fn execute(&mut self, sql: &str) -> Result<(), Error>;

@@ -113,6 +113,48 @@ fn rejected_before_running(e: &mysql::Error) -> bool {
     matches!(e, mysql::Error::MySqlError(my) if REJECTED.contains(&my.code))
 }
 
+/// Whether one statement that failed may still have changed something on its own. MariaDB
+/// undoes a failed statement as a whole: InnoDB rolls back the statement's row changes, and
+/// DDL is atomic since 10.6 (a refused `ALTER` or `CREATE`, errors such as 1364 "no default
+/// value" or 1901 "function cannot be used in a generated column", leaves nothing behind). The
+/// exceptions are statements that act on several objects one after the other (`DROP TABLE a,
+/// missing` drops `a`, then fails with 1051; `CREATE USER new, existing` creates `new`, then
+/// fails with 1396) and compound statements (`BEGIN NOT ATOMIC … END`, `CALL`), whose earlier
+/// inner statements stay committed. Tables of a non-transactional engine
+/// (MyISAM, Aria) keep the rows written before a failure; that is not detected here.
+fn may_have_changed_alone(statement: &str, e: &mysql::Error) -> bool {
+    if rejected_before_running(e) {
+        return false;
+    }
+    let text = without_leading_comments(statement).to_ascii_uppercase();
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    match words.as_slice() {
+        // One object after another: `DROP TABLE a, b`, `DROP USER`, `GRANT … TO u1, u2`.
+        ["DROP", ..]
+        | ["GRANT", ..]
+        | ["REVOKE", ..]
+        | ["CREATE", "USER", ..]
+        | ["CREATE", "ROLE", ..]
+        | ["RENAME", "USER", ..] => text.contains(','),
+        ["BEGIN", "NOT", "ATOMIC"] | ["CALL", ..] => true,
+        _ => false,
+    }
+}
+
+/// `statement` without the comments and whitespace before its first word.
+fn without_leading_comments(mut statement: &str) -> &str {
+    loop {
+        statement = statement.trim_start();
+        if statement.starts_with("--") || statement.starts_with('#') {
+            statement = statement.split_once('\n').map_or("", |(_, rest)| rest);
+        } else if let Some(rest) = statement.strip_prefix("/*") {
+            statement = rest.split_once("*/").map_or("", |(_, rest)| rest);
+        } else {
+            return statement;
+        }
+    }
+}
+
 fn db_err(context: &str, e: mysql::Error) -> Error {
     Error::db(context, e)
 }
@@ -186,10 +228,11 @@ impl Driver for Mysql {
         let statements = split::split(sql, Dialect::Mysql);
         let describe = |done: usize, e: &mysql::Error| {
             let mut err = exec_error(e);
-            // Earlier statements are committed, and the failing one may have changed something
-            // itself unless the server refused it before running it.
-            err.changed = done > 0 || !rejected_before_running(e);
-            err.statement = statements.get(done).map(|s| s.text.to_string());
+            // Earlier statements are committed; the first one failing changed nothing unless it
+            // is one of the few that act step by step.
+            let statement = statements.get(done).map(|s| s.text);
+            err.changed = done > 0 || statement.is_some_and(|text| may_have_changed_alone(text, e));
+            err.statement = statement.map(str::to_string);
             err
         };
         let mut result = self.conn.query_iter(sql).map_err(|e| describe(0, &e))?;
@@ -264,6 +307,19 @@ impl Driver for Mysql {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+        // The text protocol sends every value as bytes (or NULL).
+        let rows: Vec<Row> = self.conn.query(sql).map_err(|e| db_err(sql, e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| get::<Option<String>>(r, i).flatten())
+                    .collect()
+            })
+            .collect())
+    }
+
     fn execute(&mut self, sql: &str) -> Result<(), Error> {
         self.conn.query_drop(sql).map_err(|e| db_err(sql, e))
     }
@@ -281,7 +337,65 @@ impl Driver for Mysql {
         self.describe_holder()
     }
 
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        let other: Option<Option<u64>> = self
+            .conn
+            .exec_first(
+                "SELECT IF(IS_USED_LOCK(?) = CONNECTION_ID(), NULL, IS_USED_LOCK(?))",
+                (self.lock_name.as_str(), self.lock_name.as_str()),
+            )
+            .map_err(|e| db_err("cannot look at the migration lock", e))?;
+        Ok(other.flatten().map(|_| self.describe_holder()))
+    }
+
     fn database(&self) -> String {
         self.database.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: u16) -> mysql::Error {
+        mysql::Error::MySqlError(mysql::MySqlError {
+            state: "HY000".into(),
+            message: "refused".into(),
+            code,
+        })
+    }
+
+    #[test]
+    fn only_step_by_step_statements_change_something_when_they_fail() {
+        let e = server_error(1364);
+        assert!(!may_have_changed_alone("INSERT INTO t (a) VALUES (1)", &e));
+        assert!(!may_have_changed_alone(
+            "-- generated\nALTER TABLE t ADD c INT AS (rand())",
+            &server_error(1901)
+        ));
+        assert!(may_have_changed_alone(
+            "/* two */ DROP TABLE t1, missing",
+            &server_error(1051)
+        ));
+        assert!(!may_have_changed_alone(
+            "DROP TABLE missing",
+            &server_error(1051)
+        ));
+        assert!(may_have_changed_alone(
+            "begin not atomic insert into t values (1); end",
+            &e
+        ));
+        assert!(!may_have_changed_alone(
+            "DROP TABLE a, b",
+            &server_error(1064)
+        ));
+        assert!(may_have_changed_alone(
+            "CREATE USER a@localhost, b@localhost",
+            &server_error(1396)
+        ));
+        assert!(!may_have_changed_alone(
+            "ALTER TABLE t ADD a INT, ADD b INT",
+            &server_error(1364)
+        ));
     }
 }

@@ -342,6 +342,22 @@ impl Driver for Postgres {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+        // The simple query protocol returns every value as text.
+        let messages = self.client.simple_query(sql).map_err(|e| db_err(sql, e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
     fn execute(&mut self, sql: &str) -> Result<(), Error> {
         self.client.batch_execute(sql).map_err(|e| db_err(sql, e))
     }
@@ -357,6 +373,23 @@ impl Driver for Postgres {
 
     fn holder(&mut self) -> String {
         self.describe_holder()
+    }
+
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        let query = "SELECT count(*) FROM pg_locks l \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                     AND l.pid <> pg_backend_pid() \
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AND ((l.classid::bigint << 32) | l.objid::bigint) = $1";
+        let row = self
+            .client
+            .query_one(query, &[&LOCK_KEY])
+            .map_err(|e| db_err("cannot look at the migration lock", e))?;
+        Ok(if row.get::<_, i64>(0) > 0 {
+            Some(self.describe_holder())
+        } else {
+            None
+        })
     }
 
     fn database(&self) -> String {

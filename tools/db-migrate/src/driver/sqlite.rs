@@ -288,6 +288,31 @@ impl Driver for Sqlite {
             .map_err(|e| db_err(&format!("cannot update version {version} in {TABLE}"), e))
     }
 
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+        use rusqlite::types::ValueRef;
+        let conn = self.conn()?;
+        let read = || -> rusqlite::Result<Vec<Vec<Option<String>>>> {
+            let mut stmt = conn.prepare(sql)?;
+            let width = stmt.column_count();
+            let rows = stmt.query_map([], |r| {
+                (0..width)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            ValueRef::Null => None,
+                            ValueRef::Integer(n) => Some(n.to_string()),
+                            ValueRef::Real(x) => Some(x.to_string()),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect()
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| db_err(sql, e))
+    }
+
     fn execute(&mut self, sql: &str) -> Result<(), Error> {
         self.conn()?.execute_batch(sql).map_err(|e| db_err(sql, e))
     }
@@ -305,6 +330,19 @@ impl Driver for Sqlite {
                 Ok(false)
             }
             Err(e) => Err(Error::db("cannot take the migration lock", e)),
+        }
+    }
+
+    fn lock_holder(&mut self) -> Result<Option<String>, Error> {
+        // No lock file: no run has ever held it (and a read-only command must not create one).
+        if self.lock.is_some() || !self.lock_path.exists() {
+            return Ok(None);
+        }
+        if self.try_lock()? {
+            self.unlock();
+            Ok(None)
+        } else {
+            Ok(Some(self.holder()))
         }
     }
 

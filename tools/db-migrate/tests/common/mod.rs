@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 pub const BIN: &str = env!("CARGO_BIN_EXE_db-migrate");
 pub const PG_PORT: &str = "54329";
 pub const MY_PORT: &str = "33069";
+/// How the PostgreSQL clients (psql, pg_dump) reach the test server.
+pub const PG_CONNECT: [&str; 6] = ["-h", "127.0.0.1", "-p", PG_PORT, "-U", "postgres"];
 
 /// The three databases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,20 +158,9 @@ impl Db {
                 .arg(sql)
                 .output(),
             Kind::Postgres => Command::new("psql")
-                .args([
-                    "-X",
-                    "-q",
-                    "-At",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    PG_PORT,
-                    "-U",
-                    "postgres",
-                    "-d",
-                ])
+                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
+                .args(PG_CONNECT)
+                .arg("-d")
                 .arg(&self.name)
                 .arg("-c")
                 .arg(sql)
@@ -316,4 +307,34 @@ pub fn junit(path: &Path) -> String {
 pub fn counts(path: &Path) -> cdkit_testkit::Counts {
     cdkit_testkit::assert_valid_junit(path);
     cdkit_testkit::python_junit_counts(path)
+}
+
+/// Run the command a message prints between backticks right after `marker`, as a user pasting
+/// it would: through `sh`, from `/`, with `db-migrate` on PATH and neither DATABASE_URL nor
+/// DB_MIGRATE_DIR set, so everything it needs must be on the line itself.
+pub fn paste_hint(message: &str, marker: &str) -> Output {
+    let start = message
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in: {message}"))
+        + marker.len();
+    let end = message[start..]
+        .find('`')
+        .unwrap_or_else(|| panic!("no closing backtick in: {message}"))
+        + start;
+    let bin_dir = Path::new(BIN).parent().expect("the binary's directory");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(&message[start..end])
+        .current_dir("/")
+        .env("PATH", path)
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_MIGRATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
 }
