@@ -69,6 +69,11 @@ pub enum Error {
     #[error("{context}: {message}")]
     Database { context: String, message: String },
 
+    /// A history row holds what db-migrate never writes (edited by hand, or another tool's
+    /// table): trusting it could skip or repeat a migration, so nothing runs.
+    #[error("{TABLE}: version {version}: {problem}; nothing was run: fix the row by hand (db-migrate writes success as 0 or 1)", TABLE = crate::history::TABLE)]
+    BadHistory { version: i64, problem: String },
+
     /// A migration failed and was rolled back (or never started changing anything): the
     /// database is as it was before that migration. Earlier steps of the run stay done.
     #[error("{} {version} ({name}) failed and was rolled back: {message}", .direction.verb())]
@@ -194,6 +199,7 @@ impl ExitCoded for Error {
             | Error::Drift { .. }
             | Error::NoDownSql { .. }
             | Error::EmptyDown { .. }
+            | Error::BadHistory { .. }
             | Error::Refused { .. } => Exit::Usage,
             Error::Connect { .. } | Error::LockTimeout { .. } | Error::Busy { .. } => {
                 Exit::TempFail

@@ -130,11 +130,17 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
     // directory's order on disk.
     paths.sort();
     for path in paths {
-        let Some(file) = path
-            .file_name()
-            .and_then(|f| f.to_str())
-            .map(str::to_string)
-        else {
+        let Some(os_name) = path.file_name() else {
+            continue;
+        };
+        let Some(file) = os_name.to_str().map(str::to_string) else {
+            // Skipping it would silently leave a migration unapplied with exit 0.
+            if std::os::unix::ffi::OsStrExt::as_bytes(os_name).ends_with(b".sql") {
+                return Err(bad(
+                    &path,
+                    "the file name is not UTF-8 (written in another encoding?); rename it".into(),
+                ));
+            }
             continue;
         };
         // Editor backups, hidden files and anything not SQL (README, .keep) are not ours.

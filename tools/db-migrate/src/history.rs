@@ -53,6 +53,20 @@ pub fn create_sql(kind: Kind) -> String {
     }
 }
 
+/// A stored `success` flag: db-migrate writes 0 or 1 and nothing else. Any other number (a
+/// hand edit, `2` or `-1`) is refused rather than read as "applied", which C-style truth
+/// would make it.
+pub fn success_flag(version: i64, raw: i64) -> Result<bool, crate::Error> {
+    match raw {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(crate::Error::BadHistory {
+            version,
+            problem: format!("success = {other}, not 0 or 1"),
+        }),
+    }
+}
+
 /// The columns in the order every driver selects them.
 pub const COLUMNS: &str = "version, name, checksum, checksum_algo, down_sql, applied_at, \
                            applied_by, execution_ms, success, package_version";

@@ -1,7 +1,11 @@
 //! Inputs no user means but any user can type: each is refused with exit 2 and one line that
 //! names it, never a panic.
 
+mod common;
+
 use std::process::Command;
+
+use common::{code, last_line, Db, Kind};
 
 use cdkit_testkit::assert_duration_refused;
 
@@ -60,4 +64,64 @@ fn refusals_leave_a_report_with_the_reason() {
         .arg(dir.path().join("no-such-folder"))
         .arg("up");
     cdkit_testkit::assert_refusal_reported(cmd, "no-such-folder");
+}
+
+/// A migration whose file name is not UTF-8 (`0002_café.up.sql` saved in Latin-1) used to be
+/// skipped: `up` and `validate` exited 0 with it never applied.
+#[test]
+fn a_file_name_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let db = Db::new(Kind::Sqlite);
+    db.tables(1..=1);
+    let latin1 = std::ffi::OsStr::from_bytes(b"0002_caf\xe9.up.sql");
+    std::fs::write(db.dir().join(latin1), "CREATE TABLE t2 (id INT);\n").unwrap();
+    for command in ["validate", "up"] {
+        let out = db.run(&[command]);
+        assert_eq!(code(&out), 2, "{command}: {}", common::stderr(&out));
+        let line = last_line(&out);
+        assert!(
+            line.contains("0002_caf") && line.contains("not UTF-8"),
+            "{command}: {line}"
+        );
+    }
+    assert!(!db.table_exists("t1"), "a refused up changed the database");
+}
+
+/// A history row whose success flag is neither 0 nor 1 (a hand edit) used to count as
+/// applied; now nothing runs and the row is named.
+fn a_history_flag_other_than_0_or_1_is_refused(kind: Kind) {
+    let db = Db::new(kind);
+    db.tables(1..=2);
+    assert_eq!(code(&db.run(&["up", "--to", "1"])), 0);
+    for bad in ["2", "-1"] {
+        db.query(&format!(
+            "UPDATE db_migrate_history SET success = {bad} WHERE version = 1"
+        ));
+        for command in [&["up"][..], &["status"][..], &["down", "--to", "0"][..]] {
+            let out = db.run(command);
+            assert_eq!(
+                code(&out),
+                2,
+                "{command:?} with success = {bad}: {}",
+                common::stderr(&out)
+            );
+            let line = last_line(&out);
+            assert!(
+                line.contains("version 1") && line.contains(&format!("success = {bad}")),
+                "{command:?}: {line}"
+            );
+        }
+    }
+    assert!(!db.table_exists("t2"), "a refused up applied version 2");
+    assert!(db.table_exists("t1"), "a refused down reverted version 1");
+}
+
+#[test]
+fn a_history_flag_other_than_0_or_1_is_refused_sqlite() {
+    a_history_flag_other_than_0_or_1_is_refused(Kind::Sqlite);
+}
+
+#[test]
+fn a_history_flag_other_than_0_or_1_is_refused_mariadb() {
+    a_history_flag_other_than_0_or_1_is_refused(Kind::Mariadb);
 }

@@ -195,21 +195,31 @@ impl Driver for Mysql {
             .conn
             .query(format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY version"))
             .map_err(|e| db_err(&format!("cannot read {TABLE}"), e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Applied {
-                version: get(r, 0).unwrap_or(0),
-                name: get(r, 1).unwrap_or_default(),
-                checksum: get(r, 2).unwrap_or_default(),
-                checksum_algo: get(r, 3).unwrap_or_default(),
-                down_sql: get::<Option<String>>(r, 4).flatten(),
-                applied_at: get(r, 5).unwrap_or_default(),
-                applied_by: get(r, 6).unwrap_or_default(),
-                execution_ms: get(r, 7).unwrap_or(0),
-                success: get::<i64>(r, 8).unwrap_or(0) != 0,
-                release: get::<Option<String>>(r, 9).flatten(),
+        rows.iter()
+            .map(|r| {
+                let version: i64 = get(r, 0).ok_or_else(|| Error::BadHistory {
+                    version: 0,
+                    problem: "a row without a readable version".into(),
+                })?;
+                let raw: i64 = get(r, 8).ok_or_else(|| Error::BadHistory {
+                    version,
+                    problem: "success is not a number".into(),
+                })?;
+                let success = crate::history::success_flag(version, raw)?;
+                Ok(Applied {
+                    version,
+                    name: get(r, 1).unwrap_or_default(),
+                    checksum: get(r, 2).unwrap_or_default(),
+                    checksum_algo: get(r, 3).unwrap_or_default(),
+                    down_sql: get::<Option<String>>(r, 4).flatten(),
+                    applied_at: get(r, 5).unwrap_or_default(),
+                    applied_by: get(r, 6).unwrap_or_default(),
+                    execution_ms: get(r, 7).unwrap_or(0),
+                    success,
+                    release: get::<Option<String>>(r, 9).flatten(),
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn apply_atomic(&mut self, _sql: &str, _row: &Applied) -> Result<(), ExecError> {

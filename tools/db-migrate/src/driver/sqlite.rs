@@ -198,11 +198,11 @@ impl Driver for Sqlite {
 
     fn read_history(&mut self) -> Result<Vec<Applied>, Error> {
         let conn = self.conn()?;
-        let read = || -> rusqlite::Result<Vec<Applied>> {
+        let read = || -> rusqlite::Result<Vec<(Applied, i64)>> {
             let mut stmt =
                 conn.prepare(&format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY version"))?;
             let rows = stmt.query_map([], |r| {
-                Ok(Applied {
+                let row = Applied {
                     version: r.get(0)?,
                     name: r.get(1)?,
                     checksum: r.get(2)?,
@@ -211,13 +211,21 @@ impl Driver for Sqlite {
                     applied_at: r.get(5)?,
                     applied_by: r.get(6)?,
                     execution_ms: r.get(7)?,
-                    success: r.get(8)?,
+                    success: false,
                     release: r.get(9)?,
-                })
+                };
+                Ok((row, r.get::<_, i64>(8)?))
             })?;
             rows.collect()
         };
-        read().map_err(|e| db_err(&format!("cannot read {TABLE}"), e))
+        read()
+            .map_err(|e| db_err(&format!("cannot read {TABLE}"), e))?
+            .into_iter()
+            .map(|(row, raw)| {
+                let success = crate::history::success_flag(row.version, raw)?;
+                Ok(Applied { success, ..row })
+            })
+            .collect()
     }
 
     fn apply_atomic(&mut self, sql: &str, row: &Applied) -> Result<(), ExecError> {
