@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod debian_dir;
+pub mod dh;
 pub mod error;
 pub mod manifest;
 pub mod manifest_build;

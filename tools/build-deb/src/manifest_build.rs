@@ -4,13 +4,13 @@
 //! snippets, ownership) and writes the .deb with cdkit's native writer.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cdkit::deb::{DataEntry, EntryKind, Package, Written};
 use cdkit::process::Command;
 
+use crate::dh;
 use crate::error::{io, Error};
 use crate::manifest::{self, Manifest};
 use crate::options::BuildOptions;
@@ -77,6 +77,8 @@ pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, 
     install_extra_files(&manifest, &src, &stage)?;
     let units = install_units(&manifest, &src, &stage)?;
     install_docs(&manifest, &src, &stage, version.as_str(), epoch)?;
+    dh::drop_info_dir(&stage)?;
+    dh::compress(&stage, &pkg.name)?;
     strip_binaries(&stage)?;
 
     let entries = collect_entries(&stage, &manifest)?;
@@ -288,14 +290,7 @@ fn install_docs(
     } else {
         "changelog.gz"
     };
-    let target = doc.join(name);
-    let file = fs::File::create(&target).map_err(io("create", &target))?;
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(file, flate2::Compression::best());
-    gz.write_all(&changelog).map_err(io("write", &target))?;
-    gz.finish().map_err(io("write", &target))?;
-    Ok(())
+    dh::write_gzip(&doc.join(name), &changelog)
 }
 
 fn generated_changelog(manifest: &Manifest, version: &str, epoch: i64) -> String {
@@ -342,8 +337,8 @@ fn is_elf(path: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-/// Every staged path as a package entry: root:root, 0755 for directories and executables,
-/// 0644 otherwise, then the manifest's `[[attributes]]` applied.
+/// Every staged path as a package entry: root:root, the modes dh_fixperms would leave
+/// ([`dh::package_mode`]), then the manifest's `[[attributes]]` applied.
 fn collect_entries(stage: &Path, manifest: &Manifest) -> Result<Vec<DataEntry>, Error> {
     let mut entries = Vec::new();
     for entry in walkdir::WalkDir::new(stage)
@@ -371,14 +366,13 @@ fn collect_entries(stage: &Path, manifest: &Manifest) -> Result<Vec<DataEntry>, 
                 0o777,
             )
         } else if meta.is_dir() {
-            (EntryKind::Dir, 0o755)
+            (EntryKind::Dir, dh::package_mode(&path, true, meta.mode()))
         } else {
-            let exec = meta.permissions().mode() & 0o111 != 0;
             (
                 EntryKind::File {
                     source: entry.path().to_path_buf(),
                 },
-                if exec { 0o755 } else { 0o644 },
+                dh::package_mode(&path, false, meta.mode()),
             )
         };
         entries.push(DataEntry {
