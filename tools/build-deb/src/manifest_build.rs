@@ -39,6 +39,9 @@ pub fn build(opts: &BuildOptions) -> Result<ManifestBuild, Error> {
 pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, Error> {
     let manifest_path = opts.source.join(manifest::FILE_NAME);
     let manifest = Manifest::load(&manifest_path)?;
+    // A misspelt path is found now, not after a build of minutes, and named as the user
+    // wrote it rather than in the temporary copy.
+    manifest.check_source_files(&manifest_path, &opts.source, &opts.source, true)?;
     let pkg = &manifest.package;
     let commit = versioning::head_commit(&opts.source);
     let version = versioning::build_version(
@@ -74,6 +77,7 @@ pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, 
     if let Some(build) = &manifest.build {
         run_build_command(&build.command, &build.env, &src, &stage, &tmp, epoch)?;
     }
+    manifest.check_source_files(&manifest_path, &src, &opts.source, false)?;
     install_extra_files(&manifest, &src, &stage)?;
     let units = install_units(&manifest, &src, &stage)?;
     install_docs(&manifest, &src, &stage, version.as_str(), epoch)?;
