@@ -17,6 +17,7 @@ use crate::options::BuildOptions;
 use crate::sandbox::{self, Sandbox};
 use crate::scripts;
 use crate::tree;
+use crate::variation::Variation;
 use crate::versioning;
 
 /// Where unit files go (the canonical location on Debian 12; lintian flags others).
@@ -32,11 +33,16 @@ pub struct ManifestBuild {
 
 /// Build the package described by `opts.source/cdkit-deb.toml` into `opts.out`.
 pub fn build(opts: &BuildOptions) -> Result<ManifestBuild, Error> {
-    build_into(opts, &opts.out)
+    build_into(opts, &opts.out, Variation::Reference)
 }
 
-/// Build into `out_dir` (the reproducibility check builds a second time elsewhere).
-pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, Error> {
+/// Build into `out_dir` with the build command in `variation`'s environment (the
+/// reproducibility check builds a second time elsewhere, varied).
+pub fn build_into(
+    opts: &BuildOptions,
+    out_dir: &Path,
+    variation: Variation,
+) -> Result<ManifestBuild, Error> {
     let manifest_path = opts.source.join(manifest::FILE_NAME);
     let manifest = Manifest::load(&manifest_path)?;
     // A misspelt path is found now, not after a build of minutes, and named as the user
@@ -75,7 +81,15 @@ pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, 
     )?;
 
     if let Some(build) = &manifest.build {
-        run_build_command(&build.command, &build.env, &src, &stage, &tmp, epoch)?;
+        run_build_command(
+            &build.command,
+            &build.env,
+            &src,
+            &stage,
+            &tmp,
+            epoch,
+            variation,
+        )?;
     }
     manifest.check_source_files(&manifest_path, &src, &opts.source, false)?;
     install_extra_files(&manifest, &src, &stage)?;
@@ -147,12 +161,14 @@ fn run_build_command(
     stage: &Path,
     tmp: &Path,
     epoch: i64,
+    variation: Variation,
 ) -> Result<(), Error> {
     let stage_text = stage.to_string_lossy();
     let quoted = format!("'{}'", stage_text.replace('\'', "'\\''"));
     let script = command.replace("{stage}", &quoted);
     let mut cmd = Sandbox::writable(&[src, stage, tmp])
-        .command(&["/bin/sh".into(), "-c".into(), script])
+        .command(&variation.argv(&["/bin/sh".into(), "-c".into(), script]))
+        .env("NO_FAKE_STAT", "1")
         .current_dir(src)
         .env("LC_ALL", "C")
         .env("TMPDIR", tmp)
