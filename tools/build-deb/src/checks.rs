@@ -252,7 +252,11 @@ pub fn reproducible(first: &Path, second: &Path, classname: &str, started: Insta
     c.time = started.elapsed();
     if a != b {
         c.status = Status::Failed(Problem {
-            message: format!("a second build differs: sha256 {a} then {b}"),
+            message: format!(
+                "a second build, with the clock moved {} and umask {}, differs: sha256 {a} then {b}",
+                crate::variation::CLOCK_SHIFT,
+                crate::variation::Variation::Varied.umask()
+            ),
             kind: "reproducible".into(),
             body: "compare the two packages with diffoscope to see where they differ".into(),
             reruns: Vec::new(),

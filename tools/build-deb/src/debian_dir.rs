@@ -11,6 +11,7 @@ use debian_changelog::ChangeLog;
 use crate::error::{io, Error};
 use crate::options::{dpkg_compressor, BuildOptions};
 use crate::tree;
+use crate::variation::Variation;
 use crate::versioning::{self, Commit};
 
 /// What dpkg-buildpackage produced, in a temporary directory.
@@ -154,8 +155,8 @@ pub fn stanza(top: &TopEntry, version: &str, commit: Option<&Commit>) -> String 
     )
 }
 
-/// Build the tree at `opts.source` with dpkg-buildpackage.
-pub fn build(opts: &BuildOptions) -> Result<Produced, Error> {
+/// Build the tree at `opts.source` with dpkg-buildpackage, run in `variation`'s environment.
+pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Error> {
     let debian = opts.source.join("debian");
     let source_name = check_control(&debian.join("control"))?;
     let top = top_entry(&debian.join("changelog"))?;
@@ -187,8 +188,8 @@ pub fn build(opts: &BuildOptions) -> Result<Produced, Error> {
     check_build_deps(&tree)?;
 
     let (compressor, level) = dpkg_compressor(&opts.compression);
-    let mut command = Command::new("dpkg-buildpackage")
-        .args(["-us", "-uc", "-b"])
+    let mut command = variation
+        .command(&["dpkg-buildpackage", "-us", "-uc", "-b"].map(String::from))
         .current_dir(&tree)
         .env("LC_ALL", "C.UTF-8")
         .env("DPKG_DEB_COMPRESSOR_TYPE", compressor)

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod debian_dir;
+pub mod dh;
 pub mod error;
 pub mod manifest;
 pub mod manifest_build;
@@ -12,6 +13,7 @@ pub mod options;
 pub mod sandbox;
 pub mod scripts;
 pub mod tree;
+pub mod variation;
 pub mod versioning;
 
 use std::fs;
@@ -25,6 +27,7 @@ use serde::Serialize;
 
 pub use error::Error;
 pub use options::{BuildOptions, LintianLevel};
+pub use variation::Variation;
 
 /// Tool name: the report's root and every classname's first part.
 pub const TOOL: &str = "build-deb";
@@ -137,6 +140,9 @@ fn build_case_failed(subject: &str, started: Instant, error: &Error) -> Case {
 
 fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Vec<Case>), Error> {
     let mode = detect_mode(&opts.source)?;
+    if opts.check_reproducible {
+        variation::check_available()?;
+    }
     let staging = tempfile::Builder::new()
         .prefix("build-deb-out.")
         .tempdir()
@@ -147,7 +153,7 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
     // Build into a private directory; only a complete, checked set is moved into --out.
     let (source, version, built, extras) = match mode {
         Mode::Debian => {
-            let produced = debian_dir::build(opts)?;
+            let produced = debian_dir::build(opts, Variation::Reference)?;
             let mut debs = Vec::new();
             for deb in &produced.debs {
                 debs.push(copy_into(deb, staging.path())?);
@@ -164,7 +170,7 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
             )
         }
         Mode::Manifest => {
-            let built = manifest_build::build_into(opts, staging.path())?;
+            let built = manifest_build::build_into(opts, staging.path(), Variation::Reference)?;
             (
                 built.name.clone(),
                 built.version.clone(),
@@ -225,13 +231,13 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
                 std::env::temp_dir(),
             ))?;
         let rebuilt: Vec<PathBuf> = match mode {
-            Mode::Debian => debian_dir::build(opts)?
+            Mode::Debian => debian_dir::build(opts, Variation::Varied)?
                 .debs
                 .iter()
                 .map(|d| copy_into(d, second.path()))
                 .collect::<Result<_, _>>()?,
             Mode::Manifest => vec![
-                manifest_build::build_into(opts, second.path())?
+                manifest_build::build_into(opts, second.path(), Variation::Varied)?
                     .written
                     .path,
             ],

@@ -248,6 +248,98 @@ impl Manifest {
     }
 }
 
+/// A file the manifest names in the source tree, with the key that names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The manifest key, as a user would look it up: `package.copyright`, `file[2].source`.
+    pub key: String,
+    /// The path as written (relative to the manifest).
+    pub path: PathBuf,
+    /// Whether the build may create it (`[[file]]` sources: a compiled file the install
+    /// command does not install); the others are part of the source tree.
+    pub may_be_built: bool,
+}
+
+impl Manifest {
+    /// Every file the manifest takes from the source tree.
+    pub fn source_files(&self) -> Vec<SourceFile> {
+        let tree = |key: String, path: &Path| SourceFile {
+            key,
+            path: path.to_path_buf(),
+            may_be_built: false,
+        };
+        let mut out = vec![tree("package.copyright".into(), &self.package.copyright)];
+        if let Some(changelog) = &self.package.changelog {
+            out.push(tree("package.changelog".into(), changelog));
+        }
+        let scripts = [
+            ("preinst", &self.scripts.preinst),
+            ("postinst", &self.scripts.postinst),
+            ("prerm", &self.scripts.prerm),
+            ("postrm", &self.scripts.postrm),
+        ];
+        for (name, path) in scripts {
+            if let Some(path) = path {
+                out.push(tree(format!("scripts.{name}"), path));
+            }
+        }
+        if let Some(systemd) = &self.systemd {
+            // A bare unit name is one the build installs; a path is a file in the tree.
+            for (i, unit) in systemd.units.iter().enumerate() {
+                if unit.contains('/') {
+                    out.push(tree(format!("systemd.units[{i}]"), Path::new(unit)));
+                }
+            }
+        }
+        for (i, file) in self.files.iter().enumerate() {
+            out.push(SourceFile {
+                key: format!("file[{i}].source"),
+                path: file.source.clone(),
+                may_be_built: true,
+            });
+        }
+        out
+    }
+
+    /// The first named file missing from `root` (the source tree, or its build copy), as an
+    /// error naming the key and the path under `shown_root` (the user's tree). With
+    /// `before_build`, files the build may create are not required yet.
+    pub fn check_source_files(
+        &self,
+        manifest_path: &Path,
+        root: &Path,
+        shown_root: &Path,
+        before_build: bool,
+    ) -> Result<(), Error> {
+        for file in self.source_files() {
+            if before_build && file.may_be_built {
+                continue;
+            }
+            let found = root.join(&file.path);
+            if found.is_file() {
+                continue;
+            }
+            let what = if found.exists() {
+                "is not a file"
+            } else if file.may_be_built {
+                "does not exist and the build did not create it"
+            } else {
+                "does not exist"
+            };
+            return Err(Error::Manifest {
+                path: manifest_path.to_path_buf(),
+                message: format!(
+                    "{} = {:?}: {} {what}",
+                    file.key,
+                    file.path.display().to_string(),
+                    shown_root.join(&file.path).display()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// toml's message plus the offending line, so "the line is named" in one line of output.
 fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().replace('\n', " ");
@@ -336,6 +428,35 @@ start = false
         assert!(err.contains("line 9"), "{err}");
         assert!(err.contains("dependz"), "{err}");
         assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn missing_source_files_name_their_key_and_the_users_path() {
+        let tree = tempfile::tempdir().unwrap();
+        let t = tree.path();
+        let text =
+            format!("{GOOD}\n[[file]]\nsource = \"build/extra.conf\"\npath = \"/etc/x.conf\"\n");
+        let m = Manifest::parse(&text, &t.join(FILE_NAME)).unwrap();
+        let err = m
+            .check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("package.copyright = \"COPYING\": /home/u/app/COPYING does not exist"),
+            "{err}"
+        );
+        std::fs::write(t.join("COPYING"), "text").unwrap();
+        // Before the build, a [[file]] source may still be created by it.
+        m.check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true)
+            .unwrap();
+        let err = m
+            .check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("file[0].source = \"build/extra.conf\": /home/u/app/build/extra.conf does not exist and the build did not create it"),
+            "{err}"
+        );
     }
 
     #[test]

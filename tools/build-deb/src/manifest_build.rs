@@ -4,19 +4,20 @@
 //! snippets, ownership) and writes the .deb with cdkit's native writer.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use cdkit::deb::{DataEntry, EntryKind, Package, Written};
 use cdkit::process::Command;
 
+use crate::dh;
 use crate::error::{io, Error};
 use crate::manifest::{self, Manifest};
 use crate::options::BuildOptions;
 use crate::sandbox::{self, Sandbox};
 use crate::scripts;
 use crate::tree;
+use crate::variation::Variation;
 use crate::versioning;
 
 /// Where unit files go (the canonical location on Debian 12; lintian flags others).
@@ -32,13 +33,21 @@ pub struct ManifestBuild {
 
 /// Build the package described by `opts.source/cdkit-deb.toml` into `opts.out`.
 pub fn build(opts: &BuildOptions) -> Result<ManifestBuild, Error> {
-    build_into(opts, &opts.out)
+    build_into(opts, &opts.out, Variation::Reference)
 }
 
-/// Build into `out_dir` (the reproducibility check builds a second time elsewhere).
-pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, Error> {
+/// Build into `out_dir` with the build command in `variation`'s environment (the
+/// reproducibility check builds a second time elsewhere, varied).
+pub fn build_into(
+    opts: &BuildOptions,
+    out_dir: &Path,
+    variation: Variation,
+) -> Result<ManifestBuild, Error> {
     let manifest_path = opts.source.join(manifest::FILE_NAME);
     let manifest = Manifest::load(&manifest_path)?;
+    // A misspelt path is found now, not after a build of minutes, and named as the user
+    // wrote it rather than in the temporary copy.
+    manifest.check_source_files(&manifest_path, &opts.source, &opts.source, true)?;
     let pkg = &manifest.package;
     let commit = versioning::head_commit(&opts.source);
     let version = versioning::build_version(
@@ -72,11 +81,22 @@ pub fn build_into(opts: &BuildOptions, out_dir: &Path) -> Result<ManifestBuild, 
     )?;
 
     if let Some(build) = &manifest.build {
-        run_build_command(&build.command, &build.env, &src, &stage, &tmp, epoch)?;
+        run_build_command(
+            &build.command,
+            &build.env,
+            &src,
+            &stage,
+            &tmp,
+            epoch,
+            variation,
+        )?;
     }
+    manifest.check_source_files(&manifest_path, &src, &opts.source, false)?;
     install_extra_files(&manifest, &src, &stage)?;
     let units = install_units(&manifest, &src, &stage)?;
     install_docs(&manifest, &src, &stage, version.as_str(), epoch)?;
+    dh::drop_info_dir(&stage)?;
+    dh::compress(&stage, &pkg.name)?;
     strip_binaries(&stage)?;
 
     let entries = collect_entries(&stage, &manifest)?;
@@ -141,12 +161,14 @@ fn run_build_command(
     stage: &Path,
     tmp: &Path,
     epoch: i64,
+    variation: Variation,
 ) -> Result<(), Error> {
     let stage_text = stage.to_string_lossy();
     let quoted = format!("'{}'", stage_text.replace('\'', "'\\''"));
     let script = command.replace("{stage}", &quoted);
     let mut cmd = Sandbox::writable(&[src, stage, tmp])
-        .command(&["/bin/sh".into(), "-c".into(), script])
+        .command(&variation.argv(&["/bin/sh".into(), "-c".into(), script]))
+        .env("NO_FAKE_STAT", "1")
         .current_dir(src)
         .env("LC_ALL", "C")
         .env("TMPDIR", tmp)
@@ -288,14 +310,7 @@ fn install_docs(
     } else {
         "changelog.gz"
     };
-    let target = doc.join(name);
-    let file = fs::File::create(&target).map_err(io("create", &target))?;
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(file, flate2::Compression::best());
-    gz.write_all(&changelog).map_err(io("write", &target))?;
-    gz.finish().map_err(io("write", &target))?;
-    Ok(())
+    dh::write_gzip(&doc.join(name), &changelog)
 }
 
 fn generated_changelog(manifest: &Manifest, version: &str, epoch: i64) -> String {
@@ -342,8 +357,8 @@ fn is_elf(path: &Path) -> bool {
         && magic == *b"\x7fELF"
 }
 
-/// Every staged path as a package entry: root:root, 0755 for directories and executables,
-/// 0644 otherwise, then the manifest's `[[attributes]]` applied.
+/// Every staged path as a package entry: root:root, the modes dh_fixperms would leave
+/// ([`dh::package_mode`]), then the manifest's `[[attributes]]` applied.
 fn collect_entries(stage: &Path, manifest: &Manifest) -> Result<Vec<DataEntry>, Error> {
     let mut entries = Vec::new();
     for entry in walkdir::WalkDir::new(stage)
@@ -371,14 +386,13 @@ fn collect_entries(stage: &Path, manifest: &Manifest) -> Result<Vec<DataEntry>, 
                 0o777,
             )
         } else if meta.is_dir() {
-            (EntryKind::Dir, 0o755)
+            (EntryKind::Dir, dh::package_mode(&path, true, meta.mode()))
         } else {
-            let exec = meta.permissions().mode() & 0o111 != 0;
             (
                 EntryKind::File {
                     source: entry.path().to_path_buf(),
                 },
-                if exec { 0o755 } else { 0o644 },
+                dh::package_mode(&path, false, meta.mode()),
             )
         };
         entries.push(DataEntry {

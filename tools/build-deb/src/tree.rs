@@ -1,17 +1,30 @@
 //! Copies of the source tree: builds run in a temporary copy, never in the user's checkout
 //! (mode A rewrites debian/changelog; make writes objects), and never see `.git` or the
 //! output directory.
+//!
+//! The copy keeps every file's modification time, as `cp -a` and dpkg-source do. make decides
+//! what to rebuild from mtimes: a release tarball ships generated files (configure,
+//! Makefile.in, hello.info) newer than their sources, and a copy stamped "now" in walk order
+//! makes automake's rebuild rules fire (`aclocal-1.14: command not found`) and texinfo stamp
+//! the build day into the manual, so the package would depend on the day it was built.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::AT_FDCWD;
+use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::sys::time::TimeSpec;
 
 use crate::error::{io, Error};
 
-/// Copy `source` into `dest` (created), keeping modes and symlinks, skipping `.git` and
-/// everything under `exclude` (the output directory, if it lies inside the tree).
+/// Copy `source` into `dest` (created), keeping modes, symlinks and modification times,
+/// skipping `.git` and everything under `exclude` (the output directory, if it lies inside
+/// the tree).
 pub fn copy_tree(source: &Path, dest: &Path, exclude: &[PathBuf]) -> Result<(), Error> {
     fs::create_dir_all(dest).map_err(io("create", dest))?;
+    // A directory's mtime changes with every entry created in it: set them last.
+    let mut dirs = Vec::new();
     let walker = walkdir::WalkDir::new(source)
         .follow_links(false)
         .sort_by_file_name()
@@ -27,22 +40,43 @@ pub fn copy_tree(source: &Path, dest: &Path, exclude: &[PathBuf]) -> Result<(), 
         }
         let target = dest.join(rel);
         let kind = entry.file_type();
+        let meta = entry.metadata().map_err(crate::error::walk(source))?;
         if kind.is_dir() {
             fs::create_dir_all(&target).map_err(io("create", &target))?;
+            dirs.push((target, meta));
+            continue;
         } else if kind.is_symlink() {
             let link = fs::read_link(entry.path()).map_err(io("read", entry.path()))?;
             std::os::unix::fs::symlink(&link, &target).map_err(io("create", &target))?;
         } else {
             fs::copy(entry.path(), &target).map_err(io("copy", entry.path()))?;
-            let mode = entry
-                .metadata()
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0o644);
-            fs::set_permissions(&target, fs::Permissions::from_mode(mode))
-                .map_err(io("chmod", &target))?;
+            fs::set_permissions(
+                &target,
+                fs::Permissions::from_mode(meta.permissions().mode()),
+            )
+            .map_err(io("chmod", &target))?;
         }
+        keep_times(&target, &meta)?;
+    }
+    for (dir, meta) in dirs.iter().rev() {
+        keep_times(dir, meta)?;
     }
     Ok(())
+}
+
+/// Give `target` (a symlink itself, not what it points to) the access and modification
+/// times of `meta`.
+fn keep_times(target: &Path, meta: &fs::Metadata) -> Result<(), Error> {
+    let atime = TimeSpec::new(meta.atime(), meta.atime_nsec());
+    let mtime = TimeSpec::new(meta.mtime(), meta.mtime_nsec());
+    utimensat(
+        AT_FDCWD,
+        target,
+        &atime,
+        &mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(|e| io("set the times of", target)(std::io::Error::from(e)))
 }
 
 /// `path` made absolute against the current directory (without touching the file system).
@@ -88,5 +122,40 @@ mod tests {
             fs::read_link(d.join("link")).unwrap(),
             PathBuf::from("bin/run")
         );
+    }
+
+    /// A release tarball's generated files must stay newer than their sources in the copy,
+    /// or make rebuilds them with tools the build machine may not have.
+    #[test]
+    fn keeps_the_modification_times_of_files_dirs_and_links() {
+        let src = tempfile::tempdir().unwrap();
+        let s = src.path();
+        fs::create_dir_all(s.join("doc")).unwrap();
+        fs::write(s.join("doc/hello.texi"), "source").unwrap();
+        fs::write(s.join("doc/hello.info"), "generated").unwrap();
+        std::os::unix::fs::symlink("hello.info", s.join("doc/link")).unwrap();
+        let old = |secs: i64| TimeSpec::new(secs, 0);
+        for (path, secs) in [
+            ("doc/hello.texi", 1_400_000_000),
+            ("doc/hello.info", 1_416_139_241),
+            ("doc/link", 1_416_139_000),
+            ("doc", 1_416_139_300),
+        ] {
+            utimensat(
+                AT_FDCWD,
+                &s.join(path),
+                &old(secs),
+                &old(secs),
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        let dst = tempfile::tempdir().unwrap();
+        let d = dst.path().join("copy");
+        copy_tree(s, &d, &[]).unwrap();
+        let mtime = |p: &Path| fs::symlink_metadata(p).unwrap().mtime();
+        for path in ["doc/hello.texi", "doc/hello.info", "doc/link", "doc"] {
+            assert_eq!(mtime(&d.join(path)), mtime(&s.join(path)), "{path}");
+        }
     }
 }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use cdkit_testkit::assert_valid_junit;
+use common::{build, stderr, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_build-deb");
+mod common;
 
 fn example(name: &str) -> PathBuf {
     cdkit_testkit::workspace_root().join("examples").join(name)
@@ -24,46 +25,8 @@ fn checkout(name: &str) -> tempfile::TempDir {
         .status()
         .unwrap();
     assert!(ok.success());
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(&tree)
-            .env("GIT_AUTHOR_DATE", "2026-11-20T09:30:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-11-20T09:30:00Z")
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["init", "-q"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "example"]);
+    common::commit_at_fixed_time(&tree);
     dir
-}
-
-fn build(tree: &Path, out: &Path, report: &Path, extra: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg(tree)
-        .arg("--out")
-        .arg(out)
-        .arg("--junit")
-        .arg(report)
-        .args(extra)
-        .env("BUILD_NUMBER", "7")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn stdout(out: &Output) -> String {
