@@ -17,7 +17,8 @@ use crate::versioning::{self, Commit};
 pub struct Produced {
     pub source_name: String,
     pub version: String,
-    /// .deb/.ddeb files, then .buildinfo and .changes.
+    /// .deb/.udeb/.ddeb files (everything dpkg-buildpackage built); .buildinfo and .changes
+    /// are in `extras`.
     pub debs: Vec<PathBuf>,
     pub extras: Vec<PathBuf>,
     /// Keeps the directory alive until the files are copied out.
@@ -167,11 +168,23 @@ impl Complaint {
             _ => path.display().to_string(),
         };
         let expected = if self.problem.contains("heading line") {
-            " (expected 'package (version) distribution; urgency=…')"
+            " (expected 'package (version) distribution; urgency=…')".to_string()
         } else if self.problem.contains("trailer line") {
-            " (expected ' -- Name <email>  Day, DD Mon YYYY HH:MM:SS +ZZZZ')"
+            " (expected ' -- Name <email>  Day, DD Mon YYYY HH:MM:SS +ZZZZ')".to_string()
         } else {
-            ""
+            // "version 'v0.31-2' is invalid: …": add build-deb's hint (`0.31-2`).
+            self.problem
+                .strip_prefix("version '")
+                .and_then(|r| r.split_once('\''))
+                .and_then(
+                    |(version, _)| match cdkit::policy::Version::parse(version) {
+                        Err(cdkit::policy::PolicyError::Version { reason, .. }) => {
+                            Some(format!(" ({reason})"))
+                        }
+                        _ => None,
+                    },
+                )
+                .unwrap_or_default()
         };
         let text = match &self.text {
             Some(t) => format!(": {:?}", cdkit::text::truncate(t, 120)),
@@ -479,6 +492,10 @@ mod tests {
                 format!("{shown}:4: found end of file where expected more change data or trailer"),
             ),
             (String::new(), format!("{shown}: found end of file where expected first heading")),
+            (
+                ENTRY.replace("(2.10-3)", "(v2.10-3)"),
+                format!("{shown}:1: version 'v2.10-3' is invalid: version number does not start with digit (it must start with a digit; drop the tag prefix: 2.10-3)"),
+            ),
         ] {
             fs::write(&path, &broken).unwrap();
             let err = top_entry(&path).unwrap_err().to_string();
