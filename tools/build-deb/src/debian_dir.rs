@@ -314,7 +314,7 @@ pub fn build(opts: &BuildOptions) -> Result<Produced, Error> {
     for entry in fs::read_dir(work.path()).map_err(io("read", work.path()))? {
         let path = entry.map_err(io("read", work.path()))?.path();
         match path.extension().and_then(|e| e.to_str()) {
-            Some("deb") | Some("ddeb") => debs.push(path),
+            Some("deb") | Some("udeb") | Some("ddeb") => debs.push(path),
             Some("buildinfo") | Some("changes") => extras.push(path),
             _ => {}
         }
