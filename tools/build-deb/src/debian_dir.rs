@@ -268,6 +268,11 @@ pub fn build(opts: &BuildOptions) -> Result<Produced, Error> {
         opts.suffix,
         commit.as_ref(),
     )?;
+    // The epoch stays: without it `1:2.0-1` would be built as the much lower `2.0-1`.
+    let version = match current.epoch() {
+        Some(epoch) => cdkit::policy::Version::parse(&format!("{epoch}:{version}"))?,
+        None => version,
+    };
 
     let work = tempfile::Builder::new()
         .prefix("build-deb.")

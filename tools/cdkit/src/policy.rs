@@ -138,6 +138,11 @@ impl Version {
         self.parsed.debian_revision.as_deref()
     }
 
+    /// The epoch (`1` in `1:2.0-1`), if written.
+    pub fn epoch(&self) -> Option<u32> {
+        self.parsed.epoch
+    }
+
     /// The version as written.
     pub fn as_str(&self) -> &str {
         &self.text
