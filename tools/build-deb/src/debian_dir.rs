@@ -496,6 +496,10 @@ mod tests {
                 ENTRY.replace(" -- Santiago Vila <sanvila@debian.org>  Mon, 26 Dec 2022 16:30:00 +0100\n", ""),
                 format!("{shown}:4: found end of file where expected more change data or trailer"),
             ),
+            (
+                ENTRY.replace("  Mon, 26 Dec 2022 16:30:00 +0100", ""),
+                format!("{shown}:5: badly formatted trailer line (expected ' -- Name <email>  Day, DD Mon YYYY HH:MM:SS +ZZZZ'): \" -- Santiago Vila <sanvila@debian.org>\""),
+            ),
             (String::new(), format!("{shown}: found end of file where expected first heading")),
             (
                 ENTRY.replace("(2.10-3)", "(v2.10-3)"),
