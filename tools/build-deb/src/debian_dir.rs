@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cdkit::process::{Command, Stream};
-use debian_changelog::ChangeLog;
 
 use crate::error::{io, Error};
 use crate::options::{dpkg_compressor, BuildOptions};
@@ -19,7 +18,8 @@ use crate::versioning::{self, Commit};
 pub struct Produced {
     pub source_name: String,
     pub version: String,
-    /// .deb/.ddeb files, then .buildinfo and .changes.
+    /// .deb/.udeb/.ddeb files (everything dpkg-buildpackage built); .buildinfo and .changes
+    /// are in `extras`.
     pub debs: Vec<PathBuf>,
     pub extras: Vec<PathBuf>,
     /// Keeps the directory alive until the files are copied out.
@@ -75,48 +75,75 @@ pub fn check_control(path: &Path) -> Result<String, Error> {
     Ok(source)
 }
 
-/// Read the top entry of `debian/changelog`.
+/// Read the top entry of `debian/changelog` with `dpkg-parsechangelog`, the parser
+/// dpkg-buildpackage itself uses (it is installed wherever dpkg-buildpackage is): build-deb
+/// then accepts exactly the changelogs dpkg accepts, free-text trailers and old malformed
+/// entries included, and reads the same version and date dpkg will stamp into the package.
+///
+/// dpkg only warns about lines it cannot parse; the build is refused when the top entry lacks
+/// what a build needs (a heading with a version, a maintainer line with a date), and the
+/// error is dpkg's first complaint, as `path:line: problem (expected …)`.
 pub fn top_entry(path: &Path) -> Result<TopEntry, Error> {
-    let text = fs::read_to_string(path).map_err(io("read", path))?;
+    // dpkg-parsechangelog reads a missing file as an empty changelog; say what it is.
+    fs::metadata(path).map_err(io("read", path))?;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let done = Command::new("dpkg-parsechangelog")
+        .arg("-l")
+        .arg(path)
+        .env("LC_ALL", "C.UTF-8")
+        .quiet()
+        .run(|stream, line| match stream {
+            Stream::Stdout => stdout.push(line.to_string()),
+            Stream::Stderr => stderr.push(line.to_string()),
+        })?;
+    let complaints = dpkg_complaints(&stderr);
     let bad = |message: String| Error::Control {
         path: path.to_path_buf(),
         message,
     };
-    let changelog = <ChangeLog as std::str::FromStr>::from_str(&text).map_err(
-        |e: <ChangeLog as std::str::FromStr>::Err| {
-            bad(format!(
-                "not a valid changelog: {}",
-                e.to_string().replace('\n', " ")
-            ))
-        },
-    )?;
-    let entry = changelog
-        .iter()
-        .next()
-        .ok_or_else(|| bad("no entries".into()))?;
-    let package = entry
-        .package()
-        .ok_or_else(|| bad("the top entry has no package name".into()))?;
-    let version = entry
-        .version()
-        .map(|v| v.to_string())
-        .ok_or_else(|| bad("the top entry has no valid version".into()))?;
-    let distribution = entry
-        .distributions()
-        .and_then(|d| d.into_iter().next())
-        .unwrap_or_else(|| "unstable".into());
-    let maintainer = match (entry.maintainer(), entry.email()) {
-        (Some(name), Some(email)) => format!("{name} <{email}>"),
-        _ => {
-            return Err(bad(
-                "the top entry has no maintainer line (' -- Name <email>  date')".into(),
-            ))
-        }
+    // The first thing dpkg could not parse, located; else `fallback`.
+    let refuse = |fallback: &str| match complaints.first() {
+        Some(c) => Error::Usage(c.describe(path)),
+        None => bad(fallback.to_string()),
     };
-    let date = entry
-        .timestamp()
-        .and_then(|t| chrono::DateTime::parse_from_rfc2822(t.trim()).ok())
-        .map(|d| d.with_timezone(&chrono::Utc));
+    if !done.success() {
+        return Err(refuse(&format!(
+            "dpkg-parsechangelog cannot read it ({})",
+            done.describe()
+        )));
+    }
+    let field = |name: &str| {
+        stdout.iter().find_map(|l| {
+            l.strip_prefix(name)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        })
+    };
+    // dpkg names an entry whose heading it cannot parse "unknown (unknown) unknown".
+    let version = field("Version").filter(|v| v != "unknown");
+    let package = field("Source").filter(|_| version.is_some());
+    let (Some(package), Some(version)) = (package, version) else {
+        return Err(refuse(
+            "no entry heading ('package (version) distribution; urgency=…')",
+        ));
+    };
+    let (Some(maintainer), Some(timestamp)) = (field("Maintainer"), field("Timestamp")) else {
+        return Err(refuse(
+            "the top entry has no maintainer line (' -- Name <email>  date')",
+        ));
+    };
+    for c in &complaints {
+        tracing::warn!("{} (dpkg accepts it)", c.describe(path));
+    }
+    let distribution = field("Distribution")
+        .and_then(|d| d.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unstable".into());
+    let date = timestamp
+        .parse::<i64>()
+        .ok()
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
     Ok(TopEntry {
         package,
         version,
@@ -124,6 +151,80 @@ pub fn top_entry(path: &Path) -> Result<TopEntry, Error> {
         maintainer,
         date,
     })
+}
+
+/// One warning of dpkg's changelog parser: `path(lN): problem`, then `LINE: text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Complaint {
+    line: Option<u32>,
+    problem: String,
+    text: Option<String>,
+}
+
+impl Complaint {
+    /// One readable line: where, what, what was expected, and the offending text (bounded).
+    fn describe(&self, path: &Path) -> String {
+        let at = match self.line {
+            Some(n) if n > 0 => format!("{}:{n}", path.display()),
+            _ => path.display().to_string(),
+        };
+        let expected = if self.problem.contains("heading line") {
+            " (expected 'package (version) distribution; urgency=…')".to_string()
+        } else if self.problem.contains("trailer line") {
+            " (expected ' -- Name <email>  Day, DD Mon YYYY HH:MM:SS +ZZZZ')".to_string()
+        } else {
+            // "version 'v0.31-2' is invalid: …": add build-deb's hint (`0.31-2`).
+            self.problem
+                .strip_prefix("version '")
+                .and_then(|r| r.split_once('\''))
+                .and_then(
+                    |(version, _)| match cdkit::policy::Version::parse(version) {
+                        Err(cdkit::policy::PolicyError::Version { reason, .. }) => {
+                            Some(format!(" ({reason})"))
+                        }
+                        _ => None,
+                    },
+                )
+                .unwrap_or_default()
+        };
+        let text = match &self.text {
+            Some(t) => format!(": {:?}", cdkit::text::truncate(t, 120)),
+            None => String::new(),
+        };
+        format!("{at}: {}{expected}{text}", self.problem)
+    }
+}
+
+/// dpkg-parsechangelog's warnings about the file (not about its own fields), in order.
+fn dpkg_complaints(stderr: &[String]) -> Vec<Complaint> {
+    let mut found: Vec<Complaint> = Vec::new();
+    for line in stderr {
+        if let Some(text) = line.strip_prefix("LINE: ") {
+            if let Some(last) = found.last_mut().filter(|c| c.text.is_none()) {
+                last.text = Some(text.to_string());
+            }
+            continue;
+        }
+        let Some(rest) = line
+            .strip_prefix("dpkg-parsechangelog: warning:")
+            .or_else(|| line.strip_prefix("dpkg-parsechangelog: error:"))
+        else {
+            continue;
+        };
+        // "   debian/changelog(l12): found …": the location is the last "(lN): " in the line.
+        let Some(at) = rest.rfind("(l") else {
+            continue;
+        };
+        let Some((number, problem)) = rest[at + 2..].split_once("): ") else {
+            continue;
+        };
+        found.push(Complaint {
+            line: number.parse().ok(),
+            problem: problem.trim().to_string(),
+            text: None,
+        });
+    }
+    found
 }
 
 /// The date of the CI stanza: the commit time, but always after the entry it follows
@@ -168,6 +269,11 @@ pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Erro
         opts.suffix,
         commit.as_ref(),
     )?;
+    // The epoch stays: without it `1:2.0-1` would be built as the much lower `2.0-1`.
+    let version = match current.epoch() {
+        Some(epoch) => cdkit::policy::Version::parse(&format!("{epoch}:{version}"))?,
+        None => version,
+    };
 
     let work = tempfile::Builder::new()
         .prefix("build-deb.")
@@ -214,7 +320,7 @@ pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Erro
     for entry in fs::read_dir(work.path()).map_err(io("read", work.path()))? {
         let path = entry.map_err(io("read", work.path()))?.path();
         match path.extension().and_then(|e| e.to_str()) {
-            Some("deb") | Some("ddeb") => debs.push(path),
+            Some("deb") | Some("udeb") | Some("ddeb") => debs.push(path),
             Some("buildinfo") | Some("changes") => extras.push(path),
             _ => {}
         }
@@ -334,7 +440,80 @@ mod tests {
             stanza_date(&earlier, Some(&commit)),
             commit.time + chrono::Duration::seconds(3601)
         );
-        let parsed: ChangeLog = format!("{text}hello (1.0-1) bookworm; urgency=medium\n\n  * x\n\n -- Ops <ops@example.com>  Wed, 25 Nov 2026 08:00:00 +0000\n").parse().unwrap();
-        assert_eq!(parsed.iter().count(), 2);
+        // dpkg reads the stanza as the new top entry, with the commit time as its date.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changelog");
+        fs::write(&path, format!("{text}hello (1.0-1) bookworm; urgency=medium\n\n  * x\n\n -- Ops <ops@example.com>  Wed, 25 Nov 2026 08:00:00 +0000\n")).unwrap();
+        let read = top_entry(&path).unwrap();
+        assert_eq!(read.version, "1.0+20261126080000.0.gabcd1234-1");
+        assert_eq!(read.distribution, "bookworm");
+        assert_eq!(read.maintainer, "Ops <ops@example.com>");
+        assert_eq!(read.date, Some(commit.time));
+    }
+
+    const ENTRY: &str = "hello (2.10-3) unstable; urgency=medium\n\n  * Change.\n\n -- Santiago Vila <sanvila@debian.org>  Mon, 26 Dec 2022 16:30:00 +0100\n";
+
+    /// What dpkg-parsechangelog accepts is accepted: Debian's hello ends its changelog with
+    /// free text ("Hello 1.3 Debian 1 - iwj"), and older entries may be malformed.
+    #[test]
+    fn changelogs_dpkg_accepts_are_read_as_dpkg_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changelog");
+        for accepted in [
+            format!("{ENTRY}\nOlder changes are not recorded here.\n\nHello 1.3 Debian 1 - iwj\nInitial release.\n"),
+            format!("{ENTRY}\nhello (2.10-2 unstable; urgency=low\n\n  * x\n"),
+            ENTRY.replace(">  Mon", "> Mon"),
+        ] {
+            fs::write(&path, &accepted).unwrap();
+            let top = top_entry(&path).unwrap_or_else(|e| panic!("{accepted:?}: {e}"));
+            assert_eq!(top.package, "hello");
+            assert_eq!(top.version, "2.10-3");
+            assert_eq!(top.maintainer, "Santiago Vila <sanvila@debian.org>");
+            assert_eq!(
+                top.date.map(|d| d.timestamp()),
+                Some(1_672_068_600),
+                "{accepted:?}"
+            );
+        }
+    }
+
+    /// A changelog dpkg cannot build from is refused in one line naming file:line, the
+    /// problem, what was expected and the offending text.
+    #[test]
+    fn a_broken_top_entry_is_refused_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changelog");
+        let shown = path.display().to_string();
+        for (broken, wanted) in [
+            (
+                ENTRY.replace("(2.10-3)", "(2.10-3"),
+                format!("{shown}:1: badly formatted heading line (expected 'package (version) distribution; urgency=…'): \"hello (2.10-3 unstable; urgency=medium\""),
+            ),
+            (
+                ENTRY.replace(" -- Santiago", "-- Santiago"),
+                format!("{shown}:5: badly formatted heading line (expected 'package (version) distribution; urgency=…'): \"-- Santiago"),
+            ),
+            (
+                ENTRY.replace(" -- Santiago Vila <sanvila@debian.org>  Mon, 26 Dec 2022 16:30:00 +0100\n", ""),
+                format!("{shown}:4: found end of file where expected more change data or trailer"),
+            ),
+            (
+                ENTRY.replace("  Mon, 26 Dec 2022 16:30:00 +0100", ""),
+                format!("{shown}:5: badly formatted trailer line (expected ' -- Name <email>  Day, DD Mon YYYY HH:MM:SS +ZZZZ'): \" -- Santiago Vila <sanvila@debian.org>\""),
+            ),
+            (String::new(), format!("{shown}: found end of file where expected first heading")),
+            (
+                ENTRY.replace("(2.10-3)", "(v2.10-3)"),
+                format!("{shown}:1: version 'v2.10-3' is invalid: version number does not start with digit (it must start with a digit; drop the tag prefix: 2.10-3)"),
+            ),
+        ] {
+            fs::write(&path, &broken).unwrap();
+            let err = top_entry(&path).unwrap_err().to_string();
+            assert!(err.starts_with(&wanted), "{broken:?}: {err}");
+            assert!(!err.contains('\n') && err.len() < 400, "{err}");
+        }
+        let missing = dir.path().join("nothing");
+        let err = top_entry(&missing).unwrap_err().to_string();
+        assert!(err.contains("nothing"), "{err}");
     }
 }

@@ -192,16 +192,22 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
         .iter()
         .map(|info| format!("{classname}.{}", info.package))
         .collect();
-    // lintian (seconds of Perl) reads the .debs on a thread of its own while dpkg-deb and the
-    // scratch installs check them: both only read, and the build waits for the slower one.
+    // lintian (seconds of Perl) reads all the .debs in one run on a thread of its own while
+    // dpkg-deb and the scratch installs check them: both only read, and the build waits for
+    // the slower one.
     let zstd = matches!(opts.compression, cdkit::deb::Compression::Zstd(_));
     let (dpkg_cases, lintian_cases) = std::thread::scope(|scope| {
         let lintian = scope.spawn(|| {
-            built
+            let linted: Vec<checks::Linted> = built
                 .iter()
-                .zip(&check_names)
-                .map(|(deb, checks)| checks::lintian(deb, opts.lintian, zstd, checks))
-                .collect::<Vec<_>>()
+                .zip(packages.iter().zip(&check_names))
+                .map(|(deb, (info, classname))| checks::Linted {
+                    deb,
+                    package: &info.package,
+                    classname,
+                })
+                .collect();
+            checks::lintian(&linted, opts.lintian, zstd)
         });
         let dpkg: Vec<Vec<Case>> = built
             .iter()

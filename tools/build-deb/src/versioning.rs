@@ -73,7 +73,11 @@ pub fn build_version(
         Some(r) => format!("{upstream}-{r}"),
         None => upstream.to_string(),
     };
-    // Validate what the user wrote first, so the hint is about their text.
+    // Validate what the user wrote first, so the hint is about their text: a manifest's
+    // upstream version alone (`v2.3.1` gets "2.3.1", not "2.3.1-1"), then the whole version.
+    if !upstream.contains('-') {
+        Version::parse(upstream)?;
+    }
     Version::parse(&plain)?;
     match suffix {
         Suffix::None => Ok(Version::parse(&plain)?),

@@ -242,3 +242,66 @@ fn a_v_prefixed_version_is_refused_with_a_hint() {
         "drop the tag prefix: 2.3.1",
     );
 }
+
+/// A tag-style version in debian/changelog gets a hint that keeps the Debian revision.
+#[test]
+fn a_v_prefixed_changelog_version_keeps_its_revision_in_the_hint() {
+    assert_refused(
+        "hello-service",
+        |t| {
+            let path = t.join("debian/changelog");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replacen("(1.0-1)", "(v1.0-1)", 1)).unwrap();
+        },
+        "debian/changelog:1: version 'v1.0-1' is invalid: version number does not start with digit (it must start with a digit; drop the tag prefix: 1.0-1)",
+    );
+}
+
+/// Debian's changelogs may end in free text after the last entry (hello's does); dpkg
+/// accepts it, so build-deb does.
+#[test]
+fn a_changelog_with_a_free_text_trailer_builds() {
+    let dir = checkout("hello-service");
+    let tree = dir.path().join("hello-service");
+    let path = tree.join("debian/changelog");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!("{text}\nOld changes are not recorded here.\n\nHello 1.3 Debian 1 - iwj\nInitial release.\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("dist");
+    let report = dir.path().join("reports/build-deb.xml");
+    let run = build(&tree, &out, &report, &["--lintian", "off"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert_valid_junit(&report);
+}
+
+/// A version with an epoch keeps it, as written and with the CI suffix (dropping it would
+/// build a version that sorts below every installed one).
+#[test]
+fn an_epoch_in_the_changelog_is_kept() {
+    for (suffix, wanted) in [("none", "1:1.0-1"), ("auto", "1:1.0+20261120093000.7.g")] {
+        let dir = checkout("hello-service");
+        let tree = dir.path().join("hello-service");
+        let path = tree.join("debian/changelog");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen("(1.0-1)", "(1:1.0-1)", 1)).unwrap();
+        let out = dir.path().join("dist");
+        let report = dir.path().join("reports/build-deb.xml");
+        let run = build(
+            &tree,
+            &out,
+            &report,
+            &["--lintian", "off", "--version-suffix", suffix],
+        );
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let deb = stdout(&run).lines().next().unwrap_or_default().to_string();
+        let version = Command::new("dpkg-deb")
+            .args(["--field", &deb, "Version"])
+            .output()
+            .unwrap();
+        let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+        assert!(version.starts_with(wanted), "{suffix}: {version}");
+    }
+}

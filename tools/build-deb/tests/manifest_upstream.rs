@@ -14,7 +14,7 @@ mod common;
 /// GNU hello 2.10's release tarball, as Debian ships it (scripts/setup fetches it).
 fn hello_tarball() -> PathBuf {
     let home = std::env::var_os("HOME").expect("HOME is set");
-    let path = PathBuf::from(home).join(".cache/cdkit/upstream/hello_2.10.orig.tar.gz");
+    let path = PathBuf::from(home).join(".cache/cdkit/deb-src/hello_2.10.orig.tar.gz");
     assert!(
         path.is_file(),
         "{} is missing: run scripts/setup (it fetches it with apt-get source hello)",

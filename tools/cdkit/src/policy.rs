@@ -88,10 +88,20 @@ impl Version {
             return fail("the upstream version is empty".into());
         }
         if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+            // The whole version without the prefix: epoch and revision stay (`v0.31-2` is
+            // `0.31-2`, not `0.31`), so the hint can be pasted as is.
             let hint = upstream
                 .strip_prefix(['v', 'V'])
                 .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
-                .map(|r| format!("; drop the tag prefix: {r}"))
+                .map(|r| {
+                    let epoch = &text[..text.len() - rest.len()];
+                    let revision = revision.map(|r| format!("-{r}")).unwrap_or_default();
+                    let fixed = format!("{epoch}{r}{revision}");
+                    match Version::parse(&fixed) {
+                        Ok(_) => format!("; drop the tag prefix: {fixed}"),
+                        Err(e) => format!("; without the tag prefix, {e}"),
+                    }
+                })
                 .unwrap_or_default();
             return fail(format!("it must start with a digit{hint}"));
         }
@@ -126,6 +136,11 @@ impl Version {
     /// The Debian revision, if any.
     pub fn revision(&self) -> Option<&str> {
         self.parsed.debian_revision.as_deref()
+    }
+
+    /// The epoch (`1` in `1:2.0-1`), if written.
+    pub fn epoch(&self) -> Option<u32> {
+        self.parsed.epoch
     }
 
     /// The version as written.
@@ -240,6 +255,16 @@ mod tests {
             err.contains("\"v1.2\"") && err.contains("drop the tag prefix: 1.2"),
             "{err}"
         );
+        // The hint keeps the epoch and the Debian revision.
+        for (tagged, hint) in [
+            ("v0.31-2", "drop the tag prefix: 0.31-2"),
+            ("V2.10-3", "drop the tag prefix: 2.10-3"),
+            ("1:v2.0-1", "drop the tag prefix: 1:2.0-1"),
+            ("v1.0-rc1", "write a pre-release with '~': 1.0~rc1"),
+        ] {
+            let err = Version::parse(tagged).unwrap_err().to_string();
+            assert!(err.ends_with(hint), "{tagged}: {err}");
+        }
         let err = Version::parse("1.0-rc1").unwrap_err().to_string();
         assert!(err.contains("1.0~rc1"), "{err}");
         for bad in ["1.0 beta", "", "1.2_3", "a:1.0", "1.0-", ":1.0", "1:2:3x_"] {
