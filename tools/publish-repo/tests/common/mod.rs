@@ -116,7 +116,7 @@ impl Repo {
     }
 }
 
-/// Every file's path and content (and every symlink's target) under `root`, except the lock
+/// Every directory, file's path and content (and every symlink's target) under `root`, except the lock
 /// file: equal before and after means the repository did not change.
 pub fn tree_digest(root: &std::path::Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -132,6 +132,8 @@ pub fn tree_digest(root: &std::path::Path) -> Vec<(String, String)> {
                     format!("-> {}", target.display()),
                 ));
             } else if kind.is_dir() {
+                // Directories too: a refused run must not leave empty ones behind.
+                out.push((path.display().to_string(), "dir".into()));
                 stack.push(path);
             } else if !path.ends_with("lock") {
                 let sha = cdkit::hash::file_checksums(&path).unwrap().2;
