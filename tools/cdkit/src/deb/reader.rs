@@ -84,6 +84,10 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, ReadError> {
         path: path.to_path_buf(),
         reason,
     })?;
+    check_typed_fields(&fields).map_err(|reason| ReadError::BadControl {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     for required in ["Package", "Version", "Architecture"] {
         if !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(required)) {
             return Err(ReadError::BadControl {
@@ -422,6 +426,129 @@ pub fn parse_paragraph(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(fields)
 }
 
+/// The fields dpkg parses by type when it reads a control file (`dpkg-deb -f`, `dpkg -i`):
+/// yes/no booleans, Multi-Arch (not `same` for `all`), and the relationship fields. A value dpkg refuses makes the
+/// package one dpkg cannot install, so it is refused here too.
+fn check_typed_fields(fields: &[(String, String)]) -> Result<(), String> {
+    for (name, value) in fields {
+        let lower = name.to_ascii_lowercase();
+        let value = value.trim();
+        match lower.as_str() {
+            "essential" | "protected" | "build-essential" if !matches!(value, "yes" | "no") => {
+                return Err(format!("{name}: {value:?} is not yes or no"));
+            }
+            "multi-arch" if !matches!(value, "no" | "same" | "foreign" | "allowed") => {
+                return Err(format!(
+                    "{name}: {value:?} is not no, same, foreign or allowed"
+                ));
+            }
+            "depends" | "pre-depends" | "recommends" | "suggests" | "enhances" | "breaks"
+            | "conflicts" | "replaces" | "provides" => {
+                let alternatives = matches!(
+                    lower.as_str(),
+                    "depends" | "pre-depends" | "recommends" | "suggests" | "enhances"
+                );
+                check_relations(value, alternatives).map_err(|e| format!("{name}: {e}"))?;
+            }
+            _ => {}
+        }
+    }
+    let value = |field: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(field))
+            .map(|(_, v)| v.trim())
+    };
+    if value("Multi-Arch") == Some("same") && value("Architecture") == Some("all") {
+        return Err("Multi-Arch: same on an Architecture: all package".into());
+    }
+    Ok(())
+}
+
+/// A relationship field as dpkg's parser reads it: `,`-separated groups of `|`-separated
+/// `NAME[:ARCH] [(OP VERSION)]` (no architecture or profile restrictions in a binary package).
+fn check_relations(value: &str, alternatives: bool) -> Result<(), String> {
+    for group in value.split(',') {
+        let group = group.trim();
+        if group.is_empty() {
+            return Err("missing package name, or garbage where a package name is expected".into());
+        }
+        if !alternatives && group.contains('|') {
+            return Err("alternatives ('|') are not allowed in this field".into());
+        }
+        for relation in group.split('|') {
+            check_relation(relation.trim())?;
+        }
+    }
+    Ok(())
+}
+
+fn check_relation(relation: &str) -> Result<(), String> {
+    let end = relation
+        .find(|c: char| c.is_whitespace() || c == '(' || c == ':')
+        .unwrap_or(relation.len());
+    let (name, mut rest) = relation.split_at(end);
+    let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-+._".contains(c));
+    if !name_ok {
+        return Err(format!("invalid package name {name:?}"));
+    }
+    if let Some(arch) = rest.strip_prefix(':') {
+        let end = arch
+            .find(|c: char| c.is_whitespace() || c == '(')
+            .unwrap_or(arch.len());
+        let ok = end > 0
+            && arch[..end]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !ok {
+            return Err(format!("{name}: invalid architecture qualifier"));
+        }
+        rest = &arch[end..];
+    }
+    let rest = rest.trim_start();
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let Some(inner) = rest.strip_prefix('(') else {
+        return Err(format!("syntax error after the reference to {name}"));
+    };
+    let Some((inner, after)) = inner.split_once(')') else {
+        return Err(format!("{name}: version unterminated"));
+    };
+    if !after.trim().is_empty() {
+        return Err(format!("syntax error after the reference to {name}"));
+    }
+    let inner = inner.trim_start();
+    let op_len = inner
+        .find(|c: char| !matches!(c, '<' | '=' | '>'))
+        .unwrap_or(inner.len());
+    let (op, version) = inner.split_at(op_len);
+    if !matches!(op, "<<" | "<=" | "=" | ">=" | ">>" | "<" | ">") {
+        return Err(format!("{name}: bad relation {op:?}"));
+    }
+    let version = version.trim();
+    if version.is_empty() || version.contains(char::is_whitespace) {
+        return Err(format!("{name}: bad version {version:?}"));
+    }
+    let upstream = version.split_once(':').map_or(version, |(epoch, rest)| {
+        if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) {
+            rest
+        } else {
+            ""
+        }
+    });
+    let chars_ok = version
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".+~-:".contains(c));
+    if !upstream.starts_with(|c: char| c.is_ascii_digit()) || !chars_ok {
+        return Err(format!("{name}: bad version {version:?}"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +573,31 @@ mod tests {
             assert!(parse_paragraph(refused).is_err(), "{refused:?}");
         }
         assert_eq!(parse_paragraph("Version :1\n").unwrap()[0].0, "Version");
+    }
+
+    #[test]
+    fn relationship_fields_follow_dpkg() {
+        for good in [
+            "b",
+            "B_c (> 1)",
+            "b (>= 1:2.0~rc1-1) | c:any",
+            "e:amd64(<<2)",
+        ] {
+            assert_eq!(check_relations(good, true), Ok(()), "{good}");
+        }
+        for bad in [
+            "b (=> 1)",
+            "b (>= )",
+            "b (>= 1",
+            "b, , c",
+            "b,",
+            "b [amd64]",
+            "b (>= a1)",
+            "${x}",
+        ] {
+            assert!(check_relations(bad, true).is_err(), "{bad}");
+        }
+        assert!(check_relations("b | c", false).is_err());
     }
 
     #[test]
