@@ -78,6 +78,8 @@ fn dpkg_built(dir: &Path, compressor: &str, control: &str) -> Vec<u8> {
         .args(["--root-owner-group", &format!("-Z{compressor}"), "--build"])
         .arg(&tree)
         .arg(&out)
+        // Fixed timestamps: the same bases, so the same mutated cases, on every run.
+        .env("SOURCE_DATE_EPOCH", "1700000000")
         .stdout(Stdio::null())
         .status()
         .unwrap();
