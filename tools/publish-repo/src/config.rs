@@ -38,9 +38,15 @@ impl Config {
             if list.is_empty() {
                 return Err(Error::Usage(format!("at least one {what} is needed")));
             }
-            for name in list {
+            for (i, name) in list.iter().enumerate() {
                 check_name(what, name)?;
+                if list[..i].contains(name) {
+                    return Err(Error::Usage(format!("{what} {name:?} is given twice")));
+                }
             }
+        }
+        for name in &self.components {
+            check_component(name)?;
         }
         if !self.architectures.iter().any(|a| a != "all") {
             return Err(Error::Usage(
@@ -97,6 +103,27 @@ pub fn check_name(what: &str, name: &str) -> Result<(), Error> {
             "{what} name {name:?} is not allowed (letters, digits, '-', '_')"
         )))
     }
+}
+
+/// A component is a directory of `dists/SUITE/`, beside the suite's own files: a name that
+/// is one of them (`by-hash`, `i18n`, `binary-amd64`, …) would mix a component's indexes
+/// with the suite's, and verify would then find false defects.
+fn check_component(name: &str) -> Result<(), Error> {
+    let reserved = ["by-hash", "i18n", "source", "dep11", "debian-installer"];
+    let reserved_prefix = [
+        "binary-",
+        "Contents",
+        "Release",
+        "InRelease",
+        "Packages",
+        "Sources",
+    ];
+    if reserved.contains(&name) || reserved_prefix.iter().any(|p| name.starts_with(p)) {
+        return Err(Error::Usage(format!(
+            "component {name:?} is a name the suite's own files use under dists/SUITE (by-hash, i18n, binary-*, …); choose another"
+        )));
+    }
+    Ok(())
 }
 
 /// The configuration file of the repository at `repo`.

@@ -321,6 +321,57 @@ pub fn add(
     })
 }
 
+/// What names a package in the pool and the indexes: its Package, Version and Architecture
+/// (and Source, which names its pool directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub package: String,
+    pub version: String,
+    pub architecture: String,
+    pub source: String,
+}
+
+/// The identity of a read .deb, or why it cannot name a pool file (a line naming the file):
+/// Package and Version by Debian policy, Architecture a Debian architecture name, and the
+/// pool file and directory names within the 255 bytes a file system allows. Checked before
+/// anything is written, so a name that could not be stored is refused with nothing created.
+pub fn identify(deb: &Path, info: &cdkit::deb::DebInfo) -> Result<Identity, String> {
+    let field = |name| info.field(name).unwrap_or_default().trim().to_string();
+    let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
+    let bad = |e: cdkit::policy::PolicyError| format!("{}: {e}", deb.display());
+    cdkit::policy::validate_package_name(&package).map_err(bad)?;
+    cdkit::policy::Version::parse(&version).map_err(bad)?;
+    let arch_ok = !arch.is_empty()
+        && arch
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !arch_ok {
+        return Err(format!(
+            "{}: architecture {arch:?} is not a Debian architecture name (a-z, 0-9, '-')",
+            deb.display()
+        ));
+    }
+    let source = pool::source_name(info.field("Source"), &package)
+        .map_err(|reason| format!("{}: {reason}", deb.display()))?;
+    let path = pool::pool_path("c", &source, &package, &version, &arch);
+    if let Some(long) = path.split('/').find(|part| part.len() > NAME_MAX) {
+        return Err(format!(
+            "{}: its pool file name {long:?} would be {} bytes, more than the {NAME_MAX} a file system allows (shorten Package, Version or Source)",
+            deb.display(),
+            long.len()
+        ));
+    }
+    Ok(Identity {
+        package,
+        version,
+        architecture: arch,
+        source,
+    })
+}
+
+/// The longest file name Linux file systems store (NAME_MAX).
+const NAME_MAX: usize = 255;
+
 /// The index entry of one read .deb, or why it cannot be published (a line naming the file).
 fn candidate(
     config: &Config,
@@ -328,11 +379,12 @@ fn candidate(
     deb: &Path,
     info: &cdkit::deb::DebInfo,
 ) -> Result<Entry, String> {
-    let field = |name| info.field(name).unwrap_or_default().trim().to_string();
-    let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
-    let bad = |e: cdkit::policy::PolicyError| format!("{}: {e}", deb.display());
-    cdkit::policy::validate_package_name(&package).map_err(bad)?;
-    cdkit::policy::Version::parse(&version).map_err(bad)?;
+    let Identity {
+        package,
+        version,
+        architecture: arch,
+        source,
+    } = identify(deb, info)?;
     if arch != "all" && !config.architectures.contains(&arch) {
         return Err(format!(
             "{}: architecture {arch} is not one of this repository's ({})",
@@ -340,8 +392,6 @@ fn candidate(
             config.architectures.join(", ")
         ));
     }
-    let source = pool::source_name(info.field("Source"), &package)
-        .map_err(|reason| format!("{}: {reason}", deb.display()))?;
     let filename = pool::pool_path(component, &source, &package, &version, &arch);
     Ok(Entry {
         component: component.to_string(),

@@ -58,10 +58,17 @@ fn verify_suite(
     let mut tries = 0;
     loop {
         let Ok(generation) = fs::canonicalize(&link) else {
-            if crate::state::load(repo, suite)?.entries.is_empty() {
+            if fs::symlink_metadata(&link).is_ok() {
+                return Ok(vec![format!(
+                    "{suite}: dists/{suite} does not resolve (a dangling or looping link): clients of {suite} get nothing"
+                )]);
+            }
+            if !ever_published(repo, suite) && crate::state::load(repo, suite)?.entries.is_empty() {
                 return Ok(Vec::new()); // never published: nothing to check
             }
-            return Ok(vec![format!("{suite}: dists/{suite}/Release is missing")]);
+            return Ok(vec![format!(
+                "{suite}: dists/{suite} is missing: clients of {suite} get nothing"
+            )]);
         };
         let mut defects = Vec::new();
         let checked = verify_generation(
@@ -90,6 +97,42 @@ fn verify_suite(
     }
 }
 
+/// Whether `suite` was ever published: a generation directory `dists/.SUITE.*` or a
+/// generation's history file is there. Then a missing `dists/SUITE` is a suite gone for its
+/// clients, not one that was never published.
+fn ever_published(repo: &Path, suite: &str) -> bool {
+    let has = |dir: &Path, prefix: &str| {
+        fs::read_dir(dir).is_ok_and(|items| {
+            items
+                .flatten()
+                .any(|i| i.file_name().to_string_lossy().starts_with(prefix))
+        })
+    };
+    has(&repo.join("dists"), &format!(".{suite}."))
+        || has(
+            &repo.join(config::META_DIR).join("generations"),
+            &format!("{suite}@"),
+        )
+}
+
+/// Why a Release is not `suite`'s (its Suite or Codename names another), or `None`: a
+/// `dists/SUITE` that leads to another suite's tree serves clients the wrong packages.
+fn other_suite(release: &str, suite: &str) -> Option<String> {
+    for field in ["Suite", "Codename"] {
+        let value = release
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
+            .map(str::trim);
+        match value {
+            Some(v) if v == suite => {}
+            Some(v) => return Some(format!("its Release is suite {v:?} ({field}: {v})")),
+            None => return Some(format!("its Release has no {field} field")),
+        }
+    }
+    None
+}
+
 /// Check one generation directory of `suite` (what `dists/SUITE` pointed to).
 fn verify_generation(
     repo: &Path,
@@ -105,6 +148,11 @@ fn verify_generation(
         defects.push(format!("{suite}: dists/{suite}/Release is missing"));
         return Ok(());
     };
+    if let Some(problem) = other_suite(&release, suite) {
+        defects.push(format!(
+            "{suite}: dists/{suite} leads to another suite's tree: {problem}"
+        ));
+    }
     // Signatures.
     let inrelease = dists.join("InRelease");
     if inrelease.exists() {

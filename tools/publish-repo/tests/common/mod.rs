@@ -116,7 +116,7 @@ impl Repo {
     }
 }
 
-/// Every file's path and content (and every symlink's target) under `root`, except the lock
+/// Every directory, file's path and content (and every symlink's target) under `root`, except the lock
 /// file: equal before and after means the repository did not change.
 pub fn tree_digest(root: &std::path::Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -132,6 +132,8 @@ pub fn tree_digest(root: &std::path::Path) -> Vec<(String, String)> {
                     format!("-> {}", target.display()),
                 ));
             } else if kind.is_dir() {
+                // Directories too: a refused run must not leave empty ones behind.
+                out.push((path.display().to_string(), "dir".into()));
                 stack.push(path);
             } else if !path.ends_with("lock") {
                 let sha = cdkit::hash::file_checksums(&path).unwrap().2;
@@ -206,4 +208,130 @@ pub fn unchecked_deb(dir: &Path, name: &str, control: &str) -> PathBuf {
         .unwrap();
     assert!(status.success(), "dpkg-deb --build {name}");
     out
+}
+
+/// Building .debs byte by byte: ar members, raw-path tars, the compressors dpkg reads.
+pub mod deb_bytes {
+    use std::io::Write;
+
+    /// One ar member: its 60-byte header and its bytes.
+    #[derive(Clone)]
+    pub struct Member {
+        pub header: Vec<u8>,
+        pub data: Vec<u8>,
+    }
+
+    pub fn header(name: &str, size: usize) -> Vec<u8> {
+        format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n",
+            0, 0, 0, 100644
+        )
+        .into_bytes()
+    }
+
+    pub fn member(name: &str, data: Vec<u8>) -> Member {
+        Member {
+            header: header(name, data.len()),
+            data,
+        }
+    }
+
+    pub fn name_of(m: &Member) -> String {
+        String::from_utf8_lossy(&m.header[..16]).trim().to_string()
+    }
+
+    pub fn parse_ar(bytes: &[u8]) -> Vec<Member> {
+        let mut out = Vec::new();
+        let mut at = 8;
+        while at + 60 <= bytes.len() {
+            let header = bytes[at..at + 60].to_vec();
+            let size: usize = String::from_utf8_lossy(&header[48..58])
+                .trim()
+                .parse()
+                .unwrap();
+            let data = bytes[at + 60..at + 60 + size].to_vec();
+            at += 60 + size + size % 2;
+            out.push(Member { header, data });
+        }
+        out
+    }
+
+    pub fn write_ar(members: &[Member]) -> Vec<u8> {
+        let mut out = b"!<arch>\n".to_vec();
+        for m in members {
+            out.extend_from_slice(&m.header);
+            out.extend_from_slice(&m.data);
+            if m.data.len() % 2 == 1 {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// A control.tar entry: raw path, type flag, bytes (or link target).
+    pub struct TarEntry {
+        pub path: &'static str,
+        pub kind: tar::EntryType,
+        pub data: Vec<u8>,
+    }
+
+    pub fn file(path: &'static str, data: &[u8]) -> TarEntry {
+        TarEntry {
+            path,
+            kind: tar::EntryType::Regular,
+            data: data.to_vec(),
+        }
+    }
+
+    /// A tar of `entries` with their paths written byte for byte (as dpkg-deb writes `./control`).
+    pub fn tar_of(entries: &[TarEntry]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in entries {
+            let mut h = tar::Header::new_ustar();
+            h.as_old_mut().name[..e.path.len()].copy_from_slice(e.path.as_bytes());
+            h.set_entry_type(e.kind);
+            h.set_mode(if e.kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
+            let body: &[u8] = if e.kind == tar::EntryType::Regular {
+                &e.data
+            } else {
+                if e.kind.is_symlink() || e.kind.is_hard_link() {
+                    h.as_old_mut().linkname[..e.data.len()].copy_from_slice(&e.data);
+                }
+                &[]
+            };
+            h.set_size(body.len() as u64);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(body);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.resize(out.len() + 1024, 0);
+        out
+    }
+
+    pub fn compress(kind: &str, bytes: &[u8]) -> Vec<u8> {
+        match kind {
+            "" => bytes.to_vec(),
+            ".gz" => {
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            }
+            ".xz" => {
+                let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+                e.write_all(bytes).unwrap();
+                e.finish().unwrap()
+            }
+            ".zst" => zstd::encode_all(bytes, 3).unwrap(),
+            other => panic!("no compressor {other}"),
+        }
+    }
 }
