@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use cdkit::process::{Command, Stream};
 
+use cdkit::policy::RelationContext;
+
 use crate::error::{io, Error};
 use crate::options::{dpkg_compressor, BuildOptions};
 use crate::tree;
@@ -37,6 +39,58 @@ pub struct TopEntry {
     pub date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The source paragraph's relation fields.
+const SOURCE_RELATIONS: [&str; 6] = [
+    "Build-Depends",
+    "Build-Depends-Indep",
+    "Build-Depends-Arch",
+    "Build-Conflicts",
+    "Build-Conflicts-Indep",
+    "Build-Conflicts-Arch",
+];
+
+/// A binary paragraph's relation fields.
+const BINARY_RELATIONS: [&str; 10] = [
+    "Depends",
+    "Pre-Depends",
+    "Recommends",
+    "Suggests",
+    "Enhances",
+    "Breaks",
+    "Conflicts",
+    "Replaces",
+    "Provides",
+    "Built-Using",
+];
+
+/// The 1-based line where `field` starts in paragraph `index` (0 = the first) of a deb822
+/// `text`, for error messages; comment lines count as lines but do not separate paragraphs.
+fn field_line(text: &str, index: usize, field: &str) -> usize {
+    let mut paragraph = 0;
+    let mut in_paragraph = false;
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.trim().is_empty() {
+            if in_paragraph {
+                paragraph += 1;
+                in_paragraph = false;
+            }
+            continue;
+        }
+        in_paragraph = true;
+        if paragraph == index {
+            if let Some((name, _)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case(field) {
+                    return n + 1;
+                }
+            }
+        }
+    }
+    0
+}
+
 /// Check `debian/control` is readable deb822 with a source and at least one binary package.
 pub fn check_control(path: &Path) -> Result<String, Error> {
     let text = fs::read_to_string(path).map_err(io("read", path))?;
@@ -54,19 +108,41 @@ pub fn check_control(path: &Path) -> Result<String, Error> {
         .parse()
         .map_err(|e: deb822_fast::Error| bad(format!("not a valid control file: {e}")))?;
     let mut paragraphs = parsed.iter();
-    let source = paragraphs
-        .next()
+    let first = paragraphs.next();
+    let source = first
         .and_then(|p| p.get("Source").map(str::to_string))
         .ok_or_else(|| bad("the first paragraph has no Source field".into()))?;
+    // Relation fields are checked now, by Debian's grammar, not by dpkg at the end of a build
+    // of minutes ("subprocess returned exit status 25").
+    let relations = |index: usize, p: &deb822_fast::Paragraph, fields: &[&str]| {
+        for field in fields {
+            if let Some(value) = p.get(field) {
+                cdkit::policy::check_relations(field, value, RelationContext::Source)
+                    .map_err(|e| bad(format!("line {}: {e}", field_line(&text, index, field))))?;
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    if let Some(p) = first {
+        relations(0, p, &SOURCE_RELATIONS)?;
+    }
     let mut binaries = 0;
-    for p in paragraphs {
+    for (i, p) in paragraphs.enumerate() {
+        let index = i + 1;
         let name = p
             .get("Package")
             .ok_or_else(|| bad("a binary paragraph has no Package field".into()))?;
         cdkit::policy::validate_package_name(name.trim()).map_err(|e| bad(e.to_string()))?;
-        if p.get("Architecture").is_none() {
-            return Err(bad(format!("package {name} has no Architecture field")));
+        let arch = p
+            .get("Architecture")
+            .ok_or_else(|| bad(format!("package {name} has no Architecture field")))?;
+        if arch.split_whitespace().next().is_none() {
+            return Err(bad(format!(
+                "line {}: package {name}: Architecture is empty (any, all, or architecture names)",
+                field_line(&text, index, "Architecture")
+            )));
         }
+        relations(index, p, &BINARY_RELATIONS)?;
         binaries += 1;
     }
     if binaries == 0 {
@@ -261,6 +337,16 @@ pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Erro
     let debian = opts.source.join("debian");
     let source_name = check_control(&debian.join("control"))?;
     let top = top_entry(&debian.join("changelog"))?;
+    if top.package != source_name.trim() {
+        return Err(Error::Control {
+            path: debian.join("changelog"),
+            message: format!(
+                "the top entry is for source {:?}, but debian/control names source {:?}; the changelog must be this package's",
+                top.package,
+                source_name.trim()
+            ),
+        });
+    }
     let current = cdkit::policy::Version::parse(&top.version)?;
     let commit = versioning::head_commit(&opts.source);
     let version = versioning::build_version(

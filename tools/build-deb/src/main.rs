@@ -54,6 +54,11 @@ struct Cli {
     #[arg(long, env = "BUILD_DEB_CHECK_REPRODUCIBLE")]
     check_reproducible: bool,
 
+    /// Let cdkit-deb.toml name files outside the source tree (absolute paths, `..`, symlinks
+    /// that leave it); refused by default.
+    #[arg(long, env = "BUILD_DEB_ALLOW_OUTSIDE_TREE")]
+    allow_outside_tree: bool,
+
     /// Print a JSON summary on stdout instead of the package paths.
     #[arg(long, env = "BUILD_DEB_JSON")]
     json: bool,
@@ -76,6 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         compression: cli.compression,
         lintian: cli.lintian,
         check_reproducible: cli.check_reproducible,
+        allow_outside_tree: cli.allow_outside_tree,
     };
     let outcome = build_deb::run(&opts, cli.common.junit.as_deref())?;
     for package in &outcome.packages {

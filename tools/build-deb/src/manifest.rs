@@ -206,6 +206,46 @@ impl Manifest {
         if self.package.summary.trim().is_empty() || self.package.summary.contains('\n') {
             return Err(bad("package.summary must be one non-empty line".into()));
         }
+        // The version and relations are checked here, before the build, as debian/ mode
+        // checks its own: dpkg-deb would refuse them only after the build command ran.
+        crate::versioning::check_upstream(&self.package.version)
+            .map_err(|e| bad(format!("package.version: {e}")))?;
+        cdkit::policy::Version::parse(&format!(
+            "{}-{}",
+            self.package.version, self.package.revision
+        ))
+        .map_err(|e| bad(format!("package.revision: {e}")))?;
+        let arch = &self.package.architecture;
+        if arch == "source"
+            || arch.is_empty()
+            || !arch
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(bad(format!(
+                "package.architecture {arch:?} is not any, all or a Debian architecture name"
+            )));
+        }
+        let relations: [(&str, &Vec<String>); 8] = [
+            ("depends", &self.package.depends),
+            ("pre-depends", &self.package.pre_depends),
+            ("recommends", &self.package.recommends),
+            ("suggests", &self.package.suggests),
+            ("conflicts", &self.package.conflicts),
+            ("breaks", &self.package.breaks),
+            ("replaces", &self.package.replaces),
+            ("provides", &self.package.provides),
+        ];
+        for (key, entries) in relations {
+            for entry in entries {
+                cdkit::policy::check_relations(
+                    &format!("package.{key}"),
+                    entry,
+                    cdkit::policy::RelationContext::Binary,
+                )
+                .map_err(|e| bad(e.to_string()))?;
+            }
+        }
         if !self.package.maintainer.contains('@') {
             return Err(bad(format!(
                 "package.maintainer {:?} must be \"Name <email>\"",
@@ -301,21 +341,51 @@ impl Manifest {
         out
     }
 
-    /// The first named file missing from `root` (the source tree, or its build copy), as an
-    /// error naming the key and the path under `shown_root` (the user's tree). With
-    /// `before_build`, files the build may create are not required yet.
+    /// The first named file missing from `root` (the source tree, or its build copy), or
+    /// outside it unless `outside_ok`, as an error naming the key and the path under
+    /// `shown_root` (the user's tree). With `before_build`, files the build may create are
+    /// not required yet.
     pub fn check_source_files(
         &self,
         manifest_path: &Path,
         root: &Path,
         shown_root: &Path,
         before_build: bool,
+        outside_ok: bool,
     ) -> Result<(), Error> {
+        let refuse = |file: &SourceFile, problem: String| Error::Manifest {
+            path: manifest_path.to_path_buf(),
+            message: format!(
+                "{} = {:?}: {problem}",
+                file.key,
+                file.path.display().to_string()
+            ),
+        };
+        let leaves = |path: &Path| {
+            path.components().any(|c| {
+                !matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+        };
         for file in self.source_files() {
+            if !outside_ok && leaves(&file.path) {
+                return Err(refuse(&file, "the path leaves the source tree (absolute or with ..); files come from the commit being built (--allow-outside-tree to take it anyway)".into()));
+            }
             if before_build && file.may_be_built {
                 continue;
             }
             let found = root.join(&file.path);
+            if !outside_ok && found.exists() {
+                let real = found.canonicalize().ok();
+                let tree = root.canonicalize().ok();
+                if let (Some(real), Some(tree)) = (real, tree) {
+                    if !real.starts_with(&tree) {
+                        return Err(refuse(&file, format!("a symlink to {}, outside the source tree (--allow-outside-tree to take it anyway)", real.display())));
+                    }
+                }
+            }
             if found.is_file() {
                 continue;
             }
@@ -438,7 +508,7 @@ start = false
             format!("{GOOD}\n[[file]]\nsource = \"build/extra.conf\"\npath = \"/etc/x.conf\"\n");
         let m = Manifest::parse(&text, &t.join(FILE_NAME)).unwrap();
         let err = m
-            .check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true)
+            .check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true, false)
             .unwrap_err()
             .to_string();
         assert!(
@@ -447,10 +517,16 @@ start = false
         );
         std::fs::write(t.join("COPYING"), "text").unwrap();
         // Before the build, a [[file]] source may still be created by it.
-        m.check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true)
+        m.check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), true, false)
             .unwrap();
         let err = m
-            .check_source_files(&t.join(FILE_NAME), t, Path::new("/home/u/app"), false)
+            .check_source_files(
+                &t.join(FILE_NAME),
+                t,
+                Path::new("/home/u/app"),
+                false,
+                false,
+            )
             .unwrap_err()
             .to_string();
         assert!(

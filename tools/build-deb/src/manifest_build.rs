@@ -47,7 +47,13 @@ pub fn build_into(
     let manifest = Manifest::load(&manifest_path)?;
     // A misspelt path is found now, not after a build of minutes, and named as the user
     // wrote it rather than in the temporary copy.
-    manifest.check_source_files(&manifest_path, &opts.source, &opts.source, true)?;
+    manifest.check_source_files(
+        &manifest_path,
+        &opts.source,
+        &opts.source,
+        true,
+        opts.allow_outside_tree,
+    )?;
     let pkg = &manifest.package;
     let commit = versioning::head_commit(&opts.source);
     let version = versioning::build_version(
@@ -91,7 +97,13 @@ pub fn build_into(
             variation,
         )?;
     }
-    manifest.check_source_files(&manifest_path, &src, &opts.source, false)?;
+    manifest.check_source_files(
+        &manifest_path,
+        &src,
+        &opts.source,
+        false,
+        opts.allow_outside_tree,
+    )?;
     install_extra_files(&manifest, &src, &stage)?;
     let units = install_units(&manifest, &src, &stage)?;
     install_docs(&manifest, &src, &stage, version.as_str(), epoch)?;
@@ -185,7 +197,7 @@ fn run_build_command(
     let mut output = String::new();
     let mut tail: Vec<String> = Vec::new();
     let done = cmd.run(|_, line| {
-        if line.contains("Read-only file system") && output.len() < 64 * 1024 {
+        if sandbox::is_write_failure(line) && output.len() < 64 * 1024 {
             output.push_str(line);
             output.push('\n');
         }
@@ -194,7 +206,12 @@ fn run_build_command(
         }
         tail.push(line.to_string());
     })?;
-    if let Some(path) = sandbox::read_only_violation(&output) {
+    let outside = if done.success() {
+        sandbox::read_only_violation(&output)
+    } else {
+        sandbox::write_outside(&output, &[src, stage, tmp])
+    };
+    if let Some(path) = outside {
         return Err(Error::WroteOutsideStage { what: path });
     }
     if !done.success() {

@@ -30,6 +30,10 @@ pub struct BuildOptions {
     pub lintian: LintianLevel,
     /// Build a second time and compare the packages byte for byte.
     pub check_reproducible: bool,
+    /// Let the manifest take files from outside the source tree (absolute paths, `..`,
+    /// symlinks leaving it). Off by default: a package must be built from its commit, not
+    /// from the build machine (`/proc/self/environ` would package the build's environment).
+    pub allow_outside_tree: bool,
 }
 
 /// dpkg-deb's name for a compressor (`DPKG_DEB_COMPRESSOR_TYPE`) and its level.

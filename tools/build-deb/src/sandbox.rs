@@ -79,6 +79,37 @@ pub fn read_only_violation(output: &str) -> Option<String> {
         .map(|line| quoted_path(line).unwrap_or_else(|| line.trim().to_string()))
 }
 
+/// What tools print when a write fails; some lose the "Read-only file system" of the
+/// failed mkdir on the way (`install -d /etc/app` reports the chmod that followed it:
+/// "cannot change permissions of '/etc/app': No such file or directory").
+const WRITE_FAILURES: [&str; 7] = [
+    "cannot create",
+    "cannot change permissions",
+    "cannot change ownership",
+    "cannot make directory",
+    "cannot remove",
+    "cannot overwrite",
+    "failed to create",
+];
+
+/// Whether `line` is a tool's report of a failed write (see [`read_only_violation`]).
+pub fn is_write_failure(line: &str) -> bool {
+    line.contains("Read-only file system") || WRITE_FAILURES.iter().any(|w| line.contains(w))
+}
+
+/// For a command that failed in the sandbox: the first path a failed-write line names that
+/// lies outside `writable`, i.e. where the command tried to write on the build machine.
+pub fn write_outside(output: &str, writable: &[&Path]) -> Option<String> {
+    if let Some(path) = read_only_violation(output) {
+        return Some(path);
+    }
+    output
+        .lines()
+        .filter(|l| WRITE_FAILURES.iter().any(|w| l.contains(w)))
+        .filter_map(quoted_path)
+        .find(|p| !writable.iter().any(|w| Path::new(p).starts_with(w)))
+}
+
 fn quoted_path(line: &str) -> Option<String> {
     for (open, close) in [('\'', '\''), ('‘', '’'), ('"', '"'), ('`', '\'')] {
         if let Some(start) = line.find(open) {
@@ -111,6 +142,15 @@ mod tests {
             Some("/opt/x")
         );
         assert_eq!(read_only_violation("all good"), None);
+        let chmod = "install: cannot change permissions of '/etc/app': No such file or directory";
+        assert_eq!(
+            write_outside(chmod, &[Path::new("/tmp/b")]).as_deref(),
+            Some("/etc/app")
+        );
+        let inside = "install: cannot create regular file '/tmp/b/stage/x': Permission denied";
+        assert_eq!(write_outside(inside, &[Path::new("/tmp/b")]), None);
+        let read = "cp: cannot stat '/usr/share/missing': No such file or directory";
+        assert_eq!(write_outside(read, &[Path::new("/tmp/b")]), None);
     }
 
     #[test]

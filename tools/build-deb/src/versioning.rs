@@ -62,6 +62,14 @@ pub fn source_date_epoch(commit: Option<&Commit>) -> Option<i64> {
     })
 }
 
+/// Check an upstream version on its own, so that `1.0-rc1` (which would sort after 1.0) and
+/// `v2.3.1` are refused with a hint about what the user wrote. An upstream version may hold a
+/// `-` (`1.0-2` with revision 1 is `1.0-2-1`): only its last part is then judged, as a
+/// revision would be.
+pub fn check_upstream(upstream: &str) -> Result<(), cdkit::policy::PolicyError> {
+    Version::parse(upstream).map(|_| ())
+}
+
 /// The version to build: `upstream[-revision]` as written, or with the CI suffix.
 pub fn build_version(
     upstream: &str,
@@ -75,9 +83,7 @@ pub fn build_version(
     };
     // Validate what the user wrote first, so the hint is about their text: a manifest's
     // upstream version alone (`v2.3.1` gets "2.3.1", not "2.3.1-1"), then the whole version.
-    if !upstream.contains('-') {
-        Version::parse(upstream)?;
-    }
+    check_upstream(upstream)?;
     Version::parse(&plain)?;
     match suffix {
         Suffix::None => Ok(Version::parse(&plain)?),

@@ -19,6 +19,12 @@ pub enum PolicyError {
     Name { name: String, reason: String },
     #[error("version {version:?} is not valid: {reason}")]
     Version { version: String, reason: String },
+    #[error("{field} {relation:?} is not a valid relation: {reason}")]
+    Relation {
+        field: String,
+        relation: String,
+        reason: String,
+    },
 }
 
 /// Check a binary package name: lowercase letters, digits, `+`, `-`, `.`; at least two
@@ -52,6 +58,155 @@ pub fn validate_package_name(name: &str) -> Result<(), PolicyError> {
 pub struct Version {
     text: String,
     parsed: debversion::Version,
+}
+
+/// Where a relation field (`Depends`, `Breaks`, …) is written, which decides what it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationContext {
+    /// A binary package's control file, as dpkg-deb reads it: `name[:arch] [(op version)]`
+    /// alternatives only.
+    Binary,
+    /// `debian/control` of a source tree, as dpkg-gencontrol reads it: also architecture
+    /// restrictions `[amd64]`, build profiles `<!nocheck>` and substitution variables
+    /// (`${shlibs:Depends}`), which are filled in later.
+    Source,
+}
+
+/// Check one relation field's value (`a (>= 1.0) | b, c`) by Debian's grammar (Policy 7.1),
+/// so that a broken `Depends` is refused before a build of minutes, naming the field, instead
+/// of by dpkg-deb at the end. Versions must be ones dpkg parses; names follow
+/// [`validate_package_name`]'s character rules (any length, as dpkg allows virtual names
+/// like `c` in relations).
+pub fn check_relations(
+    field: &str,
+    text: &str,
+    context: RelationContext,
+) -> Result<(), PolicyError> {
+    for relation in text.split(',') {
+        let fail = |reason: String| {
+            Err(PolicyError::Relation {
+                field: field.to_string(),
+                relation: relation.trim().to_string(),
+                reason,
+            })
+        };
+        let relation_text = if context == RelationContext::Source {
+            without_substvars(relation)
+        } else {
+            relation.to_string()
+        };
+        if relation_text.trim().is_empty() {
+            // dpkg-gencontrol drops empty relations (`${misc:Depends}` that filled in empty,
+            // a trailing comma); in a built package dpkg-deb refuses them.
+            if context == RelationContext::Source {
+                continue;
+            }
+            return fail("an empty relation (two commas in a row, or one at an end)".into());
+        }
+        for alternative in relation_text.split('|') {
+            if let Err(reason) = check_alternative(alternative.trim(), context) {
+                return fail(reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `${…}` substitution variables replaced by a token that is both a valid name and a valid
+/// version, so that the grammar can be checked around them.
+fn without_substvars(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find('}') {
+            Some(end) => {
+                out.push_str("0substvar");
+                rest = &rest[start + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check_alternative(text: &str, context: RelationContext) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("an empty alternative (two `|` in a row, or one at an end)".into());
+    }
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .unwrap_or(text.len());
+    let name = &text[..name_end];
+    if name.is_empty() {
+        return Err("it must start with a package name".into());
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        || name.chars().any(|c| c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "package name {name:?} must be lowercase and start with a letter or digit"
+        ));
+    }
+    let mut rest = &text[name_end..];
+    if let Some(qualified) = rest.strip_prefix(':') {
+        let end = qualified
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(qualified.len());
+        if end == 0 {
+            return Err("an architecture qualifier after ':' is empty".into());
+        }
+        rest = &qualified[end..];
+    }
+    rest = rest.trim_start();
+    if let Some(inner) = rest.strip_prefix('(') {
+        let Some(close) = inner.find(')') else {
+            return Err("a '(' without its ')'".into());
+        };
+        let constraint = inner[..close].trim();
+        let op_len = ["<<", "<=", ">=", ">>", "=", "<", ">"]
+            .iter()
+            .find(|op| constraint.starts_with(*op))
+            .map(|op| op.len())
+            .ok_or_else(|| format!("{constraint:?} must start with <<, <=, =, >= or >>"))?;
+        let version = constraint[op_len..].trim();
+        if version.is_empty() || version.contains(char::is_whitespace) {
+            return Err(format!(
+                "{version:?} after {:?} is not one version",
+                &constraint[..op_len]
+            ));
+        }
+        debversion::Version::from_str(version).map_err(|e| format!("version {version:?}: {e}"))?;
+        if !version.starts_with(|c: char| c.is_ascii_digit()) && !version.contains(':') {
+            return Err(format!("version {version:?} must start with a digit"));
+        }
+        rest = inner[close + 1..].trim_start();
+    }
+    if context == RelationContext::Source {
+        if let Some(inner) = rest.strip_prefix('[') {
+            let close = inner.find(']').ok_or("a '[' without its ']'")?;
+            rest = inner[close + 1..].trim_start();
+        }
+        while let Some(inner) = rest.strip_prefix('<') {
+            let close = inner.find('>').ok_or("a '<' without its '>'")?;
+            rest = inner[close + 1..].trim_start();
+        }
+    }
+    if !rest.is_empty() {
+        return Err(format!(
+            "unexpected {rest:?} after the package name{}",
+            if context == RelationContext::Binary {
+                " (a built package's relations hold only names, architecture qualifiers and versions)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(())
 }
 
 impl Version {
