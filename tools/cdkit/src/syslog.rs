@@ -293,6 +293,7 @@ impl Sender {
 
     /// Send one formatted record (without waiting for anything).
     pub fn send(&self, record: &str) {
+        let record = &*crate::redact::redact(record);
         let counters = &self.counters;
         match &self.way {
             Way::Udp(None) => {
