@@ -52,13 +52,17 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io_err)?;
+        // Never through a symbolic link or into another user's file: the holder's description
+        // is written into it and it is emptied on release (see crate::own_file).
+        let mut file = crate::own_file::open(
+            path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(io_err)?;
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
