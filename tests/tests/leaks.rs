@@ -166,7 +166,10 @@ impl Runs {
                 self.work.join(format!("logs/{n}-{tool}.jsonl")),
             )
             .env("CDKIT_SYSLOG", &self.syslog)
-            .env("CDKIT_LOG_FORMAT", if n.is_multiple_of(2) { "json" } else { "text" })
+            .env(
+                "CDKIT_LOG_FORMAT",
+                if n.is_multiple_of(2) { "json" } else { "text" },
+            )
             .env("CDKIT_PROGRESS", "plain")
             .env("CDKIT_RUN_ID", format!("leak-{n}"))
             .env("CDKIT_SECRET_VARS", "VENDOR_THING");
@@ -601,6 +604,13 @@ echo "ok 3 - fine"
             }
         }
     }
+    hits.extend(cmdline_hits);
+    assert!(
+        hits.is_empty(),
+        "{} secret(s) leaked:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
     // The redacted forms did arrive: the outputs were searched where the secrets would be.
     let all: Vec<u8> = haystacks.iter().flat_map(|(_, b)| b.clone()).collect();
     assert!(
@@ -614,12 +624,5 @@ echo "ok 3 - fine"
     assert!(
         rounds > 10,
         "the command lines were sampled only {rounds} times"
-    );
-    hits.extend(cmdline_hits);
-    assert!(
-        hits.is_empty(),
-        "{} secret(s) leaked:\n{}",
-        hits.len(),
-        hits.join("\n")
     );
 }
