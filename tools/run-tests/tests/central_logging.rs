@@ -219,4 +219,20 @@ fn bad_collectors_and_log_files_exit_2_with_one_line() {
     let text = stderr(&out);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("cannot open the log file"), "{text}");
+    // A log file planted as a symbolic link (in a shared directory) is not followed: the file
+    // it names is neither appended to nor created.
+    let target = dir.path().join("precious");
+    std::fs::write(&target, "keep\n").unwrap();
+    let link = dir.path().join("run.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = run(
+        dir.path(),
+        "syslog-bad-3",
+        &["--log-file", link.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
 }
