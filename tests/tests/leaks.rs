@@ -449,6 +449,10 @@ echo "ok 3 - fine"
     // --- rolling-install and rollback on this machine through a real sshd: a healthy install
     // behind a health URL with credentials, a rollback of it whose database is unreachable, and
     // an install whose health check fails (nothing listens) and is rolled back.
+    // A probe package left by an interrupted earlier run would turn the install into a no-op.
+    let _ = Command::new("dpkg")
+        .args(["--purge", "leak-probe"])
+        .output();
     let sshd = start_sshd();
     let inventory = tmp.path().join("hosts.ini");
     std::fs::write(

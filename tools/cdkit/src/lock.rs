@@ -167,6 +167,19 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_file_planted_as_a_symlink_never_truncates_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me").unwrap();
+        let path = dir.path().join("repo.lock");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = Lock::try_acquire(&path, "me").unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    }
+
+    #[test]
     fn a_lock_in_a_missing_directory_is_an_input_error() {
         let err = Lock::try_acquire(Path::new("/nonexistent/dir/x.lock"), "me").unwrap_err();
         assert_eq!(err.exit(), Exit::Usage);
