@@ -45,30 +45,55 @@ impl Received {
 }
 
 /// rsyslogd on 127.0.0.1, listening on one port for UDP (imudp) and TCP (imtcp, octet
-/// counting); stopped on drop.
+/// counting), or TLS instead of plain TCP ([`Rsyslog::start_tls`]); stopped on drop.
 pub struct Rsyslog {
     /// Holds rsyslog.conf, the pid file, rsyslogd's own output and `received.jsonl`.
     pub dir: tempfile::TempDir,
     child: Child,
     /// The UDP and TCP port.
     pub port: u16,
+    /// Whether the TCP input speaks TLS (RFC 5425) with a certificate of `ca.pem`.
+    tls: bool,
 }
 
 impl Rsyslog {
     /// Start rsyslogd (apt-get install rsyslog; needs no root, no system service) and wait
     /// until a probe over UDP and one over TCP have both been written.
     pub fn start() -> Rsyslog {
+        Self::start_with(false)
+    }
+
+    /// Like [`Rsyslog::start`], with the TCP input behind rsyslog's gtls driver (apt-get
+    /// install rsyslog-gnutls): a throwaway CA (`openssl`) made for this collector signs its
+    /// certificate for 127.0.0.1; [`Rsyslog::tls_url`] names the CA file.
+    pub fn start_tls() -> Rsyslog {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Rsyslog {
         let dir = tempfile::tempdir().expect("temporary directory");
         let d = dir.path();
         let port = free_udp_and_tcp_port();
         let conf = d.join("rsyslog.conf");
         std::fs::create_dir_all(d.join("work")).expect("work directory");
+        let (driver, tcp_module) = if tls {
+            make_test_ca(d);
+            (
+                format!(
+                    r#" DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="{d}/ca.pem" DefaultNetstreamDriverCertFile="{d}/server.pem" DefaultNetstreamDriverKeyFile="{d}/server.key""#,
+                    d = d.display()
+                ),
+                r#"module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")"#,
+            )
+        } else {
+            (String::new(), r#"module(load="imtcp")"#)
+        };
         std::fs::write(
             &conf,
             format!(
-                r#"global(workDirectory="{d}/work" maxMessageSize="64k")
+                r#"global(workDirectory="{d}/work" maxMessageSize="64k"{driver})
 module(load="imudp")
-module(load="imtcp")
+{tcp_module}
 input(type="imudp" address="127.0.0.1" port="{port}")
 input(type="imtcp" address="127.0.0.1" port="{port}")
 template(name="cdkit-json" type="list" option.jsonf="on") {{
@@ -104,7 +129,12 @@ action(type="omfile" file="{d}/received.jsonl" template="cdkit-json")
             .stderr(out)
             .spawn()
             .expect("cannot run rsyslogd (apt-get install rsyslog; scripts/setup does)");
-        let rsyslog = Rsyslog { dir, child, port };
+        let rsyslog = Rsyslog {
+            dir,
+            child,
+            port,
+            tls,
+        };
         rsyslog.wait_until_listening();
         rsyslog
     }
@@ -117,6 +147,15 @@ action(type="omfile" file="{d}/received.jsonl" template="cdkit-json")
     /// `tcp://127.0.0.1:PORT`, for `--syslog` / `CDKIT_SYSLOG`.
     pub fn tcp_url(&self) -> String {
         format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    /// `tls://127.0.0.1:PORT?ca=DIR/ca.pem`, for a collector of [`Rsyslog::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!(
+            "tls://127.0.0.1:{}?ca={}",
+            self.port,
+            self.dir.path().join("ca.pem").display()
+        )
     }
 
     /// The file rsyslog writes every record to (one JSON object per line).
@@ -186,11 +225,15 @@ action(type="omfile" file="{d}/received.jsonl" template="cdkit-json")
                 );
             }
             if !tcp_sent {
-                if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                     let record = format!("<14>1 - probe {PROBE_APP} - - - tcp");
-                    tcp_sent = stream
-                        .write_all(format!("{} {record}", record.len()).as_bytes())
-                        .is_ok();
+                    let frame = format!("{} {record}", record.len());
+                    tcp_sent = if self.tls {
+                        self.tls_probe(stream, frame.as_bytes())
+                    } else {
+                        let mut stream = stream;
+                        stream.write_all(frame.as_bytes()).is_ok()
+                    };
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -199,6 +242,25 @@ action(type="omfile" file="{d}/received.jsonl" template="cdkit-json")
 }
 
 impl Rsyslog {
+    /// Send `frame` over TLS, verifying the collector's certificate with the test CA.
+    fn tls_probe(&self, stream: TcpStream, frame: &[u8]) -> bool {
+        use openssl::ssl::{SslConnector, SslMethod};
+        let Ok(mut builder) = SslConnector::builder(SslMethod::tls_client()) else {
+            return false;
+        };
+        if builder.set_ca_file(self.dir.path().join("ca.pem")).is_err() {
+            return false;
+        }
+        match builder.build().connect("127.0.0.1", stream) {
+            Ok(mut tls) => {
+                let sent = tls.write_all(frame).is_ok();
+                let _ = tls.shutdown();
+                sent
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Wait (at most `timeout`) until every JSON log line in `lines` (a tool's stderr with
     /// `--log-format json`, or its `--log-file`) has arrived, and panic naming the lines that
     /// did not. A line has arrived when a record carries its tool as APP-NAME, its message, its
@@ -239,6 +301,80 @@ impl Rsyslog {
         );
         records
     }
+}
+
+/// A CA (`ca.pem`) and a certificate for 127.0.0.1 it signed (`server.pem`, `server.key`) in
+/// `dir`, made with the openssl command, valid for two days.
+fn make_test_ca(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("cannot run openssl (apt-get install openssl; scripts/setup does)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cdkit test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    run(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&csr);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("server.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 /// The lines of `lines` that no record of `records` stands for (see

@@ -32,6 +32,20 @@ where
     replace(path, mode, true, fill)
 }
 
+/// Mode a report (JUnit) is created with before the umask: `0666 & !umask`, like any file a
+/// tool writes, so a job that runs with `umask 077` gets reports only its user reads.
+pub const REPORT_MODE: u32 = 0o666;
+
+/// Mode a deployment record is created with before the umask: `0640` under the usual umask
+/// 022, `0600` under 077. A record names hosts, users and versions; it is never world-readable.
+pub const RECORD_MODE: u32 = 0o640;
+
+/// Replace `path` with `bytes`, atomically, creating it with `mode` as narrowed by the process
+/// umask (the kernel applies it when the temp file is created).
+pub fn write_honouring_umask(path: &Path, mode: u32, bytes: &[u8]) -> Result<(), AtomicWriteError> {
+    replace_with(path, Mode::Umask(mode), true, |w| w.write_all(bytes))
+}
+
 /// Replace `path` atomically (temp file + rename) but without waiting for the disk: for
 /// batches of files that are made durable together with one [`sync_filesystem`] before
 /// anything refers to them (thousands of fsyncs cost seconds; one syncfs costs one flush).
@@ -52,7 +66,23 @@ pub fn sync_filesystem(path: &Path) -> Result<(), AtomicWriteError> {
     nix::unistd::syncfs(&dir).map_err(|e| wrap(io::Error::from(e)))
 }
 
+/// How the new file's permissions are chosen.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// Exactly this mode, whatever the umask.
+    Exact(u32),
+    /// This mode narrowed by the umask.
+    Umask(u32),
+}
+
 fn replace<F>(path: &Path, mode: u32, durable: bool, fill: F) -> Result<(), AtomicWriteError>
+where
+    F: FnOnce(&mut dyn Write) -> io::Result<()>,
+{
+    replace_with(path, Mode::Exact(mode), durable, fill)
+}
+
+fn replace_with<F>(path: &Path, mode: Mode, durable: bool, fill: F) -> Result<(), AtomicWriteError>
 where
     F: FnOnce(&mut dyn Write) -> io::Result<()>,
 {
@@ -70,6 +100,11 @@ where
                 .unwrap_or_default()
         ))
         .suffix(".tmp")
+        .permissions(Permissions::from_mode(match mode {
+            // Created 0600 and widened below, or created with the mode the umask narrows.
+            Mode::Exact(_) => 0o600,
+            Mode::Umask(m) => m,
+        }))
         .tempfile_in(dir)
         .map_err(wrap)?;
     {
@@ -77,9 +112,11 @@ where
         fill(&mut out).map_err(wrap)?;
         out.flush().map_err(wrap)?;
     }
-    temp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .map_err(wrap)?;
+    if let Mode::Exact(mode) = mode {
+        temp.as_file()
+            .set_permissions(Permissions::from_mode(mode))
+            .map_err(wrap)?;
+    }
     if durable {
         temp.as_file().sync_all().map_err(wrap)?;
     }
@@ -151,6 +188,44 @@ mod tests {
         sync_filesystem(dir.path()).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"deb bytes");
         assert!(sync_filesystem(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn umask_honouring_writes_narrow_the_mode() {
+        // The umask is per process: a child sets it, so no other test thread is affected.
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        if let Ok(target) = std::env::var("CDKIT_ATOMIC_UMASK_CHILD") {
+            let (umask, mode) = target.split_once(':').unwrap();
+            let umask = u32::from_str_radix(umask, 8).unwrap();
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+            let path = dir.path().join("r");
+            write_honouring_umask(&path, u32::from_str_radix(mode, 8).unwrap(), b"x").unwrap();
+            let got = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            println!("MODE={got:o}");
+            return;
+        }
+        for (umask, mode, want) in [
+            ("022", "640", "640"),
+            ("077", "640", "600"),
+            ("077", "666", "600"),
+            ("022", "666", "644"),
+        ] {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "atomic::tests::umask_honouring_writes_narrow_the_mode",
+                    "--nocapture",
+                ])
+                .env("CDKIT_ATOMIC_UMASK_CHILD", format!("{umask}:{mode}"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains(&format!("MODE={want}")),
+                "umask {umask} mode {mode}: {text}"
+            );
+        }
     }
 
     #[test]

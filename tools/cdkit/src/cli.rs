@@ -25,7 +25,8 @@ pub struct CommonArgs {
     #[arg(long, env = log::FILE_ENV, value_name = "PATH", global = true)]
     pub log_file: Option<PathBuf>,
 
-    /// Also send every log line to a syslog collector (RFC 5424): udp://HOST:PORT or tcp://HOST:PORT.
+    /// Also send every log line to a syslog collector (RFC 5424): udp://HOST:PORT, tcp://HOST:PORT
+    /// or tls://HOST:PORT[?ca=FILE] (RFC 5425).
     #[arg(long, env = crate::syslog::ENV, value_name = "URL", global = true)]
     pub syslog: Option<crate::syslog::Target>,
 

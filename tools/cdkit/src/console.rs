@@ -15,8 +15,10 @@ pub(crate) fn set_bars(bars: Option<MultiProgress>) {
     }
 }
 
-/// Write one line (a newline is added) to stderr, above any progress bars.
+/// Write one line (a newline is added) to stderr, above any progress bars. The line goes
+/// through [`crate::redact::redact`] here, whoever built it.
 pub fn write_line(line: &str) {
+    let line = &*crate::redact::redact(line);
     let bars = BARS.lock().ok().and_then(|slot| slot.clone());
     match bars {
         Some(bars) => bars.suspend(|| write_raw(line)),
@@ -39,8 +41,9 @@ macro_rules! outln {
 /// Write `text` to stdout as it is (the tool's output: a plan, a listing, JSON). A reader that
 /// went away (`| head -1`, EPIPE) ends the output normally: what it did not read is not
 /// written, and nothing panics. Other write errors are ignored the same way: the exit status
-/// reports the work, not the terminal.
+/// reports the work, not the terminal. Redacted like every other output.
 pub fn print_stdout(text: &str) {
+    let text = &*crate::redact::redact(text);
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     let _ = lock.write_all(text.as_bytes()).and_then(|()| lock.flush());

@@ -156,7 +156,7 @@ impl Report {
             path: path.to_path_buf(),
             source,
         })?;
-        atomic::write(path, &xml)?;
+        atomic::write_honouring_umask(path, atomic::REPORT_MODE, &xml)?;
         WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }

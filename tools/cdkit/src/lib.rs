@@ -12,6 +12,7 @@ pub mod io_error;
 pub mod junit;
 pub mod lock;
 pub mod log;
+pub mod own_file;
 pub mod policy;
 pub mod process;
 pub mod progress;

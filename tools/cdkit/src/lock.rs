@@ -52,13 +52,17 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io_err)?;
+        // Never through a symbolic link or into another user's file: the holder's description
+        // is written into it and it is emptied on release (see crate::own_file).
+        let mut file = crate::own_file::open(
+            path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .map_err(io_err)?;
         let deadline = Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -160,6 +164,19 @@ mod tests {
         let second = Lock::acquire(&path, "second", Duration::from_secs(5));
         releaser.join().unwrap();
         assert!(second.is_ok());
+    }
+
+    #[test]
+    fn a_lock_file_planted_as_a_symlink_never_truncates_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me").unwrap();
+        let path = dir.path().join("repo.lock");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = Lock::try_acquire(&path, "me").unwrap_err();
+        assert_eq!(err.exit(), Exit::Usage);
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
     }
 
     #[test]

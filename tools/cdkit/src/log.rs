@@ -118,16 +118,13 @@ pub fn init(config: LogConfig) -> Result<(), LogError> {
 }
 
 /// Open `path` for appending (created if need be): O_APPEND makes each line's single write land
-/// whole at the end, also when several tools of one run share the file.
+/// whole at the end, also when several tools of one run share the file. Never through a
+/// symbolic link or into another user's file (see [`crate::own_file`]).
 fn open_log_file(path: &Path) -> Result<std::fs::File, LogError> {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|source| LogError::File {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::own_file::append(path).map_err(|source| LogError::File {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The end of a run: wait a little (at most 3 s) for syslog records still queued, and say on
@@ -241,6 +238,7 @@ impl LogFile {
         if self.failed.load(Ordering::Relaxed) {
             return;
         }
+        let line = &*crate::redact::redact(line);
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');

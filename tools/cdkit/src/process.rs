@@ -70,10 +70,20 @@ pub struct Command {
     timeout: Option<Duration>,
     grace: Duration,
     log_output: bool,
-    stdin: Option<PathBuf>,
+    stdin: Option<Input>,
     stop_on_interrupt: bool,
     stop_descendants: bool,
     keep_background: bool,
+}
+
+/// What a command reads on stdin.
+#[derive(Debug, Clone)]
+enum Input {
+    File(PathBuf),
+    /// Bytes written by a thread, then stdin is closed: how a secret (a URL with a password,
+    /// a token) reaches a child without being on its command line, which every local user can
+    /// read in `/proc/PID/cmdline`.
+    Bytes(Vec<u8>),
 }
 
 /// Why a command could not be run at all.
@@ -279,7 +289,13 @@ impl Command {
 
     /// Feed this file to the command's stdin (default: /dev/null), e.g. a .deb piped over ssh.
     pub fn stdin_file(mut self, path: impl Into<PathBuf>) -> Command {
-        self.stdin = Some(path.into());
+        self.stdin = Some(Input::File(path.into()));
+        self
+    }
+
+    /// Feed these bytes to the command's stdin, then close it (e.g. `curl --config -`).
+    pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Command {
+        self.stdin = Some(Input::Bytes(bytes.into()));
         self
     }
 
@@ -437,16 +453,16 @@ impl Command {
     }
 
     fn spawn(&self) -> Result<Child, ProcessError> {
-        let stdin =
-            match &self.stdin {
-                Some(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
-                    ProcessError::Spawn {
-                        program: format!("{} (stdin {})", self.program_name(), path.display()),
-                        source,
-                    }
-                })?),
-                None => Stdio::null(),
-            };
+        let stdin = match &self.stdin {
+            Some(Input::File(path)) => Stdio::from(std::fs::File::open(path).map_err(
+                |source| ProcessError::Spawn {
+                    program: format!("{} (stdin {})", self.program_name(), path.display()),
+                    source,
+                },
+            )?),
+            Some(Input::Bytes(_)) => Stdio::piped(),
+            None => Stdio::null(),
+        };
         let mut cmd = std::process::Command::new(&self.program);
         cmd.args(&self.args)
             .stdin(stdin)
@@ -460,10 +476,19 @@ impl Command {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        cmd.spawn().map_err(|source| ProcessError::Spawn {
+        let mut child = cmd.spawn().map_err(|source| ProcessError::Spawn {
             program: self.program_name(),
             source,
-        })
+        })?;
+        if let (Some(Input::Bytes(bytes)), Some(mut pipe)) = (&self.stdin, child.stdin.take()) {
+            let bytes = bytes.clone();
+            // A child that exits without reading gets EPIPE here, which is its business.
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        Ok(child)
     }
 }
 
@@ -776,6 +801,23 @@ mod tests {
             .stdin_file(dir.path().join("missing"))
             .run(|_, _| {})
             .is_err());
+    }
+
+    #[test]
+    fn stdin_can_come_from_bytes() {
+        let mut seen = Vec::new();
+        Command::new("cat")
+            .stdin_bytes("first\nsecond\n")
+            .quiet()
+            .run(|_, line| seen.push(line.to_string()))
+            .unwrap();
+        assert_eq!(seen, ["first", "second"]);
+        // A child that never reads its stdin does not block the run.
+        let done = Command::new("true")
+            .stdin_bytes(vec![b'x'; 1 << 20])
+            .run(|_, _| {})
+            .unwrap();
+        assert!(done.success());
     }
 
     #[test]

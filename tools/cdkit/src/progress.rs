@@ -117,7 +117,7 @@ impl Progress {
             }
             ProgressMode::Bar => {
                 if let Some(bar) = &self.overall {
-                    bar.set_message(message.to_string());
+                    bar.set_message(crate::redact::redact(message).into_owned());
                 }
             }
             ProgressMode::None | ProgressMode::Auto => {}

@@ -1,6 +1,8 @@
 //! Central logging to a syslog collector (CONVENTIONS §3, issue 9): every log line as an
 //! RFC 5424 record whose structured data carries the run id, host and step, sent over UDP
-//! (RFC 5426, best effort) or TCP (RFC 6587 octet counting).
+//! (RFC 5426, best effort), TCP (RFC 6587 octet counting) or TLS (RFC 5425: the same
+//! octet-counted frames inside a TLS 1.2+ session; the collector's certificate is verified
+//! against the system's CA store, or a CA file given as `tls://HOST:PORT?ca=FILE`).
 //!
 //! Sending never blocks or fails a tool: a UDP datagram that cannot be sent is counted and
 //! dropped; TCP records go through a bounded queue to a background thread that connects,
@@ -14,6 +16,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -49,14 +52,20 @@ const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 pub enum Transport {
     Udp,
     Tcp,
+    /// RFC 5425: TCP inside TLS.
+    Tls,
 }
 
-/// A collector address: `udp://HOST:PORT` or `tcp://HOST:PORT` (`[v6]:PORT` for IPv6).
+/// A collector address: `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT[?ca=FILE]`
+/// (`[v6]:PORT` for IPv6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub transport: Transport,
     pub host: String,
     pub port: u16,
+    /// TLS only: PEM certificates of the CA(s) the collector's certificate must chain to, in
+    /// addition to the system's store.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl FromStr for Target {
@@ -65,16 +74,30 @@ impl FromStr for Target {
     fn from_str(text: &str) -> Result<Target, String> {
         let bad = |why: &str| {
             format!(
-                "{text:?} is not a syslog collector like udp://HOST:514 or tcp://HOST:514 ({why})"
+                "{text:?} is not a syslog collector like udp://HOST:514, tcp://HOST:514 or tls://HOST:6514 ({why})"
             )
         };
         let (scheme, rest) = text
             .split_once("://")
-            .ok_or_else(|| bad("no udp:// or tcp://"))?;
+            .ok_or_else(|| bad("no udp://, tcp:// or tls://"))?;
         let transport = match scheme {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
-            _ => return Err(bad("the scheme must be udp or tcp")),
+            "tls" => Transport::Tls,
+            _ => return Err(bad("the scheme must be udp, tcp or tls")),
+        };
+        let (rest, ca_file) = match rest.split_once('?') {
+            None => (rest, None),
+            Some((rest, query)) => {
+                let file = query
+                    .strip_prefix("ca=")
+                    .filter(|f| !f.is_empty() && transport == Transport::Tls)
+                    .ok_or_else(|| bad("the only option is ?ca=FILE, for tls://"))?;
+                // Checked now, so a wrong path is a usage error and not a run of dropped lines.
+                std::fs::File::open(file)
+                    .map_err(|e| bad(&format!("cannot read the CA file {file}: {e}")))?;
+                (rest, Some(PathBuf::from(file)))
+            }
         };
         let (host, port) = rest.rsplit_once(':').ok_or_else(|| bad("no :PORT"))?;
         let port: u16 = port
@@ -93,6 +116,7 @@ impl FromStr for Target {
             transport,
             host: host.to_string(),
             port,
+            ca_file,
         })
     }
 }
@@ -102,11 +126,16 @@ impl std::fmt::Display for Target {
         let scheme = match self.transport {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
         };
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)?;
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}", self.host, self.port)?;
+        }
+        match &self.ca_file {
+            Some(ca) => write!(f, "?ca={}", ca.display()),
+            None => Ok(()),
         }
     }
 }
@@ -269,7 +298,7 @@ impl Sender {
                     None
                 }
             }),
-            Transport::Tcp => {
+            Transport::Tcp | Transport::Tls => {
                 let (tx, rx) = mpsc::sync_channel(QUEUE);
                 let thread_target = target.clone();
                 let thread_counters = Arc::clone(&counters);
@@ -293,6 +322,7 @@ impl Sender {
 
     /// Send one formatted record (without waiting for anything).
     pub fn send(&self, record: &str) {
+        let record = &*crate::redact::redact(record);
         let counters = &self.counters;
         match &self.way {
             Way::Udp(None) => {
@@ -376,13 +406,31 @@ fn udp_socket(target: &Target) -> std::io::Result<UdpSocket> {
     Ok(socket)
 }
 
-fn connect(target: &Target) -> std::io::Result<TcpStream> {
+/// A connection to a stream collector.
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<openssl::ssl::SslStream<TcpStream>>),
+}
+
+impl Conn {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.write_all(bytes),
+            Conn::Tls(s) => s.write_all(bytes),
+        }
+    }
+}
+
+fn connect(target: &Target) -> std::io::Result<Conn> {
     let mut last = std::io::Error::other("no address");
     for addr in resolve(target)? {
         match TcpStream::connect_timeout(&addr, IO_TIMEOUT) {
             Ok(stream) => {
                 stream.set_write_timeout(Some(IO_TIMEOUT))?;
-                return Ok(stream);
+                return match target.transport {
+                    Transport::Tls => tls_handshake(target, stream),
+                    Transport::Udp | Transport::Tcp => Ok(Conn::Tcp(stream)),
+                };
             }
             Err(e) => last = e,
         }
@@ -390,11 +438,33 @@ fn connect(target: &Target) -> std::io::Result<TcpStream> {
     Err(last)
 }
 
+/// TLS 1.2 or newer; the certificate must chain to the system's CAs or `ca_file`'s and name
+/// the host (or IP address) of the target. The handshake is bounded by [`IO_TIMEOUT`].
+fn tls_handshake(target: &Target, stream: TcpStream) -> std::io::Result<Conn> {
+    use openssl::ssl::{SslConnector, SslMethod, SslVersion};
+    let setup = |e: openssl::error::ErrorStack| std::io::Error::other(format!("TLS set-up: {e}"));
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(setup)?;
+    builder
+        .set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(setup)?;
+    if let Some(ca) = &target.ca_file {
+        builder.set_ca_file(ca).map_err(|e| {
+            std::io::Error::other(format!("cannot load the CA file {}: {e}", ca.display()))
+        })?;
+    }
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    let tls = builder
+        .build()
+        .connect(&target.host, stream)
+        .map_err(|e| std::io::Error::other(format!("TLS handshake: {e}")))?;
+    Ok(Conn::Tls(Box::new(tls)))
+}
+
 /// The TCP sending loop: one connection, re-opened after a failure (not more than once per
 /// [`RECONNECT_PAUSE`]); records that find no connection are dropped and counted. A write
 /// that fails mid-frame closes the connection, so the next frame starts a fresh stream.
 fn tcp_thread(rx: Receiver<Vec<u8>>, target: Target, counters: Arc<Counters>, notice: fn(&str)) {
-    let mut stream: Option<TcpStream> = None;
+    let mut stream: Option<Conn> = None;
     let mut last_attempt: Option<Instant> = None;
     let mut was_down = false;
     while let Ok(bytes) = rx.recv() {
@@ -550,6 +620,11 @@ mod tests {
         let v6: Target = "udp://[::1]:514".parse().unwrap();
         assert_eq!(v6.host, "::1");
         assert_eq!(v6.to_string(), "udp://[::1]:514");
+        let tls: Target = "tls://logs:6514".parse().unwrap();
+        assert_eq!((tls.transport, tls.ca_file), (Transport::Tls, None));
+        let with_ca: Target = "tls://logs:6514?ca=/dev/null".parse().unwrap();
+        assert_eq!(with_ca.ca_file, Some(PathBuf::from("/dev/null")));
+        assert_eq!(with_ca.to_string(), "tls://logs:6514?ca=/dev/null");
         for bad in [
             "logs:514",
             "http://logs:514",
@@ -557,6 +632,9 @@ mod tests {
             "udp://logs:0",
             "udp://:514",
             "tcp://logs:99999",
+            "tcp://logs:514?ca=/dev/null",
+            "tls://logs:6514?ca=/no/such/ca.pem",
+            "tls://logs:6514?verify=no",
         ] {
             let err = bad.parse::<Target>().unwrap_err();
             assert!(err.contains(bad), "{err}");

@@ -1,5 +1,5 @@
-//! Text that leaves a tool (JUnit reports, log lines) made safe: ANSI escapes stripped,
-//! characters XML 1.0 forbids replaced, secrets redacted, sizes bounded.
+//! Text that leaves a tool (JUnit reports, log lines) made safe: ANSI escapes stripped and
+//! secrets redacted (crate::redact), characters XML 1.0 forbids replaced, sizes bounded.
 
 use std::path::Path;
 
@@ -10,30 +10,22 @@ pub const OUTPUT_HALF: usize = 64 * 1024;
 /// Longest `message=` attribute; details go into the element body.
 pub const MESSAGE_MAX: usize = 1024;
 
-/// Text safe for XML 1.0 and for Jenkins: ANSI escape sequences removed, every character XML
-/// forbids (C0 controls, U+FFFE, U+FFFF, lone surrogates cannot occur in `str`) replaced with
-/// U+FFFD, secrets redacted.
+/// Text safe for XML 1.0 and for Jenkins: escape sequences stripped and secrets masked (by
+/// [`crate::redact::redact`], in that order), then every character XML forbids (C0 controls,
+/// U+FFFE, U+FFFF; lone surrogates cannot occur in `str`) replaced with U+FFFD.
 pub fn sanitize(text: &str) -> String {
     let redacted = crate::redact::redact(text);
     if is_clean(&redacted) {
         return redacted.into_owned(); // the common case: one copy, no per-character work
     }
-    let mut out = String::with_capacity(redacted.len());
-    let mut chars = redacted.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            skip_escape_sequence(&mut chars);
-        } else if is_xml_char(c) {
-            out.push(c);
-        } else {
-            out.push('\u{fffd}');
-        }
-    }
-    out
+    redacted
+        .chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{fffd}' })
+        .collect()
 }
 
-/// Whether `text` has nothing to strip or replace: no C0 control other than tab, LF and CR,
-/// and no U+FFFE/U+FFFF (UTF-8 `EF BF BE`/`EF BF BF`). Checked on bytes, which is fast.
+/// Whether `text` has nothing to replace: no C0 control other than tab, LF and CR, and no
+/// U+FFFE/U+FFFF (UTF-8 `EF BF BE`/`EF BF BF`). Checked on bytes, which is fast.
 fn is_clean(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.iter().enumerate().all(|(i, &b)| match b {
@@ -42,44 +34,6 @@ fn is_clean(text: &str) -> bool {
         0xef => !(bytes.get(i + 1) == Some(&0xbf) && matches!(bytes.get(i + 2), Some(0xbe | 0xbf))),
         _ => true,
     })
-}
-
-/// Consume the rest of an ANSI escape sequence whose ESC was just read: CSI (`ESC [ … final`),
-/// OSC (`ESC ] … BEL` or `ESC ] … ESC \`) and two-character escapes (`ESC X`).
-fn skip_escape_sequence(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.peek().copied() {
-        Some('[') => {
-            chars.next();
-            // Parameter and intermediate bytes 0x20–0x3F, then one final byte 0x40–0x7E.
-            while let Some(&c) = chars.peek() {
-                chars.next();
-                if ('\u{40}'..='\u{7e}').contains(&c) {
-                    break;
-                }
-                if !('\u{20}'..='\u{3f}').contains(&c) {
-                    break; // malformed: stop swallowing
-                }
-            }
-        }
-        Some(']') => {
-            chars.next();
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
-                }
-            }
-        }
-        Some(c) if ('\u{40}'..='\u{5f}').contains(&c) || c == '(' || c == ')' => {
-            chars.next();
-        }
-        _ => {}
-    }
 }
 
 /// XML 1.0 `Char`: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`.

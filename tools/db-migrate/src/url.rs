@@ -87,11 +87,9 @@ pub fn parse(url: &str) -> Result<DbUrl, Error> {
             "unknown scheme (expected sqlite:PATH, postgres://…, mysql://… or mariadb://…)",
         ));
     };
-    let host = url
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?']).next().unwrap_or(""))
+    let host = cdkit::redact::url_after_userinfo(url)
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or(""))
         .unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or("");
     if host.is_empty() && kind == Kind::Mysql {
         return Err(bad("no host"));
     }
@@ -104,12 +102,13 @@ pub fn parse(url: &str) -> Result<DbUrl, Error> {
     })
 }
 
-/// The path segment of a URL, without query: the database name.
+/// The path segment of a URL, without query: the database name. The userinfo is skipped by
+/// RFC 3986's rule first (a password may hold `/`, which must not start the path).
 fn url_database(url: &str) -> Option<String> {
-    let (_, rest) = url.split_once("://")?;
+    let rest = cdkit::redact::url_after_userinfo(url)?;
     let (_, path) = rest.split_once('/')?;
     let name = path.split('?').next().unwrap_or("");
-    (!name.is_empty()).then(|| percent_decode(name))
+    (!name.is_empty()).then(|| cdkit::redact::percent_decode(name))
 }
 
 /// The values of the URL's `password=` query parameters: the postgres and mysql crates take
@@ -145,40 +144,15 @@ fn mask_query_password(url: &str) -> String {
 /// Mask the URL's passwords everywhere (even where a driver echoes one outside a URL): the
 /// one in `user:password@` and any `password=` query parameter, as written and decoded.
 fn register_password(url: &str) {
-    let Some((_, rest)) = url.split_once("://") else {
-        return;
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    let userinfo = authority
-        .rsplit_once('@')
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password);
-    for password in userinfo.into_iter().chain(query_passwords(url)) {
+    for password in cdkit::redact::url_password(url)
+        .into_iter()
+        .chain(query_passwords(url))
+    {
         cdkit::redact::register_secret(password);
-        cdkit::redact::register_secret(&percent_decode(password));
+        cdkit::redact::register_secret(&cdkit::redact::percent_decode(password));
         // Query strings are form-encoded: `+` is a space there.
-        cdkit::redact::register_secret(&percent_decode(&password.replace('+', " ")));
+        cdkit::redact::register_secret(&cdkit::redact::percent_decode(&password.replace('+', " ")));
     }
-}
-
-/// `%XX` decoding of a URL component (the drivers decode the same way).
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A name safe for JUnit suite and class names: letters, digits, `_` and `-`.
@@ -254,7 +228,7 @@ mod tests {
 
     #[test]
     fn percent_escapes_decode() {
-        assert_eq!(percent_decode("p%40ss%2Fw"), "p@ss/w");
-        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(cdkit::redact::percent_decode("p%40ss%2Fw"), "p@ss/w");
+        assert_eq!(cdkit::redact::percent_decode("100%"), "100%");
     }
 }

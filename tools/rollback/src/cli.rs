@@ -87,9 +87,19 @@ pub struct Cli {
     /// HAProxy server name template (`{host}`); default: the record's, else the host name.
     #[arg(long, env = "ROLLBACK_LB_SERVER")]
     pub lb_server: Option<String>,
-    #[arg(long, env = "ROLLBACK_LB_DRAIN_CMD", requires = "lb_ready_cmd")]
+    #[arg(
+        long,
+        env = "ROLLBACK_LB_DRAIN_CMD",
+        hide_env_values = true,
+        requires = "lb_ready_cmd"
+    )]
     pub lb_drain_cmd: Option<String>,
-    #[arg(long, env = "ROLLBACK_LB_READY_CMD", requires = "lb_drain_cmd")]
+    #[arg(
+        long,
+        env = "ROLLBACK_LB_READY_CMD",
+        hide_env_values = true,
+        requires = "lb_drain_cmd"
+    )]
     pub lb_ready_cmd: Option<String>,
     #[arg(long, env = "ROLLBACK_DRAIN_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub drain_timeout: Duration,
@@ -103,14 +113,19 @@ pub struct Cli {
     #[arg(long, env = "ROLLBACK_READY_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub ready_timeout: Duration,
     /// Health URL template (`{host}`, `{version}` = the version returned to).
-    #[arg(long, env = "ROLLBACK_HEALTH_URL", conflicts_with = "health_cmd")]
+    #[arg(
+        long,
+        env = "ROLLBACK_HEALTH_URL",
+        hide_env_values = true,
+        conflicts_with = "health_cmd"
+    )]
     pub health_url: Option<String>,
     #[arg(long, env = "ROLLBACK_HEALTH_STATUS", default_value_t = 200)]
     pub health_status: u16,
     #[arg(long, env = "ROLLBACK_HEALTH_BODY")]
     pub health_body: Option<String>,
     /// Shell command on the host (`{version}`); exit 0 = healthy.
-    #[arg(long, env = "ROLLBACK_HEALTH_CMD")]
+    #[arg(long, env = "ROLLBACK_HEALTH_CMD", hide_env_values = true)]
     pub health_cmd: Option<String>,
     #[arg(long, env = "ROLLBACK_HEALTH_RETRIES", default_value_t = 10)]
     pub health_retries: u32,
@@ -150,7 +165,7 @@ pub struct Cli {
     pub repo_lock_timeout: Duration,
 
     /// Also return this database (db-migrate's URL forms) with db-migrate's down path.
-    #[arg(long, env = "ROLLBACK_DATABASE_URL")]
+    #[arg(long, env = "ROLLBACK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// The migration version to return the database to (default: below the first migration
     /// a release newer than the one returned to applied, from db-migrate's history).

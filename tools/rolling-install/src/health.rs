@@ -33,6 +33,9 @@ impl Check {
         body: Option<&str>,
         command: Option<&str>,
     ) -> Check {
+        if let Some(url) = url {
+            cdkit::redact::register_url_password(url);
+        }
         match (url, command) {
             (Some(url), _) => Check::Url {
                 template: url.to_string(),
@@ -114,13 +117,14 @@ impl Gate {
                     .replace("{host}", address)
                     .replace("{version}", version);
                 let (code, text) = http_get(&url, self.timeout)?;
+                let shown = cdkit::redact::redact(&url);
                 if code != *status {
-                    return Err(format!("{url} answered {code}, expected {status}"));
+                    return Err(format!("{shown} answered {code}, expected {status}"));
                 }
                 if let Some(expected) = body {
                     let expected = expected.replace("{version}", version);
                     if !text.contains(&expected) {
-                        return Err(format!("{url} answered without {expected:?}"));
+                        return Err(format!("{shown} answered without {expected:?}"));
                     }
                 }
                 Ok(())
@@ -140,13 +144,19 @@ fn retry_wait(interval: Duration, attempt: u32) -> Duration {
         .min(interval)
 }
 
-/// GET `url` with curl; returns the status code and the body.
+/// GET `url` with curl; returns the status code and the body. The URL (which may carry a
+/// user and password) reaches curl in a config on its stdin (`--config -`), never on its
+/// command line, which every local user can read; `-q` first keeps a `~/.curlrc` out.
 pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     let mut lines = Vec::new();
     let secs = format!("{:.1}", timeout.as_secs_f64().max(0.5));
+    let config = format!(
+        "silent\nshow-error\nmax-time = {secs}\nwrite-out = \"\\n%{{http_code}}\"\nurl = {}\n",
+        curl_config_string(url)
+    );
     let done = Command::new("curl")
-        .args(["-sS", "--max-time", &secs, "-w", "\n%{http_code}", "--"])
-        .arg(url)
+        .args(["-q", "--config", "-"])
+        .stdin_bytes(config)
         .quiet()
         .keep_running_on_interrupt()
         .run(|stream, line| {
@@ -159,7 +169,8 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         .map_err(|e| e.to_string())?;
     if !done.success() {
         return Err(format!(
-            "{url}: {}",
+            "{}: {}",
+            cdkit::redact::redact(url),
             lines.last().cloned().unwrap_or_else(|| done.describe())
         ));
     }
@@ -167,9 +178,36 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
     Ok((code, lines.join("\n")))
 }
 
+/// `text` as a double-quoted string of curl's config syntax (`\\` and `\"` escaped; a line
+/// end cannot occur in a URL curl accepts, and is escaped too so it cannot start an option).
+fn curl_config_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_strings_escape_quotes_backslashes_and_line_ends() {
+        assert_eq!(
+            curl_config_string("http://u:p\"w\\x@h/\nurl = evil"),
+            "\"http://u:p\\\"w\\\\x@h/\\nurl = evil\""
+        );
+    }
 
     #[test]
     fn retries_start_short_and_grow_to_the_interval() {

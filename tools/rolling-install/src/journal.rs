@@ -141,13 +141,17 @@ pub enum JournalError {
 }
 
 impl Journal {
-    /// Write the journal atomically.
+    /// Write the journal atomically, every text in it redacted (a failed step's detail can
+    /// quote a health URL or a command's output), created `0640` narrowed by the umask.
     pub fn save(&self, path: &Path) -> Result<(), JournalError> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| JournalError::Invalid {
+        let invalid = |e: serde_json::Error| JournalError::Invalid {
             path: path.display().to_string(),
             reason: e.to_string(),
-        })?;
-        cdkit::atomic::write(path, &text)?;
+        };
+        let mut value = serde_json::to_value(self).map_err(invalid)?;
+        cdkit::redact::redact_json(&mut value);
+        let text = serde_json::to_vec_pretty(&value).map_err(invalid)?;
+        cdkit::atomic::write_honouring_umask(path, cdkit::atomic::RECORD_MODE, &text)?;
         Ok(())
     }
 

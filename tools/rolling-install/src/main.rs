@@ -154,10 +154,20 @@ struct RolloutArgs {
     #[arg(long, env = "ROLLING_INSTALL_LB_SERVER", global = true)]
     lb_server: Option<String>,
     /// Command taking a host out of another balancer (`{host}`, `{address}`, `{server}`).
-    #[arg(long, env = "ROLLING_INSTALL_LB_DRAIN_CMD", requires = "lb_ready_cmd")]
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_LB_DRAIN_CMD",
+        hide_env_values = true,
+        requires = "lb_ready_cmd"
+    )]
     lb_drain_cmd: Option<String>,
     /// Command putting it back.
-    #[arg(long, env = "ROLLING_INSTALL_LB_READY_CMD", requires = "lb_drain_cmd")]
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_LB_READY_CMD",
+        hide_env_values = true,
+        requires = "lb_drain_cmd"
+    )]
     lb_ready_cmd: Option<String>,
     #[arg(long, env = "ROLLING_INSTALL_DRAIN_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     drain_timeout: Duration,
@@ -175,6 +185,7 @@ struct RolloutArgs {
     #[arg(
         long,
         env = "ROLLING_INSTALL_HEALTH_URL",
+        hide_env_values = true,
         conflicts_with = "health_cmd"
     )]
     health_url: Option<String>,
@@ -184,7 +195,7 @@ struct RolloutArgs {
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_BODY")]
     health_body: Option<String>,
     /// Shell command run on the host (`{version}` allowed); exit 0 = healthy.
-    #[arg(long, env = "ROLLING_INSTALL_HEALTH_CMD")]
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_CMD", hide_env_values = true)]
     health_cmd: Option<String>,
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_RETRIES", default_value_t = 10)]
     health_retries: u32,

@@ -86,7 +86,8 @@ impl OutputLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(wrap)?;
         }
-        let file = File::create(path).map_err(wrap)?;
+        // In a shared workspace: never through a symbolic link or into another user's file.
+        let file = cdkit::own_file::rewrite(path).map_err(wrap)?;
         Ok(OutputLog {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
@@ -102,7 +103,10 @@ impl OutputLog {
         &self.path
     }
 
+    /// Every line, the attempt headers with the command line included, is redacted here: the
+    /// file is archived by Jenkins beside the report.
     fn line(&mut self, text: &str) {
+        let text = &*cdkit::redact::redact(text);
         let size = text.len() as u64 + 1;
         if self.tail.is_empty() && self.written + size <= OUTPUT_LOG_HEAD {
             // A full disk must not turn a test verdict into a crash; the report still gets

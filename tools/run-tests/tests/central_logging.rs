@@ -63,8 +63,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn check_transport(url: impl Fn(&Rsyslog) -> String, run_id: &str) {
-    let rsyslog = Rsyslog::start();
+fn check_transport(rsyslog: Rsyslog, url: impl Fn(&Rsyslog) -> String, run_id: &str) {
     let dir = tempfile::tempdir().unwrap();
     let log_file = dir.path().join("run.jsonl");
     let out = run(
@@ -113,12 +112,44 @@ fn check_transport(url: impl Fn(&Rsyslog) -> String, run_id: &str) {
 
 #[test]
 fn every_line_arrives_over_tcp_with_run_id_and_host() {
-    check_transport(Rsyslog::tcp_url, "syslog-tcp-1");
+    check_transport(Rsyslog::start(), Rsyslog::tcp_url, "syslog-tcp-1");
 }
 
 #[test]
 fn every_line_arrives_over_udp_with_run_id_and_host() {
-    check_transport(Rsyslog::udp_url, "syslog-udp-1");
+    check_transport(Rsyslog::start(), Rsyslog::udp_url, "syslog-udp-1");
+}
+
+/// RFC 5425 against rsyslog's gtls driver, with a CA made for the test: every line arrives
+/// with every field intact (the same checks as over TCP and UDP).
+#[test]
+fn every_line_arrives_over_tls_with_run_id_and_host() {
+    check_transport(Rsyslog::start_tls(), Rsyslog::tls_url, "syslog-tls-1");
+}
+
+/// A collector whose certificate does not chain to the given CA gets nothing: the run still
+/// succeeds, with one notice naming the failed handshake and the count of dropped lines.
+#[test]
+fn a_tls_collector_with_an_unknown_certificate_gets_nothing() {
+    let rsyslog = Rsyslog::start_tls();
+    let dir = tempfile::tempdir().unwrap();
+    // A CA of its own, not the collector's: the system store does not know the test CA either.
+    let other = Rsyslog::start_tls();
+    let url = format!(
+        "tls://127.0.0.1:{}?ca={}",
+        rsyslog.port,
+        other.dir.path().join("ca.pem").display()
+    );
+    let out = run(dir.path(), "syslog-tls-bad-1", &["--syslog", &url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("TLS handshake"), "{text}");
+    assert!(
+        text.contains("did not reach the syslog collector"),
+        "{text}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(rsyslog.records().is_empty(), "{:?}", rsyslog.records());
 }
 
 #[test]
@@ -188,4 +219,20 @@ fn bad_collectors_and_log_files_exit_2_with_one_line() {
     let text = stderr(&out);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("cannot open the log file"), "{text}");
+    // A log file planted as a symbolic link (in a shared directory) is not followed: the file
+    // it names is neither appended to nor created.
+    let target = dir.path().join("precious");
+    std::fs::write(&target, "keep\n").unwrap();
+    let link = dir.path().join("run.jsonl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = run(
+        dir.path(),
+        "syslog-bad-3",
+        &["--log-file", link.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("symbolic link"), "{text}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep\n");
 }
