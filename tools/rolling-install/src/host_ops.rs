@@ -39,6 +39,15 @@ impl HostError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self, HostError::Ssh(SshError::Unreachable { .. }))
     }
+
+    /// Whether ssh refused the host's key (changed, or unknown without
+    /// `--accept-new-host-keys`): not worth retrying, and not a temporary failure.
+    pub fn is_host_key(&self) -> bool {
+        matches!(
+            self,
+            HostError::Ssh(SshError::HostKeyChanged { .. } | SshError::HostKeyUnknown { .. })
+        )
+    }
 }
 
 /// Commands on one host, with `sudo -n` when not logging in as root.

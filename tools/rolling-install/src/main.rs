@@ -111,6 +111,10 @@ struct Fleet {
     ssh_config: Option<PathBuf>,
     #[arg(long, env = "ROLLING_INSTALL_CONNECT_TIMEOUT", value_parser = parse_duration, default_value = "10s", global = true)]
     connect_timeout: Duration,
+    /// Trust the host key of a host not yet in known_hosts (first contact). Without it such a
+    /// host fails; a host whose key changed fails either way.
+    #[arg(long, env = "ROLLING_INSTALL_ACCEPT_NEW_HOST_KEYS", global = true)]
+    accept_new_host_keys: bool,
     /// SSH connections set up at the same time.
     #[arg(
         long,
@@ -282,7 +286,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     }
-    let (client, _control_dir) = Client::new(
+    // Dropped on every way out of this function: closes the masters, removes the directory.
+    let (mut client, _control_dir) = Client::new(
         Path::new("/tmp"),
         cli.fleet.ssh_config.clone(),
         cli.fleet.connect_timeout,
@@ -293,6 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             "cannot create an ssh control directory in /tmp: {e}"
         ))
     })?;
+    client.accept_new_host_keys = cli.fleet.accept_new_host_keys;
     let sessions: Vec<Session> = hosts
         .iter()
         .map(|h| h.session(&client))
@@ -315,9 +321,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             &client,
         ),
     };
-    for session in sessions.iter().chain(std::iter::once(&lock_session)) {
-        session.close();
-    }
+    // Every master, the load balancers' included.
+    client.close_all();
     result
 }
 
