@@ -99,6 +99,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
     let lock_session = lock_host.session(&client).map_err(Error::Usage)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
+        rolling_install::lb::check_hook_servers(
+            &balancers,
+            &subject.hosts,
+            cli.lb_server.as_deref(),
+        )
+        .map_err(Error::Usage)?;
         let ctx = Ctx {
             cli,
             subject: &subject,

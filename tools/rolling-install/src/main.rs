@@ -434,6 +434,8 @@ fn rollout(
     let mut opts = options(cli, group)?;
     opts.lock_host = Some(LockHost::of(lock_host));
     let balancers = balancers(&cli.rollout, inventory, client)?;
+    rolling_install::lb::check_hook_servers(&balancers, hosts, cli.rollout.lb_server.as_deref())
+        .map_err(Error::Usage)?;
     if cli.rollout.dry_run {
         return Ok(dry_run(
             &opts,
