@@ -19,6 +19,18 @@ impl Sshd {
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.path().join("ssh_config")
     }
+
+    /// An Ansible INI inventory in `dir` whose `group` holds one host, `h1`, reached at this
+    /// sshd.
+    pub fn one_host_inventory(&self, dir: &Path, group: &str) -> PathBuf {
+        let path = dir.join("hosts.ini");
+        let text = format!(
+            "[{group}]\nh1 ansible_host=127.0.0.1 ansible_port={}\n",
+            self.port
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
 }
 
 impl Drop for Sshd {

@@ -28,6 +28,10 @@ use crate::process::{Command, Ending, Finished, ProcessError, Stream};
 /// longer simply pays one handshake (about 0.35 s) on its next command.
 pub const CONTROL_PERSIST_SECS: u64 = 15;
 
+/// How much of each output stream of one remote command goes into the log (the rest is
+/// counted, not logged): a host's output is not ours to trust with the log's size.
+pub const REMOTE_LOG_LIMIT: usize = 1024 * 1024;
+
 /// ssh options set on every call, whatever the user's or the agent's configuration says.
 /// `StrictHostKeyChecking` is added separately (`yes`, or `accept-new` with
 /// [`Client::accept_new_host_keys`]).
@@ -281,10 +285,12 @@ impl Session {
         if self.target.local {
             return Command::new("sh")
                 .keep_running_on_interrupt()
+                .log_limit(REMOTE_LOG_LIMIT)
                 .args(["-c", &command_line(argv)]);
         }
         Command::new("ssh")
             .keep_running_on_interrupt()
+            .log_limit(REMOTE_LOG_LIMIT)
             .keep_background()
             .args(self.ssh_args())
             .arg("--")

@@ -8,6 +8,10 @@ use std::time::Duration;
 use cdkit::process::{Finished, Stream};
 use cdkit::ssh::{Session, SshError};
 
+/// How much of a remote command's stdout is kept for the tool to read (a version, a lock's
+/// owner): more is dropped, so a host printing without end costs bounded memory.
+pub const MAX_STDOUT: usize = 1024 * 1024;
+
 /// apt's wait for the dpkg lock held by another dpkg (seconds).
 pub const DPKG_LOCK_WAIT: &str = "DPkg::Lock::Timeout=120";
 
@@ -95,10 +99,11 @@ impl<'a> HostOps<'a> {
                         out.push('\n');
                     }
                     match stream {
-                        Stream::Stdout => {
+                        Stream::Stdout if stdout.len() + line.len() < MAX_STDOUT => {
                             stdout.push_str(line);
                             stdout.push('\n');
                         }
+                        Stream::Stdout => {}
                         Stream::Stderr => last_err = line.to_string(),
                     }
                 })?;

@@ -73,15 +73,7 @@ impl Drop for HeldLock {
 
 /// A rollout of a one-host group that waits for the held lock, once its master is up.
 fn waiting_rollout(sshd: &Sshd, group: &str, dir: &Path) -> Child {
-    let inventory = dir.join("hosts.ini");
-    std::fs::write(
-        &inventory,
-        format!(
-            "[{group}]\nh1 ansible_host=127.0.0.1 ansible_port={}\n",
-            sshd.port
-        ),
-    )
-    .unwrap();
+    let inventory = sshd.one_host_inventory(dir, group);
     let child = rollout(&inventory, group, sshd, &["--lock-timeout", "600s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
