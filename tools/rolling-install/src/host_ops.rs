@@ -15,6 +15,39 @@ pub const MAX_STDOUT: usize = 1024 * 1024;
 /// apt's wait for the dpkg lock held by another dpkg (seconds).
 pub const DPKG_LOCK_WAIT: &str = "DPkg::Lock::Timeout=120";
 
+/// The shell code that installs a `.deb` read from stdin, run as root on the host with the
+/// package's SHA-256 as `$1` (its only input, never spliced into the code).
+///
+/// The file goes to a fresh `mktemp -d` directory under `/var/lib/cdkit/incoming` (0700,
+/// root's; `/var/lib` is root's too), never to a guessable name in a world-writable directory:
+/// there a local user could plant a symlink (root would write through it) or a file of their
+/// own and swap the package between the copy and `dpkg -i`, running their maintainer scripts
+/// as root. The checksum proves that what dpkg gets is what was sent, whole. The directory is
+/// removed on every way out, a signal (the ssh connection dropping) included.
+pub const DEB_INSTALL: &str = r#"set -eu
+umask 077
+base=/var/lib/cdkit/incoming
+mkdir -p "$base"
+if [ -L "$base" ] || [ ! -d "$base" ]; then
+  echo "cdkit: $base is not a plain directory; refusing to use it" >&2
+  exit 1
+fi
+chown root:root "$base"
+chmod 0700 "$base"
+dir=$(mktemp -d "$base/deb.XXXXXXXXXX")
+trap 'rm -rf "$dir"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+cat > "$dir/package.deb"
+if ! printf '%s  %s\n' "$1" "$dir/package.deb" | sha256sum --check --status; then
+  echo "cdkit: the package received is not the one sent (SHA-256 is not $1)" >&2
+  exit 1
+fi
+DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i "$dir/package.deb"
+"#;
+
 /// Where the package comes from.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -157,32 +190,25 @@ impl<'a> HostOps<'a> {
                 )?;
                 self.apt_install(&spec)
             }
-            Source::Deb(deb) => {
-                let remote = format!("/tmp/cdkit-{package}_{}.deb", version.replace(':', "%3a"));
-                self.run(
-                    "copy .deb",
-                    &["sh", "-c", "cat > \"$1\"", "sh", &remote],
-                    Some(deb),
-                )?;
-                let result = self
-                    .run(
-                        "dpkg -i",
-                        &[
-                            "env",
-                            "DEBIAN_FRONTEND=noninteractive",
-                            "dpkg",
-                            "--force-confdef",
-                            "--force-confold",
-                            "-i",
-                            &remote,
-                        ],
-                        None,
-                    )
-                    .map(|_| ());
-                let _ = self.run("clean up", &["rm", "-f", &remote], None);
-                result
-            }
+            Source::Deb(deb) => self.install_deb(deb),
         }
+    }
+
+    /// Stream `deb` to a private directory on the host, check its SHA-256, `dpkg -i` it and
+    /// remove the directory (also when anything fails): see [`DEB_INSTALL`].
+    pub fn install_deb(&self, deb: &std::path::Path) -> Result<(), HostError> {
+        let (_, _, sha256) = cdkit::hash::file_checksums(deb).map_err(|e| HostError::Failed {
+            host: self.session.target.name.clone(),
+            step: "install .deb".into(),
+            how: "not started".into(),
+            detail: format!("cannot read {}: {e}", deb.display()),
+        })?;
+        self.run(
+            "install .deb",
+            &["sh", "-c", DEB_INSTALL, "sh", &sha256],
+            Some(deb),
+        )
+        .map(|_| ())
     }
 
     /// `apt-get install NAME=VERSION` (downgrades allowed: this is also the restore path).
