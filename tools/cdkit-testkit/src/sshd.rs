@@ -19,6 +19,18 @@ impl Sshd {
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.path().join("ssh_config")
     }
+
+    /// An Ansible INI inventory in `dir` whose `group` holds one host, `h1`, reached at this
+    /// sshd.
+    pub fn one_host_inventory(&self, dir: &Path, group: &str) -> PathBuf {
+        let path = dir.join("hosts.ini");
+        let text = format!(
+            "[{group}]\nh1 ansible_host=127.0.0.1 ansible_port={}\n",
+            self.port
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
 }
 
 impl Drop for Sshd {
@@ -28,13 +40,26 @@ impl Drop for Sshd {
     }
 }
 
-fn keygen(path: &Path) {
+/// A fresh ed25519 key pair at `path` and `path.pub` (no passphrase).
+pub fn keygen(path: &Path) {
     let ok = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(path)
         .status()
         .expect("ssh-keygen (apt-get install openssh-client)");
     assert!(ok.success());
+}
+
+/// Established TCP connections from this machine to 127.0.0.1:`port`, as `ss` sees them: one
+/// per ssh master connected to a test sshd, so a test can tell whether masters are still up.
+pub fn connections_to(port: u16) -> usize {
+    let out = Command::new("ss")
+        .args(["-Htn", "state", "established", "dst"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("ss (apt-get install iproute2)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -101,18 +101,118 @@ impl Drop for Lock {
     }
 }
 
-/// A description of this process for the lock file: tool, pid and host.
+/// A description of this process for the lock file: tool, pid and host for people, and its
+/// [`ProcessId`] for tools that must tell whether the holder still runs.
 pub fn describe_self(tool: &str) -> String {
     let host = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown host".into());
+    let id = ProcessId::current()
+        .map(|id| format!(", {id}"))
+        .unwrap_or_default();
     format!(
-        "{tool} (pid {} on {host}, run {}, since {})",
+        "{tool} (pid {} on {host}, run {}, since {}{id})",
         std::process::id(),
         crate::run_id::get(),
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
     )
+}
+
+/// A process, told apart from every other one a lock holder could be: the kernel's boot id
+/// (`/proc/sys/kernel/random/boot_id`), its pid namespace, its pid there and its start time.
+/// A host name is no identity: agents in containers often share one, and each sees only its
+/// own processes, so a live holder in a neighbour container would look dead. A pid alone is
+/// reused; with its start time it is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessId {
+    pub boot: String,
+    /// The inode of `/proc/self/ns/pid`.
+    pub pid_ns: u64,
+    pub pid: u32,
+    /// Clock ticks after boot (`/proc/PID/stat`, field 22).
+    pub start: u64,
+}
+
+/// Whether a lock holder still runs, as far as this process can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    Running,
+    /// Same boot and pid namespace, and no such process (with that start time): it is gone.
+    Gone,
+    /// Another machine, boot, or pid namespace (a neighbour container): not ours to judge.
+    Unknown,
+}
+
+impl ProcessId {
+    /// This process.
+    pub fn current() -> Option<ProcessId> {
+        let pid = std::process::id();
+        Some(ProcessId {
+            boot: boot_id()?,
+            pid_ns: own_pid_ns()?,
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
+    /// The identity written after a holder's description, `id BOOT/PIDNS/PID/START`, if the
+    /// line has one.
+    pub fn parse(line: &str) -> Option<ProcessId> {
+        let (_, rest) = line.rsplit_once(", id ")?;
+        let field = rest.split(|c: char| c == ')' || c.is_whitespace()).next()?;
+        let mut parts = field.split('/');
+        let id = ProcessId {
+            boot: parts.next()?.to_string(),
+            pid_ns: parts.next()?.parse().ok()?,
+            pid: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+        };
+        (parts.next().is_none() && !id.boot.is_empty()).then_some(id)
+    }
+
+    /// Whether this process still runs, seen from here.
+    pub fn liveness(&self) -> Liveness {
+        if boot_id().as_deref() != Some(self.boot.as_str()) || own_pid_ns() != Some(self.pid_ns) {
+            return Liveness::Unknown;
+        }
+        match start_time(self.pid) {
+            Some(start) if start == self.start => Liveness::Running,
+            // No such pid, or the pid now belongs to a later process.
+            _ => Liveness::Gone,
+        }
+    }
+}
+
+impl std::fmt::Display for ProcessId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "id {}/{}/{}/{}",
+            self.boot, self.pid_ns, self.pid, self.start
+        )
+    }
+}
+
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        .then(|| id.to_string())
+}
+
+fn own_pid_ns() -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino())
+}
+
+/// Field 22 of `/proc/PID/stat`, counted after the command name (which may hold spaces and
+/// parentheses, hence the last `)`).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    // After the name: state (field 3) … starttime (field 22).
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn record_holder(file: &mut File, holder: &str) -> io::Result<()> {
@@ -177,6 +277,35 @@ mod tests {
         assert_eq!(err.exit(), Exit::Usage);
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    }
+
+    #[test]
+    fn a_process_id_survives_its_description_and_tells_running_from_gone() {
+        let me = describe_self("rollback");
+        let id = ProcessId::parse(&me).expect("an id in the description");
+        assert_eq!(Some(id.clone()), ProcessId::current());
+        assert_eq!(id.pid, std::process::id());
+        assert_eq!(id.liveness(), Liveness::Running);
+        // The same pid started at another time is another process (pid reuse).
+        let reused = ProcessId {
+            start: id.start + 1,
+            ..id.clone()
+        };
+        assert_eq!(reused.liveness(), Liveness::Gone);
+        let other_boot = ProcessId {
+            boot: "00000000-0000-0000-0000-000000000000".into(),
+            ..id.clone()
+        };
+        assert_eq!(other_boot.liveness(), Liveness::Unknown);
+        assert_eq!(
+            ProcessId::parse("rollback (pid 1 on h, run r, since t)"),
+            None
+        );
+        assert_eq!(
+            ProcessId::parse(&format!("{me} (run r1)")),
+            Some(id),
+            "with the run appended, as the deployment lock writes it"
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub struct Command {
     timeout: Option<Duration>,
     grace: Duration,
     log_output: bool,
+    log_limit: Option<usize>,
     stdin: Option<Input>,
     stop_on_interrupt: bool,
     stop_descendants: bool,
@@ -212,6 +213,7 @@ impl Command {
             timeout: None,
             grace: Duration::from_secs(5),
             log_output: true,
+            log_limit: None,
             stdin: None,
             stop_on_interrupt: true,
             stop_descendants: false,
@@ -305,6 +307,15 @@ impl Command {
         self
     }
 
+    /// Copy at most `bytes` of each stream into the log, then one line saying how much more
+    /// was not logged: for commands whose output someone else controls (a remote host's), so
+    /// that a step printing gigabytes cannot flood the log. `on_line` and the capture still
+    /// see every line (the capture is bounded by itself).
+    pub fn log_limit(mut self, bytes: usize) -> Command {
+        self.log_limit = Some(bytes);
+        self
+    }
+
     /// The program as text, for messages.
     pub fn program_name(&self) -> String {
         self.program.to_string_lossy().into_owned()
@@ -339,11 +350,29 @@ impl Command {
 
         let mut stdout = Capture::default();
         let mut stderr = Capture::default();
+        // Bytes logged so far per stream (stdout, stderr), against `log_limit`.
+        let mut logged = [0usize; 2];
         let mut deliver = |msg: Message| match msg {
             Message::Lines(stream, lines) => {
                 for line in lines {
                     if self.log_output {
-                        tracing::info!(stream = stream.as_str(), "{line}");
+                        let count = &mut logged[stream as usize];
+                        match self.log_limit {
+                            Some(limit) if *count >= limit => {}
+                            Some(limit) if *count + line.len() >= limit => {
+                                *count = limit;
+                                tracing::warn!(
+                                    stream = stream.as_str(),
+                                    "{} printed more than {limit} bytes on {}; the rest is not logged",
+                                    self.program_name(),
+                                    stream.as_str()
+                                );
+                            }
+                            _ => {
+                                *count += line.len() + 1;
+                                tracing::info!(stream = stream.as_str(), "{line}");
+                            }
+                        }
                     }
                     match stream {
                         Stream::Stdout => stdout.push_line(&line),

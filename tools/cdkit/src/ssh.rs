@@ -7,6 +7,12 @@
 //! Remote commands are argument vectors, each word shell-quoted: nothing a user controls
 //! reaches the remote shell unquoted. Host names are validated so that a "host" like
 //! `-oProxyCommand=…` can never become an ssh option.
+//!
+//! The user's configuration is honoured for how to reach a host, never for what would weaken
+//! it: a handful of options are pinned on every call ([`PINNED_OPTIONS`]), ahead of the
+//! configuration (ssh takes an option's first value), so that a CI agent's
+//! `StrictHostKeyChecking no` or `ForwardAgent yes` cannot hand the agent's keys or its trust
+//! to a target host.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -14,12 +20,47 @@ use std::time::Duration;
 
 use crate::process::{Command, Ending, Finished, ProcessError, Stream};
 
+/// How long an idle master connection outlives its last command. Short on purpose: a run
+/// killed with SIGKILL cannot close its masters, and each one is an authenticated connection
+/// to a production host that anyone able to reach the control socket could reuse; after this
+/// long it is gone. Long enough to carry a host's commands within a step (health checks retry
+/// at most every `--health-interval`, default 1 s) over one connection; a host idle for
+/// longer simply pays one handshake (about 0.35 s) on its next command.
+pub const CONTROL_PERSIST_SECS: u64 = 15;
+
+/// How much of each output stream of one remote command goes into the log (the rest is
+/// counted, not logged): a host's output is not ours to trust with the log's size.
+pub const REMOTE_LOG_LIMIT: usize = 1024 * 1024;
+
+/// ssh options set on every call, whatever the user's or the agent's configuration says.
+/// `StrictHostKeyChecking` is added separately (`yes`, or `accept-new` with
+/// [`Client::accept_new_host_keys`]).
+pub const PINNED_OPTIONS: [&str; 5] = [
+    // The agent's keys stay on the agent: a root user on a target host could otherwise use
+    // them to reach every other host they open.
+    "ForwardAgent=no",
+    "ForwardX11=no",
+    // No tunnels from a user's config (LocalForward, RemoteForward, DynamicForward).
+    "ClearAllForwardings=yes",
+    // No local command run on connection from a config's LocalCommand.
+    "PermitLocalCommand=no",
+    // Key-based and non-interactive: a password prompt would hang a CI job.
+    "BatchMode=yes",
+];
+
 /// Why a remote command did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
     /// ssh itself failed (exit 255): the host is unreachable, refused us, or its key is wrong.
     #[error("{host} is unreachable: {detail}")]
     Unreachable { host: String, detail: String },
+    /// The host presented a key other than the one known_hosts holds for it: possibly someone
+    /// in the middle. Never accepted, whatever the flags.
+    #[error("{host}: its host key has changed (REMOTE HOST IDENTIFICATION HAS CHANGED); refusing to connect: check the host, then update known_hosts")]
+    HostKeyChanged { host: String },
+    /// First contact with a host not in known_hosts, without `--accept-new-host-keys`.
+    #[error("{host}: its host key is not in known_hosts; add it, or pass --accept-new-host-keys for a first contact")]
+    HostKeyUnknown { host: String },
     #[error("host {host:?} is not a valid host name or address")]
     BadHost { host: String },
     #[error(transparent)]
@@ -159,10 +200,19 @@ pub struct Client {
     /// `-F FILE`, if given (else the user's config).
     pub config: Option<PathBuf>,
     pub connect_timeout: Duration,
-    /// Directory for ControlMaster sockets; keep it short (sun_path is 108 bytes).
+    /// Directory for ControlMaster sockets (mode 0700); keep it short (sun_path is 108 bytes).
     pub control_dir: PathBuf,
     pub limiter: ConnectLimiter,
+    /// Trust a host key on first contact (`StrictHostKeyChecking=accept-new`) instead of
+    /// refusing hosts that are not in known_hosts. A changed key is refused either way.
+    pub accept_new_host_keys: bool,
+    /// How to close each master this client opened (its ssh options and destination), for
+    /// [`Client::close_all`] and the [`ControlDir`] guard.
+    masters: Arc<Mutex<Vec<Master>>>,
 }
+
+/// What `ssh -O exit` needs to reach one master: the session's ssh options and destination.
+type Master = (Vec<String>, String);
 
 /// Commands to one host over one multiplexed connection.
 #[derive(Debug)]
@@ -194,15 +244,21 @@ impl Session {
             args.push(config.display().to_string());
         }
         let secs = self.client.connect_timeout.as_secs().max(1);
-        for option in [
-            "BatchMode=yes".to_string(),
+        let strict = if self.client.accept_new_host_keys {
+            "StrictHostKeyChecking=accept-new"
+        } else {
+            "StrictHostKeyChecking=yes"
+        };
+        let options = PINNED_OPTIONS.iter().map(|o| o.to_string()).chain([
+            strict.to_string(),
             format!("ConnectTimeout={secs}"),
             "ServerAliveInterval=5".to_string(),
             "ServerAliveCountMax=3".to_string(),
             "ControlMaster=auto".to_string(),
             format!("ControlPath={}", self.control_path().display()),
-            "ControlPersist=300".to_string(),
-        ] {
+            format!("ControlPersist={CONTROL_PERSIST_SECS}"),
+        ]);
+        for option in options {
             args.push("-o".to_string());
             args.push(option);
         }
@@ -229,10 +285,12 @@ impl Session {
         if self.target.local {
             return Command::new("sh")
                 .keep_running_on_interrupt()
+                .log_limit(REMOTE_LOG_LIMIT)
                 .args(["-c", &command_line(argv)]);
         }
         Command::new("ssh")
             .keep_running_on_interrupt()
+            .log_limit(REMOTE_LOG_LIMIT)
             .keep_background()
             .args(self.ssh_args())
             .arg("--")
@@ -285,16 +343,17 @@ impl Session {
         }
         let finished = result?;
         if finished.ending == Ending::Exited(255) && !self.target.local {
-            return Err(SshError::Unreachable {
-                host: self.target.name.clone(),
-                detail: if stderr_tail.is_empty() {
-                    "ssh exited 255".into()
-                } else {
-                    stderr_tail
-                },
-            });
+            return Err(ssh_failure(&self.target.name, &finished, stderr_tail));
         }
-        *self.connected.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        let mut connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
+        if !*connected && !self.target.local {
+            self.client
+                .masters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((self.ssh_args(), self.target.address.clone()));
+        }
+        *connected = true;
         Ok(finished)
     }
 
@@ -311,39 +370,110 @@ impl Session {
 
     /// Close the master connection (harmless if there is none).
     pub fn close(&self) {
-        if self.target.local {
-            return;
+        if !self.target.local {
+            close_master(&self.ssh_args(), &self.target.address);
         }
-        let _ = Command::new("ssh")
-            .args(self.ssh_args())
-            .args(["-O", "exit", "--"])
-            .arg(&self.target.address)
-            .quiet()
-            .timeout(Some(Duration::from_secs(5)))
-            .run(|_, _| {});
+    }
+}
+
+/// `ssh -O exit`: tell the master to close. It runs to completion even after SIGINT/SIGTERM:
+/// closing masters is what an interrupted run does last, and the signal must not cut it short.
+fn close_master(ssh_args: &[String], address: &str) {
+    let _ = Command::new("ssh")
+        .args(ssh_args)
+        .args(["-O", "exit", "--"])
+        .arg(address)
+        .quiet()
+        .keep_running_on_interrupt()
+        .timeout(Some(Duration::from_secs(5)))
+        .run(|_, _| {});
+}
+
+/// The error for an ssh exit 255, told apart by ssh's own words on stderr: a changed or
+/// unknown host key is a trust problem, not a network one, and is named as such. ssh prints
+/// its banner over several lines; the whole stderr is searched, and one line comes out.
+fn ssh_failure(host: &str, finished: &Finished, stderr_tail: String) -> SshError {
+    let stderr = finished.stderr.text();
+    if stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") {
+        return SshError::HostKeyChanged {
+            host: host.to_string(),
+        };
+    }
+    if stderr.contains("host key is known for") || stderr.contains("Host key verification failed") {
+        return SshError::HostKeyUnknown {
+            host: host.to_string(),
+        };
+    }
+    SshError::Unreachable {
+        host: host.to_string(),
+        detail: if stderr_tail.is_empty() {
+            "ssh exited 255".into()
+        } else {
+            stderr_tail
+        },
+    }
+}
+
+/// The control directory of a run: closes every master the client opened, then removes the
+/// directory, when dropped (every return path of a tool, an interrupted one included).
+#[derive(Debug)]
+pub struct ControlDir {
+    client: Client,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl ControlDir {
+    /// Where the sockets are.
+    pub fn path(&self) -> &Path {
+        &self.client.control_dir
+    }
+}
+
+impl Drop for ControlDir {
+    fn drop(&mut self) {
+        self.client.close_all();
+        drop(self.dir.take());
     }
 }
 
 impl Client {
-    /// A client with a fresh, short control directory under `base` (e.g. `/tmp`).
+    /// A client with a fresh, short control directory under `base` (e.g. `/tmp`), mode 0700
+    /// (a master's socket accepts commands from whoever can reach it). The [`ControlDir`]
+    /// closes the client's masters and removes the directory when dropped.
     pub fn new(
         base: &Path,
         config: Option<PathBuf>,
         connect_timeout: Duration,
         max_new: usize,
-    ) -> std::io::Result<(Client, tempfile::TempDir)> {
+    ) -> std::io::Result<(Client, ControlDir)> {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::Builder::new()
             .prefix("cdkit-ssh.")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(base)?;
-        Ok((
-            Client {
-                config,
-                connect_timeout,
-                control_dir: dir.path().to_path_buf(),
-                limiter: ConnectLimiter::new(max_new),
-            },
-            dir,
-        ))
+        // Whatever the umask: the mode asked for at creation is masked by it.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        let client = Client {
+            config,
+            connect_timeout,
+            control_dir: dir.path().to_path_buf(),
+            limiter: ConnectLimiter::new(max_new),
+            accept_new_host_keys: false,
+            masters: Arc::new(Mutex::new(Vec::new())),
+        };
+        let guard = ControlDir {
+            client: client.clone(),
+            dir: Some(dir),
+        };
+        Ok((client, guard))
+    }
+
+    /// Close every master connection this client (or a clone of it) opened; idempotent.
+    pub fn close_all(&self) {
+        let masters = std::mem::take(&mut *self.masters.lock().unwrap_or_else(|e| e.into_inner()));
+        for (args, address) in masters {
+            close_master(&args, &address);
+        }
     }
 }
 

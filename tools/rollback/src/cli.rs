@@ -63,6 +63,10 @@ pub struct Cli {
     pub ssh_config: Option<PathBuf>,
     #[arg(long, env = "ROLLBACK_CONNECT_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
+    /// Trust the host key of a host not yet in known_hosts (first contact). Without it such a
+    /// host fails; a host whose key changed fails either way.
+    #[arg(long, env = "ROLLBACK_ACCEPT_NEW_HOST_KEYS")]
+    pub accept_new_host_keys: bool,
     /// SSH connections set up at the same time.
     #[arg(long, env = "ROLLBACK_MAX_NEW_CONNECTIONS", default_value_t = 10)]
     pub max_new_connections: usize,

@@ -35,6 +35,13 @@ impl ExitCoded for Error {
                 Exit::TempFail
             }
             Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
+            Error::Lock(LockError::Interrupted { signal, .. }) => Exit::for_signal(*signal),
+            // A host key ssh refused: the host fails (1), retrying will not help.
+            Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_host_key() => Exit::Failed,
+            Error::Ssh(
+                cdkit::ssh::SshError::HostKeyChanged { .. }
+                | cdkit::ssh::SshError::HostKeyUnknown { .. },
+            ) => Exit::Failed,
             // publish-repo's own mapping: bad input 2, its lock held 75, a failed publish 1 (the
             // previous generation stays live, so nothing changed).
             Error::Repo(e) => e.exit(),

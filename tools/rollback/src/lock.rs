@@ -3,9 +3,11 @@
 //!
 //! One addition: rollback is the tool for picking up after a run that was killed (SIGKILL,
 //! a lost Jenkins agent), and such a run leaves its lock behind on purpose. A lock whose holder
-//! is a rolling-install or rollback process *of this machine* that no longer exists is taken
-//! over (logged, naming the dead holder). A holder on another machine cannot be judged from
-//! here: that stays exit 75 with the `rolling-install lock release` command.
+//! is a rolling-install or rollback process that this process can see is gone is taken over
+//! (logged, naming the dead holder). "Can see" means the same kernel boot and the same pid
+//! namespace ([`cdkit::lock::ProcessId`]), not the same host name: agents in containers often
+//! share a host name while each sees only its own processes. A holder anywhere else cannot be
+//! judged from here: that stays exit 75 with the `rolling-install lock release` command.
 
 use std::time::Duration;
 
@@ -52,21 +54,14 @@ fn take_over_if_dead(ops: &HostOps, group: &str, holder: &str) -> Result<(), Loc
     Ok(())
 }
 
-/// Whether `holder` (a lock owner line, `TOOL (pid N on HOST, run …) …`) names a rolling-install
-/// or rollback process on this machine that is gone.
+/// Whether `holder` (a lock owner line, `TOOL (pid N on HOST, …, id BOOT/PIDNS/PID/START)`)
+/// names a rolling-install or rollback process that is gone, as seen from this process.
 pub fn dead_local_holder(holder: &str) -> bool {
-    let me = cdkit::lock::describe_self("x");
-    let Some((_, this_host)) = parse_holder(&me) else {
-        return false;
-    };
-    match parse_holder(holder) {
-        Some((Holder { tool, pid }, host))
-            if host == this_host && matches!(tool, "rolling-install" | "rollback") =>
-        {
-            !alive(pid, tool)
-        }
-        _ => false,
-    }
+    let is_ours =
+        parse_holder(holder).is_some_and(|(h, _)| matches!(h.tool, "rolling-install" | "rollback"));
+    is_ours
+        && cdkit::lock::ProcessId::parse(holder)
+            .is_some_and(|id| id.liveness() == cdkit::lock::Liveness::Gone)
 }
 
 /// The tool and pid of a holder line.
@@ -83,15 +78,6 @@ pub fn parse_holder(line: &str) -> Option<(Holder<'_>, &str)> {
     let (host, _) = rest.split_once(", ")?;
     let pid = pid.parse().ok()?;
     Some((Holder { tool, pid }, host))
-}
-
-/// Whether process `pid` runs and is `tool` (so a reused pid of another program counts as gone).
-fn alive(pid: u32, tool: &str) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
-        // The kernel keeps the first 15 bytes of the name.
-        Ok(comm) => tool.starts_with(comm.trim()) && !comm.trim().is_empty(),
-        Err(_) => false,
-    }
 }
 
 #[cfg(test)]
@@ -115,8 +101,38 @@ mod tests {
         assert_eq!(parse_holder("another-run"), None);
     }
 
+    /// The holder line a process with `pid` (as seen from here) and `tool` would write, with
+    /// its real boot id, pid namespace and start time read from /proc.
+    fn holder_of(tool: &str, pid: u32, host: &str) -> String {
+        let mine = cdkit::lock::ProcessId::current().unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let start = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .nth(19)
+            .unwrap();
+        format!(
+            "{tool} (pid {pid} on {host}, run r, since t, id {}/{}/{pid}/{start}) (run r)",
+            mine.boot, mine.pid_ns
+        )
+    }
+
+    /// Wait until /proc shows `pid` under the name `comm` (a spawned child is renamed a moment
+    /// after spawn returns).
+    fn wait_comm(pid: u32, comm: &str) {
+        let path = format!("/proc/{pid}/comm");
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&path).unwrap_or_default().trim() != comm
+            && started.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     #[test]
-    fn only_dead_local_holders_are_taken_over() {
+    fn only_dead_holders_this_process_can_see_are_taken_over() {
         let me = cdkit::lock::describe_self("rollback");
         let (_, host) = parse_holder(&me).unwrap();
         // A live process called `rollback` (a copy of sleep) holds a lock: not taken over.
@@ -127,32 +143,72 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
-        // posix_spawn returns once the child's exec replaced its memory, a moment before the
-        // kernel renames it: under load /proc/PID/comm can still show this test's name.
-        let comm = format!("/proc/{}/comm", child.id());
-        let started = std::time::Instant::now();
-        while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "rollback"
-            && started.elapsed() < std::time::Duration::from_secs(5)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let live = format!("rollback (pid {} on {host}, run r, since t)", child.id());
+        wait_comm(child.id(), "rollback");
+        let live = holder_of("rollback", child.id(), host);
         let judged_alive = !dead_local_holder(&live);
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(judged_alive, "{live}");
         assert!(dead_local_holder(&live), "gone once killed: {live}");
-        // Pid 0 is never a user process.
-        assert!(dead_local_holder(&format!(
+        assert!(
+            !dead_local_holder(&live.replacen("rollback", "db-migrate", 1)),
+            "only the tools that take this lock"
+        );
+        // Without an identity (an older holder, or a hand-made owner file): not judged.
+        assert!(!dead_local_holder(&format!(
             "rolling-install (pid 0 on {host}, run r, since t) (run r)"
         )));
-        assert!(!dead_local_holder(
-            "rolling-install (pid 0 on some-other-agent, run r, since t) (run r)"
-        ));
         assert!(!dead_local_holder("someone (no owner file yet)"));
+    }
+
+    #[test]
+    fn a_live_holder_in_a_neighbour_container_with_the_same_host_name_is_left_alone() {
+        // A neighbour "container": its own pid namespace, same kernel, same host name, where
+        // a rollback runs as pid 1. From here no process 1 named rollback (with its start
+        // time) exists, yet it is alive.
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("rollback");
+        std::fs::copy("/bin/sleep", &program).unwrap();
+        let mut child = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(&program)
+            .arg("30")
+            .spawn()
+            .expect("unshare (util-linux)");
+        // The process inside: unshare's child, renamed rollback once it runs.
+        let started = std::time::Instant::now();
+        let inner = loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+                    .unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                break pid.parse::<u32>().unwrap();
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        wait_comm(inner, "rollback");
+        use std::os::unix::fs::MetadataExt;
+        let their_ns = std::fs::metadata(format!("/proc/{inner}/ns/pid"))
+            .unwrap()
+            .ino();
+        let mine = cdkit::lock::ProcessId::current().unwrap();
+        let me = cdkit::lock::describe_self("rollback");
+        let (_, host) = parse_holder(&me).unwrap();
+        // What it wrote into the lock: pid 1 in its namespace, same host name as ours.
+        let theirs = holder_of("rollback", inner, host)
+            .replace(
+                &format!("/{}/{inner}/", mine.pid_ns),
+                &format!("/{their_ns}/1/"),
+            )
+            .replace(&format!("pid {inner} on"), "pid 1 on");
+        let judged_dead = dead_local_holder(&theirs);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_ne!(their_ns, mine.pid_ns, "unshare made no new pid namespace");
         assert!(
-            !dead_local_holder(&format!("db-migrate (pid 0 on {host}, run r, since t)")),
-            "only the tools that take this lock"
+            !judged_dead,
+            "a live neighbour's lock was judged dead: {theirs}"
         );
     }
 }

@@ -77,7 +77,8 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         }
         None => None,
     };
-    let (client, _control_dir) = Client::new(
+    // Dropped on every way out of this function: closes the masters, removes the directory.
+    let (mut client, _control_dir) = Client::new(
         Path::new("/tmp"),
         cli.ssh_config.clone(),
         cli.connect_timeout,
@@ -94,9 +95,16 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()
         .map_err(Error::Usage)?;
+    client.accept_new_host_keys = cli.accept_new_host_keys;
     let lock_session = lock_host.session(&client).map_err(Error::Usage)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
+        rolling_install::lb::check_hook_servers(
+            &balancers,
+            &subject.hosts,
+            cli.lb_server.as_deref(),
+        )
+        .map_err(Error::Usage)?;
         let ctx = Ctx {
             cli,
             subject: &subject,
@@ -107,9 +115,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         };
         work(ctx, &lock_session, started)
     })();
-    for session in sessions.iter().chain(std::iter::once(&lock_session)) {
-        session.close();
-    }
+    client.close_all();
     result
 }
 

@@ -41,6 +41,9 @@ pub enum LockError {
     },
     #[error(transparent)]
     Host(#[from] HostError),
+    /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
+    #[error("interrupted while waiting for the deployment lock of {group}; nothing was changed")]
+    Interrupted { group: String, signal: i32 },
 }
 
 /// A held deployment lock; released explicitly (a killed run leaves it, by design: the next
@@ -74,8 +77,15 @@ impl<'a> DeploymentLock<'a> {
                         owner: owner.to_string(),
                     })
                 }
-                Err(e) if e.is_unreachable() => return Err(e.into()),
+                Err(e) if e.is_unreachable() || e.is_host_key() => return Err(e.into()),
                 Err(_) if Instant::now() < deadline => {
+                    // An interrupted run stops waiting (and closes its connections) at once.
+                    if let Some(signal) = cdkit::signals::received() {
+                        return Err(LockError::Interrupted {
+                            group: group.to_string(),
+                            signal,
+                        });
+                    }
                     std::thread::sleep(Duration::from_millis(500))
                 }
                 Err(_) => {

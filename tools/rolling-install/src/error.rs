@@ -32,6 +32,19 @@ impl ExitCoded for Error {
                 Exit::TempFail
             }
             Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
+            Error::Lock(crate::deploy_lock::LockError::Interrupted { signal, .. }) => {
+                Exit::for_signal(*signal)
+            }
+            // A host key ssh refused: the host fails (1), retrying will not help.
+            Error::Lock(crate::deploy_lock::LockError::Host(e)) | Error::Host(e)
+                if e.is_host_key() =>
+            {
+                Exit::Failed
+            }
+            Error::Ssh(
+                cdkit::ssh::SshError::HostKeyChanged { .. }
+                | cdkit::ssh::SshError::HostKeyUnknown { .. },
+            ) => Exit::Failed,
             _ => Exit::Usage,
         }
     }

@@ -35,6 +35,15 @@ pub enum LbError {
     },
 }
 
+/// The longest reply read from the admin socket. `show stat` is about 400 bytes per server
+/// and proxy, so this holds thousands of servers; a longer reply is not HAProxy talking to us
+/// and is refused rather than read without end.
+pub const MAX_REPLY: usize = 4 * 1024 * 1024;
+
+fn too_long() -> String {
+    format!("the reply is longer than {MAX_REPLY} bytes; refusing to read more")
+}
+
 /// Where the admin socket is.
 #[derive(Debug, Clone)]
 pub enum Socket {
@@ -113,8 +122,12 @@ impl Haproxy {
                     .map_err(|e| fail(e.to_string()))?;
                 let mut reply = String::new();
                 stream
+                    .take(MAX_REPLY as u64 + 1)
                     .read_to_string(&mut reply)
                     .map_err(|e| fail(e.to_string()))?;
+                if reply.len() > MAX_REPLY {
+                    return Err(fail(too_long()));
+                }
                 Ok(reply)
             }
             Socket::Remote { session, path } => {
@@ -125,7 +138,8 @@ impl Haproxy {
                         &["sh", "-c", script, "sh", command, path],
                         Some(Duration::from_secs(20)),
                         |stream, line| {
-                            if stream == cdkit::process::Stream::Stdout {
+                            if stream == cdkit::process::Stream::Stdout && reply.len() <= MAX_REPLY
+                            {
                                 reply.push_str(line);
                                 reply.push('\n');
                             }
@@ -138,6 +152,9 @@ impl Haproxy {
                         session.target.name,
                         done.describe()
                     )));
+                }
+                if reply.len() > MAX_REPLY {
+                    return Err(fail(too_long()));
                 }
                 Ok(reply)
             }

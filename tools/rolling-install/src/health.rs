@@ -144,11 +144,20 @@ fn retry_wait(interval: Duration, attempt: u32) -> Duration {
         .min(interval)
 }
 
-/// GET `url` with curl; returns the status code and the body. The URL (which may carry a
-/// user and password) reaches curl in a config on its stdin (`--config -`), never on its
-/// command line, which every local user can read; `-q` first keeps a `~/.curlrc` out.
+/// How much of a health response is kept: a health body is short (a status, a version), and a
+/// service answering without end must not grow this process. `--health-body` is looked for in
+/// the first this many bytes; the transfer itself is bounded by `--health-timeout`.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// GET `url` with curl; returns the status code and the body (its first [`MAX_BODY`] bytes).
+/// The URL (which may carry a user and password) reaches curl in a config on its stdin
+/// (`--config -`), never on its command line, which every local user can read; `-q` first
+/// keeps a `~/.curlrc` out.
 pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
-    let mut lines = Vec::new();
+    // The body line by line, held back by one: curl's last line is the status code.
+    let mut body = String::new();
+    let mut last: Option<String> = None;
+    let mut error: Option<String> = None;
     let secs = format!("{:.1}", timeout.as_secs_f64().max(0.5));
     let config = format!(
         "silent\nshow-error\nmax-time = {secs}\nwrite-out = \"\\n%{{http_code}}\"\nurl = {}\n",
@@ -160,10 +169,14 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         .quiet()
         .keep_running_on_interrupt()
         .run(|stream, line| {
-            if stream == Stream::Stdout {
-                lines.push(line.to_string());
-            } else {
-                lines.push(format!("curl: {line}"));
+            if stream == Stream::Stderr {
+                error = Some(format!("curl: {line}"));
+            } else if let Some(previous) = last.replace(line.to_string()) {
+                // Bounded: the body is the service's to choose.
+                if body.len() + previous.len() < MAX_BODY {
+                    body.push_str(&previous);
+                    body.push('\n');
+                }
             }
         })
         .map_err(|e| e.to_string())?;
@@ -171,11 +184,12 @@ pub fn http_get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
         return Err(format!(
             "{}: {}",
             cdkit::redact::redact(url),
-            lines.last().cloned().unwrap_or_else(|| done.describe())
+            error.or(last).unwrap_or_else(|| done.describe())
         ));
     }
-    let code = lines.pop().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
-    Ok((code, lines.join("\n")))
+    let code = last.and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+    body.pop();
+    Ok((code, body))
 }
 
 /// `text` as a double-quoted string of curl's config syntax (`\\` and `\"` escaped; a line

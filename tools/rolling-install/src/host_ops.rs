@@ -8,8 +8,45 @@ use std::time::Duration;
 use cdkit::process::{Finished, Stream};
 use cdkit::ssh::{Session, SshError};
 
+/// How much of a remote command's stdout is kept for the tool to read (a version, a lock's
+/// owner): more is dropped, so a host printing without end costs bounded memory.
+pub const MAX_STDOUT: usize = 1024 * 1024;
+
 /// apt's wait for the dpkg lock held by another dpkg (seconds).
 pub const DPKG_LOCK_WAIT: &str = "DPkg::Lock::Timeout=120";
+
+/// The shell code that installs a `.deb` read from stdin, run as root on the host with the
+/// package's SHA-256 as `$1` (its only input, never spliced into the code).
+///
+/// The file goes to a fresh `mktemp -d` directory under `/var/lib/cdkit/incoming` (0700,
+/// root's; `/var/lib` is root's too), never to a guessable name in a world-writable directory:
+/// there a local user could plant a symlink (root would write through it) or a file of their
+/// own and swap the package between the copy and `dpkg -i`, running their maintainer scripts
+/// as root. The checksum proves that what dpkg gets is what was sent, whole. The directory is
+/// removed on every way out, a signal (the ssh connection dropping) included.
+pub const DEB_INSTALL: &str = r#"set -eu
+umask 077
+base=/var/lib/cdkit/incoming
+mkdir -p "$base"
+if [ -L "$base" ] || [ ! -d "$base" ]; then
+  echo "cdkit: $base is not a plain directory; refusing to use it" >&2
+  exit 1
+fi
+chown root:root "$base"
+chmod 0700 "$base"
+dir=$(mktemp -d "$base/deb.XXXXXXXXXX")
+trap 'rm -rf "$dir"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 141' PIPE
+cat > "$dir/package.deb"
+if ! printf '%s  %s\n' "$1" "$dir/package.deb" | sha256sum --check --status; then
+  echo "cdkit: the package received is not the one sent (SHA-256 is not $1)" >&2
+  exit 1
+fi
+DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold -i "$dir/package.deb"
+"#;
 
 /// Where the package comes from.
 #[derive(Debug, Clone)]
@@ -38,6 +75,15 @@ impl HostError {
     /// Whether the host could not be reached at all (a JUnit `<error>`, not a `<failure>`).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, HostError::Ssh(SshError::Unreachable { .. }))
+    }
+
+    /// Whether ssh refused the host's key (changed, or unknown without
+    /// `--accept-new-host-keys`): not worth retrying, and not a temporary failure.
+    pub fn is_host_key(&self) -> bool {
+        matches!(
+            self,
+            HostError::Ssh(SshError::HostKeyChanged { .. } | SshError::HostKeyUnknown { .. })
+        )
     }
 }
 
@@ -86,10 +132,11 @@ impl<'a> HostOps<'a> {
                         out.push('\n');
                     }
                     match stream {
-                        Stream::Stdout => {
+                        Stream::Stdout if stdout.len() + line.len() < MAX_STDOUT => {
                             stdout.push_str(line);
                             stdout.push('\n');
                         }
+                        Stream::Stdout => {}
                         Stream::Stderr => last_err = line.to_string(),
                     }
                 })?;
@@ -143,32 +190,25 @@ impl<'a> HostOps<'a> {
                 )?;
                 self.apt_install(&spec)
             }
-            Source::Deb(deb) => {
-                let remote = format!("/tmp/cdkit-{package}_{}.deb", version.replace(':', "%3a"));
-                self.run(
-                    "copy .deb",
-                    &["sh", "-c", "cat > \"$1\"", "sh", &remote],
-                    Some(deb),
-                )?;
-                let result = self
-                    .run(
-                        "dpkg -i",
-                        &[
-                            "env",
-                            "DEBIAN_FRONTEND=noninteractive",
-                            "dpkg",
-                            "--force-confdef",
-                            "--force-confold",
-                            "-i",
-                            &remote,
-                        ],
-                        None,
-                    )
-                    .map(|_| ());
-                let _ = self.run("clean up", &["rm", "-f", &remote], None);
-                result
-            }
+            Source::Deb(deb) => self.install_deb(deb),
         }
+    }
+
+    /// Stream `deb` to a private directory on the host, check its SHA-256, `dpkg -i` it and
+    /// remove the directory (also when anything fails): see [`DEB_INSTALL`].
+    pub fn install_deb(&self, deb: &std::path::Path) -> Result<(), HostError> {
+        let (_, _, sha256) = cdkit::hash::file_checksums(deb).map_err(|e| HostError::Failed {
+            host: self.session.target.name.clone(),
+            step: "install .deb".into(),
+            how: "not started".into(),
+            detail: format!("cannot read {}: {e}", deb.display()),
+        })?;
+        self.run(
+            "install .deb",
+            &["sh", "-c", DEB_INSTALL, "sh", &sha256],
+            Some(deb),
+        )
+        .map(|_| ())
     }
 
     /// `apt-get install NAME=VERSION` (downgrades allowed: this is also the restore path).

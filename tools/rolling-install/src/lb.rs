@@ -177,7 +177,42 @@ pub fn server_name(host: &Host, template: Option<&str>) -> String {
     }
 }
 
+/// Refuse, before anything changes, a hook balancer whose server names would not be plain
+/// names: a server name comes from the inventory (`haproxy_server`) or `--lb-server`, and a
+/// hook receives it as an argument, where one starting with `-` would become an option and
+/// one with spaces or shell characters could mean anything to a hook that hands it on.
+pub fn check_hook_servers(
+    balancers: &[Balancer],
+    hosts: &[Host],
+    template: Option<&str>,
+) -> Result<(), String> {
+    if !balancers
+        .iter()
+        .any(|b| matches!(b, Balancer::Hooks { .. }))
+    {
+        return Ok(());
+    }
+    hosts
+        .iter()
+        .try_for_each(|h| check_hook_value(h, "server name", &server_name(h, template)))
+}
+
+/// A value given to a hook: the same rule as host names ([`cdkit::ssh::validate_host`]).
+fn check_hook_value(host: &Host, what: &str, value: &str) -> Result<(), String> {
+    cdkit::ssh::validate_host(value).map_err(|_| {
+        format!(
+            "host {}: {what} {value:?} is not a valid name for --lb-drain-cmd/--lb-ready-cmd \
+             (letters, digits, '.', '-', '_', ':', not starting with '-')",
+            host.name
+        )
+    })
+}
+
 fn run_hook(template: &[String], host: &Host, server: &str) -> Result<(), String> {
+    // Checked before the rollout too (check_hook_servers); here for every other caller.
+    check_hook_value(host, "host name", &host.name)?;
+    check_hook_value(host, "address", host.address())?;
+    check_hook_value(host, "server name", server)?;
     let argv: Vec<String> = template
         .iter()
         .map(|w| {
@@ -229,5 +264,54 @@ mod tests {
             crate::inventory::split_words("lbctl drain '{server} x'").unwrap(),
             ["lbctl", "drain", "{server} x"]
         );
+    }
+
+    #[test]
+    fn hooks_refuse_server_names_that_are_not_names() {
+        let marker = tempfile::tempdir().unwrap();
+        let ran = marker.path().join("hook-ran");
+        let hooks = Balancer::Hooks {
+            drain: vec!["touch".into(), ran.display().to_string(), "{server}".into()],
+            ready: vec!["true".into()],
+        };
+        for bad in ["--help", "web 1", "web;id", "$(id)", "a\nb", ""] {
+            let host = Host {
+                name: "h1".into(),
+                vars: [("haproxy_server".to_string(), bad.to_string())].into(),
+            };
+            let err = check_hook_servers(
+                std::slice::from_ref(&hooks),
+                std::slice::from_ref(&host),
+                None,
+            )
+            .unwrap_err();
+            assert!(err.contains("h1") && err.contains("server name"), "{err}");
+            let err = hooks
+                .drain(&host, bad, Duration::from_secs(5), DrainPolicy::Fail)
+                .unwrap_err();
+            assert!(err.contains("server name"), "{err}");
+            assert!(!ran.exists(), "the hook ran with server name {bad:?}");
+        }
+        let good = Host {
+            name: "h1".into(),
+            vars: [("haproxy_server".to_string(), "web-01".to_string())].into(),
+        };
+        check_hook_servers(
+            std::slice::from_ref(&hooks),
+            std::slice::from_ref(&good),
+            None,
+        )
+        .unwrap();
+        hooks
+            .drain(&good, "web-01", Duration::from_secs(5), DrainPolicy::Fail)
+            .unwrap();
+        assert!(ran.exists());
+        // HAProxy balancers check their names themselves (check_name).
+        let only_haproxy: [Balancer; 0] = [];
+        let odd = Host {
+            name: "h1".into(),
+            vars: [("haproxy_server".to_string(), "-x".to_string())].into(),
+        };
+        assert!(check_hook_servers(&only_haproxy, &[odd], None).is_ok());
     }
 }

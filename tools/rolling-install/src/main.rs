@@ -111,6 +111,10 @@ struct Fleet {
     ssh_config: Option<PathBuf>,
     #[arg(long, env = "ROLLING_INSTALL_CONNECT_TIMEOUT", value_parser = parse_duration, default_value = "10s", global = true)]
     connect_timeout: Duration,
+    /// Trust the host key of a host not yet in known_hosts (first contact). Without it such a
+    /// host fails; a host whose key changed fails either way.
+    #[arg(long, env = "ROLLING_INSTALL_ACCEPT_NEW_HOST_KEYS", global = true)]
+    accept_new_host_keys: bool,
     /// SSH connections set up at the same time.
     #[arg(
         long,
@@ -293,7 +297,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         return Ok(Exit::Success);
     }
-    let (client, _control_dir) = Client::new(
+    // Dropped on every way out of this function: closes the masters, removes the directory.
+    let (mut client, _control_dir) = Client::new(
         Path::new("/tmp"),
         cli.fleet.ssh_config.clone(),
         cli.fleet.connect_timeout,
@@ -304,6 +309,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             "cannot create an ssh control directory in /tmp: {e}"
         ))
     })?;
+    client.accept_new_host_keys = cli.fleet.accept_new_host_keys;
     let sessions: Vec<Session> = hosts
         .iter()
         .map(|h| h.session(&client))
@@ -326,9 +332,8 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
             &client,
         ),
     };
-    for session in sessions.iter().chain(std::iter::once(&lock_session)) {
-        session.close();
-    }
+    // Every master, the load balancers' included.
+    client.close_all();
     result
 }
 
@@ -440,6 +445,8 @@ fn rollout(
     let mut opts = options(cli, group)?;
     opts.lock_host = Some(LockHost::of(lock_host));
     let balancers = balancers(&cli.rollout, inventory, client)?;
+    rolling_install::lb::check_hook_servers(&balancers, hosts, cli.rollout.lb_server.as_deref())
+        .map_err(Error::Usage)?;
     if cli.rollout.dry_run {
         return Ok(dry_run(
             &opts,
