@@ -1,10 +1,9 @@
 //! Every exit path of db-migrate leaves a schema-valid `--junit` report, and every non-zero
 //! one says why in it. One table of real runs on one SQLite database, in order, each row
 //! setting up the state its path needs: a dry run (0), `up` (0), bad flags and two files of
-//! one version (2), the
-//! migration lock held by another process (75), a migration that fails and is rolled back
-//! (1), and a `-- no-transaction` migration that fails half-way (3). An interrupted run
-//! (130/143) is covered with a real signal in `concurrency.rs`.
+//! one version (2), the migration lock held by another process (75), a migration that fails
+//! and is rolled back (1), and a `-- no-transaction` migration that fails half-way (3). An
+//! interrupted run (143) and its report are covered with a real signal in `concurrency.rs`.
 
 use cdkit_testkit::{assert_exit_path, HeldFlock};
 use common::{Db, Kind};
