@@ -31,6 +31,7 @@ impl ExitCoded for Error {
         match self {
             // Held lock, or the lock host unreachable before anything changed: retry later.
             Error::Lock(LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(LockError::Interrupted { signal, .. }) => Exit::for_signal(*signal),
             Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_unreachable() => {
                 Exit::TempFail
             }

@@ -39,6 +39,15 @@ pub enum LockError {
         host: String,
         owner: String,
     },
+    /// SIGINT or SIGTERM came while waiting: nothing was done, so the run ends at once with
+    /// 130/143 (and its report) instead of waiting out `--lock-timeout`, after which a CI
+    /// abort would have killed it with no report at all.
+    #[error("interrupted by signal {signal} while waiting for the deployment lock of {group} on {host}; nothing was changed")]
+    Interrupted {
+        group: String,
+        host: String,
+        signal: i32,
+    },
     #[error(transparent)]
     Host(#[from] HostError),
 }
@@ -76,6 +85,13 @@ impl<'a> DeploymentLock<'a> {
                 }
                 Err(e) if e.is_unreachable() => return Err(e.into()),
                 Err(_) if Instant::now() < deadline => {
+                    if let Some(signal) = cdkit::signals::received() {
+                        return Err(LockError::Interrupted {
+                            group: group.to_string(),
+                            host: session.target.name.clone(),
+                            signal,
+                        });
+                    }
                     std::thread::sleep(Duration::from_millis(500))
                 }
                 Err(_) => {

@@ -26,6 +26,9 @@ impl ExitCoded for Error {
         match self {
             // Held lock, or the lock host unreachable before anything changed: retry later.
             Error::Lock(crate::deploy_lock::LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(crate::deploy_lock::LockError::Interrupted { signal, .. }) => {
+                Exit::for_signal(*signal)
+            }
             Error::Lock(crate::deploy_lock::LockError::Host(e)) | Error::Host(e)
                 if e.is_unreachable() =>
             {
