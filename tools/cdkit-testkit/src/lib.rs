@@ -521,3 +521,87 @@ impl Drop for HeldFlock {
         let _ = self.0.wait();
     }
 }
+
+/// A rolling-install deployment lock of `group` held on this machine (the lock host of an
+/// inventory whose first host has `ansible_connection=local`), as another rollout leaves it:
+/// the lock directory with its owner file. Removed on drop.
+pub struct HeldDeploymentLock(PathBuf);
+
+impl HeldDeploymentLock {
+    pub fn hold(group: &str, owner: &str) -> HeldDeploymentLock {
+        let dir = PathBuf::from(format!("/var/lib/cdkit/locks/rolling-install.{group}"));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        std::fs::write(dir.join("owner"), format!("{owner}\n")).expect("write the lock's owner");
+        HeldDeploymentLock(dir)
+    }
+}
+
+impl Drop for HeldDeploymentLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The version of `package` installed on this machine (`dpkg-query`), for a rollout or
+/// rollback to the version a local host already has: a real run that changes nothing.
+pub fn installed_version(package: &str) -> String {
+    let out = Command::new("dpkg-query")
+        .args(["--show", "--showformat=${Version}", package])
+        .output()
+        .expect("dpkg-query");
+    assert!(out.status.success(), "{package} is not installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`assert_exit_path`] for a run stopped by `signal` (`TERM`, `INT`) once it has run for
+/// `after`: as a CI abort stops a job. The tool must end with `expected` (143, 130) and its
+/// report, not wait out what it was waiting for.
+pub fn assert_signal_exit_path(
+    what: &str,
+    mut cmd: std::process::Command,
+    report: &Path,
+    signal: &str,
+    after: std::time::Duration,
+    expected: i32,
+    reason: &str,
+) {
+    let _ = std::fs::remove_file(report);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    std::thread::sleep(after);
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "{what}: kill -{signal} failed");
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("wait for the tool");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{what}: took {:?} to stop after SIG{signal}",
+        started.elapsed()
+    );
+    check_exit_path(&format!("{what} ({cmd:?})"), &out, report, expected, reason);
+}
+
+/// An inventory in `dir` with a group of this test process alone, whose one host is this
+/// machine (`ansible_connection=local`, so its deployment lock lives here too), and a group
+/// `gone` whose host is a closed loopback port; returns the file and the first group's name.
+pub fn local_inventory(dir: &Path) -> (PathBuf, String) {
+    let inventory = dir.join("hosts.ini");
+    let here = format!("exitpaths{}", std::process::id());
+    std::fs::write(
+        &inventory,
+        format!(
+            "[{here}]\nlocal1 ansible_connection=local\n[gone]\ndown1 ansible_host=127.0.0.1 ansible_port={}\n",
+            sshd::free_port()
+        ),
+    )
+    .expect("write the inventory");
+    (inventory, here)
+}

@@ -1,11 +1,13 @@
 //! Every exit path of publish-repo leaves a schema-valid `--junit` report, and every non-zero
 //! one says why in it. One table of real runs on one signed repository, in order: `add` and
-//! `verify` (0), refused input (2), the repository lock held by another process (75), and
-//! `verify` finding a defect (1). publish-repo has no dry run; 1 from a publishing command
-//! (a write that fails part-way) needs a full or read-only file system and is not reached
-//! here.
+//! `verify` (0), refused input (2), the repository lock held by another process (75),
+//! `verify` finding a defect (1), and SIGTERM while waiting for that lock (143).
+//! publish-repo has no dry run; 1 from a publishing command (a write that fails part-way)
+//! needs a full or read-only file system and is not reached here.
 
-use cdkit_testkit::{apt::make_deb, assert_exit_path, HeldFlock};
+use std::time::Duration;
+
+use cdkit_testkit::{apt::make_deb, assert_exit_path, assert_signal_exit_path, HeldFlock};
 use common::Repo;
 
 mod common;
@@ -99,4 +101,22 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
         }
         assert_exit_path(what, cmd, &report, *exit, reason);
     }
+
+    // Stopped while waiting for the lock (a CI abort): at once, 143, nothing changed. It used
+    // to wait out --lock-timeout and then go on as if no signal had come.
+    let _held = lock_held(&repo);
+    let mut cmd = repo.command(&["add", "--suite", "production", "--lock-timeout", "60s", deb]);
+    if !cmd.get_args().any(|a| a == "--junit") {
+        cmd.arg("--junit").arg(&report);
+    }
+    let after = Duration::from_millis(800);
+    assert_signal_exit_path(
+        "SIGTERM waiting for the lock",
+        cmd,
+        &report,
+        "TERM",
+        after,
+        143,
+        "signal 15",
+    );
 }

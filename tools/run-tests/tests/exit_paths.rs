@@ -3,10 +3,10 @@
 //! files". One table of real runs (0, 1, 2, 4, 124), plus a SIGTERM in the middle of a run
 //! (143); 130 is the same path with SIGINT.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use cdkit_testkit::{assert_exit_path, check_exit_path};
+use cdkit_testkit::{assert_exit_path, assert_signal_exit_path};
 
 const BIN: &str = env!("CARGO_BIN_EXE_run-tests");
 
@@ -61,23 +61,20 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
     }
 
     // Terminated in the middle of a run: the command is stopped, the report still written.
-    std::fs::remove_file(&report).unwrap();
-    let child = Command::new(BIN)
-        .current_dir(dir.path())
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir.path())
         .env_remove("JUNIT_OUTPUT")
         .arg("--junit")
         .arg(&report)
-        .args(["--grace", "1s", "--", "sleep", "30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
-    check_exit_path("SIGTERM during the run", &out, &report, 143, "");
+        .args(["--grace", "1s", "--", "sleep", "30"]);
+    let after = Duration::from_millis(700);
+    assert_signal_exit_path(
+        "SIGTERM during the run",
+        cmd,
+        &report,
+        "TERM",
+        after,
+        143,
+        "",
+    );
 }
