@@ -2,10 +2,11 @@
 //! report, and every non-zero one says why in it. The hosts are this machine
 //! (`ansible_connection=local`) and a closed loopback port; the rollback is of dpkg to the
 //! version already installed, so a real run changes nothing. Rows: refused flags and inputs
-//! (2), `--plan` and a dry run (0), a real run (0), the deployment lock held by another run
-//! (75), a host that cannot be reached (75), SIGINT while waiting for the lock (130). A failed
-//! repository step (1), a host that could not be returned (3) and `--deadline` (124) need a
-//! fleet whose packages may change (the testbed); this table does not reach them.
+//! (2), `--plan` and a dry run (0), a dry run with a host that cannot be reached (75), a real
+//! run (0), the deployment lock held by another run (75), a host that cannot be reached (75),
+//! SIGINT while waiting for the lock (130). A failed repository step (1), a host that could
+//! not be returned (3) and `--deadline` (124) need a fleet whose packages may change (the
+//! testbed); this table does not reach them.
 
 use std::process::Command;
 use std::time::Duration;
@@ -76,6 +77,13 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
         ),
         ("the plan", &none, explicit(&here, &["--plan"]), 0, ""),
         ("a dry run", &none, explicit(&here, &["--dry-run"]), 0, ""),
+        (
+            "a dry run with a host unreachable",
+            &none,
+            explicit("gone", &["--dry-run"]),
+            75,
+            "could not be checked",
+        ),
         ("a rollback", &none, explicit(&here, &[]), 0, ""),
         (
             "the deployment lock held",
