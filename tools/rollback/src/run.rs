@@ -862,23 +862,12 @@ fn dry_run(
             cdkit::outln!("left alone: {}: {message}", case.name);
         }
     }
-    let ops = HostOps::new(lock_session, cli.sudo, Duration::from_secs(30));
-    match rolling_install::deploy_lock::status(&ops, &subject.group) {
-        Ok(Some(owner)) => cdkit::outln!("lock on {}: held by {owner}", lock_session.target.name),
-        Ok(None) => cdkit::outln!("lock on {}: free", lock_session.target.name),
-        Err(e) => {
-            unreachable += 1;
-            cdkit::outln!("lock on {}: unknown ({e})", lock_session.target.name)
-        }
-    }
-    if unreachable > 0 {
-        cdkit::cli::final_line(
-            TOOL,
-            &format!(
-                "dry run: {unreachable} host(s) could not be checked; a rollback now would fail"
-            ),
-        );
-        return Exit::TempFail;
-    }
-    Exit::Success
+    rolling_install::deploy_lock::finish_dry_run(
+        TOOL,
+        lock_session,
+        cli.sudo,
+        &subject.group,
+        unreachable,
+        "a rollback",
+    )
 }

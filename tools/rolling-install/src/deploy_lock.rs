@@ -116,6 +116,38 @@ impl<'a> DeploymentLock<'a> {
     }
 }
 
+/// The end of a dry run (rolling-install's and rollback's): print the state of `group`'s lock
+/// on `session`'s host, then, if `unreachable` hosts (counting the lock host, if it cannot be
+/// asked) could not be checked, say so as the run's last line and return 75: a plan that
+/// could not be checked is no green light for the real run (`what`: "a rollout").
+pub fn finish_dry_run(
+    tool: &str,
+    session: &Session,
+    sudo: bool,
+    group: &str,
+    mut unreachable: usize,
+    what: &str,
+) -> cdkit::exit::Exit {
+    let ops = HostOps::new(session, sudo, Duration::from_secs(30));
+    let host = &session.target.name;
+    match status(&ops, group) {
+        Ok(Some(owner)) => cdkit::outln!("lock on {host}: held by {owner}"),
+        Ok(None) => cdkit::outln!("lock on {host}: free"),
+        Err(e) => {
+            unreachable += 1;
+            cdkit::outln!("lock on {host}: unknown ({e})")
+        }
+    }
+    if unreachable > 0 {
+        cdkit::cli::final_line(
+            tool,
+            &format!("dry run: {unreachable} host(s) could not be checked; {what} now would fail"),
+        );
+        return cdkit::exit::Exit::TempFail;
+    }
+    cdkit::exit::Exit::Success
+}
+
 /// The owner of `group`'s lock, if held.
 pub fn status(ops: &HostOps, group: &str) -> Result<Option<String>, HostError> {
     let dir = lock_dir(group);
