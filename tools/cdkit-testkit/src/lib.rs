@@ -554,14 +554,17 @@ pub fn installed_version(package: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// [`assert_exit_path`] for a run stopped by `signal` (`TERM`, `INT`) once it has run for
+/// The signals [`assert_signal_exit_path`] sends (re-exported so tools need no nix of their own).
+pub use nix::sys::signal::Signal;
+
+/// [`assert_exit_path`] for a run stopped by `signal` (SIGTERM, SIGINT) once it has run for
 /// `after`: as a CI abort stops a job. The tool must end with `expected` (143, 130) and its
 /// report, not wait out what it was waiting for.
 pub fn assert_signal_exit_path(
     what: &str,
     mut cmd: std::process::Command,
     report: &Path,
-    signal: &str,
+    signal: Signal,
     after: std::time::Duration,
     expected: i32,
     reason: &str,
@@ -573,17 +576,13 @@ pub fn assert_signal_exit_path(
         .spawn()
         .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
     std::thread::sleep(after);
-    let sent = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "{what}: kill -{signal} failed");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, signal).unwrap_or_else(|e| panic!("{what}: {signal}: {e}"));
     let started = std::time::Instant::now();
     let out = child.wait_with_output().expect("wait for the tool");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(10),
-        "{what}: took {:?} to stop after SIG{signal}",
+        "{what}: took {:?} to stop after {signal}",
         started.elapsed()
     );
     check_exit_path(&format!("{what} ({cmd:?})"), &out, report, expected, reason);

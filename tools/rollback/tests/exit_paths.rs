@@ -123,7 +123,7 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
         "SIGINT waiting for the lock",
         cmd,
         &report,
-        "INT",
+        cdkit_testkit::Signal::SIGINT,
         after,
         130,
         "signal 2",

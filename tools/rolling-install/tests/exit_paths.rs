@@ -118,7 +118,7 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
         "SIGTERM waiting for the lock",
         cmd,
         &report,
-        "TERM",
+        cdkit_testkit::Signal::SIGTERM,
         after,
         143,
         "signal 15",

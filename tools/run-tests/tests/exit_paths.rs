@@ -72,7 +72,7 @@ fn every_exit_path_writes_a_valid_report_with_the_reason() {
         "SIGTERM during the run",
         cmd,
         &report,
-        "TERM",
+        cdkit_testkit::Signal::SIGTERM,
         after,
         143,
         "",
