@@ -403,3 +403,204 @@ pub fn assert_refusal_reported(mut cmd: std::process::Command, reason: &str) {
         "{cmd:?}: the report lacks a failure with {reason:?}:\n{text}"
     );
 }
+
+// ---- exit paths --------------------------------------------------------------------------
+
+/// Run `cmd` (which passes `--junit REPORT` itself, where its syntax allows: before a `--`)
+/// and check the contract every exit path owes Jenkins: the exit status is `expected`, the
+/// report exists, validates against the schema, and, for a non-zero exit, carries the reason
+/// as a failure, error or skipped case with a non-empty message containing `reason`. The
+/// report is removed first, so a report left by an earlier row cannot pass for this one.
+/// Returns the run's output for any further check of the row.
+pub fn assert_exit_path(
+    what: &str,
+    mut cmd: std::process::Command,
+    report: &Path,
+    expected: i32,
+    reason: &str,
+) -> std::process::Output {
+    assert!(
+        cmd.get_args().any(|a| a == report.as_os_str()),
+        "{what}: the command does not pass --junit {}",
+        report.display()
+    );
+    match std::fs::remove_file(report) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("{what}: cannot remove the old {}: {e}", report.display()),
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    check_exit_path(&format!("{what} ({cmd:?})"), &out, report, expected, reason);
+    out
+}
+
+/// The checks of [`assert_exit_path`] on a run that has ended (for a row that signals the
+/// tool while it runs).
+pub fn check_exit_path(
+    what: &str,
+    out: &std::process::Output,
+    report: &Path,
+    expected: i32,
+    reason: &str,
+) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "{what}: exit status:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{what}: panicked:\n{stderr}");
+    assert!(
+        report.is_file(),
+        "{what}: exited {expected} without writing its report:\n{stderr}"
+    );
+    assert_valid_junit(report);
+    let cases = junit_cases(report, JunitView::Report);
+    assert!(!cases.is_empty(), "{what}: the report has no testcase");
+    if expected == 0 {
+        let failed: Vec<_> = cases
+            .iter()
+            .filter(|c| c.outcome == "failure" || c.outcome == "error")
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{what}: exit 0, but the report shows failures: {failed:?}"
+        );
+    } else {
+        let carries_reason = cases.iter().any(|c| {
+            c.outcome != "passed"
+                && c.message.as_deref().is_some_and(|m| !m.trim().is_empty())
+                && (c.message.as_deref().unwrap_or_default().contains(reason)
+                    || c.body.contains(reason))
+        });
+        assert!(
+            carries_reason,
+            "{what}: exit {expected}, but no failed, errored or skipped case carries {reason:?}:\n{}",
+            std::fs::read_to_string(report).unwrap_or_default()
+        );
+    }
+}
+
+/// Another process holding an `flock(2)` lock, as a concurrent run of a tool would: the
+/// `flock` program from util-linux running a shell that waits on its stdin. Dropping this
+/// closes that stdin, so the shell and `flock` end and the kernel frees the lock, also when
+/// the test panics or is killed (no process is left behind holding it).
+pub struct HeldFlock(std::process::Child);
+
+impl HeldFlock {
+    /// Take the lock on `path` (created if missing) in a child process; returns once held.
+    pub fn hold(path: &Path) -> HeldFlock {
+        use std::io::BufRead;
+        let mut child = Command::new("flock")
+            .arg(path)
+            .args(["-c", "echo held; read -r _"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run flock (util-linux): {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("flock's stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read flock's stdout");
+        assert_eq!(
+            line.trim(),
+            "held",
+            "flock {} did not take the lock",
+            path.display()
+        );
+        HeldFlock(child)
+    }
+}
+
+impl Drop for HeldFlock {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+/// A rolling-install deployment lock of `group` held on this machine (the lock host of an
+/// inventory whose first host has `ansible_connection=local`), as another rollout leaves it:
+/// the lock directory with its owner file. Removed on drop.
+pub struct HeldDeploymentLock(PathBuf);
+
+impl HeldDeploymentLock {
+    pub fn hold(group: &str, owner: &str) -> HeldDeploymentLock {
+        let dir = PathBuf::from(format!("/var/lib/cdkit/locks/rolling-install.{group}"));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        std::fs::write(dir.join("owner"), format!("{owner}\n")).expect("write the lock's owner");
+        HeldDeploymentLock(dir)
+    }
+}
+
+impl Drop for HeldDeploymentLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The version of `package` installed on this machine (`dpkg-query`), for a rollout or
+/// rollback to the version a local host already has: a real run that changes nothing.
+pub fn installed_version(package: &str) -> String {
+    let out = Command::new("dpkg-query")
+        .args(["--show", "--showformat=${Version}", package])
+        .output()
+        .expect("dpkg-query");
+    assert!(out.status.success(), "{package} is not installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The signals [`assert_signal_exit_path`] sends (re-exported so tools need no nix of their own).
+pub use nix::sys::signal::Signal;
+
+/// [`assert_exit_path`] for a run stopped by `signal` (SIGTERM, SIGINT) once it has run for
+/// `after`: as a CI abort stops a job. The tool must end with `expected` (143, 130) and its
+/// report, not wait out what it was waiting for.
+pub fn assert_signal_exit_path(
+    what: &str,
+    mut cmd: std::process::Command,
+    report: &Path,
+    signal: Signal,
+    after: std::time::Duration,
+    expected: i32,
+    reason: &str,
+) {
+    let _ = std::fs::remove_file(report);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
+    std::thread::sleep(after);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, signal).unwrap_or_else(|e| panic!("{what}: {signal}: {e}"));
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("wait for the tool");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{what}: took {:?} to stop after {signal}",
+        started.elapsed()
+    );
+    check_exit_path(&format!("{what} ({cmd:?})"), &out, report, expected, reason);
+}
+
+/// An inventory in `dir` with a group of this test process alone, whose one host is this
+/// machine (`ansible_connection=local`, so its deployment lock lives here too), and a group
+/// `gone` whose host is a closed loopback port; returns the file and the first group's name.
+pub fn local_inventory(dir: &Path) -> (PathBuf, String) {
+    let inventory = dir.join("hosts.ini");
+    let here = format!("exitpaths{}", std::process::id());
+    std::fs::write(
+        &inventory,
+        format!(
+            "[{here}]\nlocal1 ansible_connection=local\n[gone]\ndown1 ansible_host=127.0.0.1 ansible_port={}\n",
+            sshd::free_port()
+        ),
+    )
+    .expect("write the inventory");
+    (inventory, here)
+}

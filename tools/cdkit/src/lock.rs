@@ -15,6 +15,11 @@ pub enum LockError {
     /// Another run holds it; retrying later is safe.
     #[error("{path} is locked by {holder}; retry when it has finished")]
     Held { path: PathBuf, holder: String },
+    /// SIGINT or SIGTERM came while waiting: nothing was done, the run ends at once with
+    /// 130/143 (and its report) instead of waiting out the timeout, after which a CI abort
+    /// would have killed it with no report at all.
+    #[error("interrupted by signal {signal} while waiting for {path}; nothing was changed")]
+    Interrupted { path: PathBuf, signal: i32 },
     #[error("cannot open lock file {path}: {source}")]
     Io {
         path: PathBuf,
@@ -27,6 +32,7 @@ impl ExitCoded for LockError {
     fn exit(&self) -> Exit {
         match self {
             LockError::Held { .. } => Exit::TempFail,
+            LockError::Interrupted { signal, .. } => Exit::for_signal(*signal),
             LockError::Io { .. } => Exit::Usage,
         }
     }
@@ -68,6 +74,12 @@ impl Lock {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    if let Some(signal) = crate::signals::received() {
+                        return Err(LockError::Interrupted {
+                            path: path.to_path_buf(),
+                            signal,
+                        });
+                    }
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(TryLockError::WouldBlock) => {

@@ -176,7 +176,8 @@ pub struct Cli {
     #[arg(long, env = "ROLLBACK_DATABASE_TO", requires = "database_url")]
     pub database_to: Option<i64>,
 
-    /// Show the plan (hosts, versions, balancer states, repository, database, lock); change nothing.
+    /// Show the plan (hosts, versions, balancer states, repository, database, lock); change
+    /// nothing. Exits 75 if a host or the lock host cannot be reached.
     #[arg(long, env = "ROLLBACK_DRY_RUN")]
     pub dry_run: bool,
 

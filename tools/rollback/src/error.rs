@@ -31,11 +31,11 @@ impl ExitCoded for Error {
         match self {
             // Held lock, or the lock host unreachable before anything changed: retry later.
             Error::Lock(LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(LockError::Interrupted { signal, .. }) => Exit::for_signal(*signal),
             Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_unreachable() => {
                 Exit::TempFail
             }
             Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
-            Error::Lock(LockError::Interrupted { signal, .. }) => Exit::for_signal(*signal),
             // A host key ssh refused: the host fails (1), retrying will not help.
             Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_host_key() => Exit::Failed,
             Error::Ssh(

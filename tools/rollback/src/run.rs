@@ -471,14 +471,13 @@ fn work(
         None => None,
     };
     if cli.dry_run {
-        dry_run(
+        return Ok(dry_run(
             ctx,
             &targets,
             &current,
             (repo_plan.as_ref(), db_plan.as_ref()),
             lock_session,
-        );
-        return Ok(Exit::Success);
+        ));
     }
 
     let owner = format!(
@@ -795,13 +794,16 @@ fn left_alone(subject: &Subject) -> Vec<Case> {
         .collect()
 }
 
+/// Print the plan. A host (or the lock host) that could not be asked makes it 75, as in
+/// rolling-install: a plan that could not be checked is no green light for the real run.
 fn dry_run(
     ctx: Ctx,
     targets: &[(usize, Option<String>)],
     current: &[Option<Option<String>>],
     (repo_plan, db_plan): (Option<&RepoPlan>, Option<&DbPlan>),
     lock_session: &Session,
-) {
+) -> Exit {
+    let mut unreachable = 0;
     let Ctx {
         cli,
         subject,
@@ -831,7 +833,10 @@ fn dry_run(
             let host = &subject.hosts[*i];
             let now = match &current[*i] {
                 Some(v) => shown(v),
-                None => "UNREACHABLE".into(),
+                None => {
+                    unreachable += 1;
+                    "UNREACHABLE".into()
+                }
             };
             let change = if current[*i].as_ref() == Some(target) {
                 format!("{now} (already there)")
@@ -863,10 +868,12 @@ fn dry_run(
             cdkit::outln!("left alone: {}: {message}", case.name);
         }
     }
-    let ops = HostOps::new(lock_session, cli.sudo, Duration::from_secs(30));
-    match rolling_install::deploy_lock::status(&ops, &subject.group) {
-        Ok(Some(owner)) => cdkit::outln!("lock on {}: held by {owner}", lock_session.target.name),
-        Ok(None) => cdkit::outln!("lock on {}: free", lock_session.target.name),
-        Err(e) => cdkit::outln!("lock on {}: unknown ({e})", lock_session.target.name),
-    }
+    rolling_install::deploy_lock::finish_dry_run(
+        TOOL,
+        lock_session,
+        cli.sudo,
+        &subject.group,
+        unreachable,
+        "a rollback",
+    )
 }

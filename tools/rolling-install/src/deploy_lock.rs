@@ -39,11 +39,17 @@ pub enum LockError {
         host: String,
         owner: String,
     },
+    /// SIGINT or SIGTERM came while waiting: nothing was done, so the run ends at once with
+    /// 130/143 (and its report) instead of waiting out `--lock-timeout`, after which a CI
+    /// abort would have killed it with no report at all.
+    #[error("interrupted by signal {signal} while waiting for the deployment lock of {group} on {host}; nothing was changed")]
+    Interrupted {
+        group: String,
+        host: String,
+        signal: i32,
+    },
     #[error(transparent)]
     Host(#[from] HostError),
-    /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
-    #[error("interrupted while waiting for the deployment lock of {group}; nothing was changed")]
-    Interrupted { group: String, signal: i32 },
 }
 
 /// A held deployment lock; released explicitly (a killed run leaves it, by design: the next
@@ -79,10 +85,10 @@ impl<'a> DeploymentLock<'a> {
                 }
                 Err(e) if e.is_unreachable() || e.is_host_key() => return Err(e.into()),
                 Err(_) if Instant::now() < deadline => {
-                    // An interrupted run stops waiting (and closes its connections) at once.
                     if let Some(signal) = cdkit::signals::received() {
                         return Err(LockError::Interrupted {
                             group: group.to_string(),
+                            host: session.target.name.clone(),
                             signal,
                         });
                     }
@@ -108,6 +114,38 @@ impl<'a> DeploymentLock<'a> {
             .shell_args("unlock", script, &[&self.dir, &self.owner])
             .map(|_| ())
     }
+}
+
+/// The end of a dry run (rolling-install's and rollback's): print the state of `group`'s lock
+/// on `session`'s host, then, if `unreachable` hosts (counting the lock host, if it cannot be
+/// asked) could not be checked, say so as the run's last line and return 75: a plan that
+/// could not be checked is no green light for the real run (`what`: "a rollout").
+pub fn finish_dry_run(
+    tool: &str,
+    session: &Session,
+    sudo: bool,
+    group: &str,
+    mut unreachable: usize,
+    what: &str,
+) -> cdkit::exit::Exit {
+    let ops = HostOps::new(session, sudo, Duration::from_secs(30));
+    let host = &session.target.name;
+    match status(&ops, group) {
+        Ok(Some(owner)) => cdkit::outln!("lock on {host}: held by {owner}"),
+        Ok(None) => cdkit::outln!("lock on {host}: free"),
+        Err(e) => {
+            unreachable += 1;
+            cdkit::outln!("lock on {host}: unknown ({e})")
+        }
+    }
+    if unreachable > 0 {
+        cdkit::cli::final_line(
+            tool,
+            &format!("dry run: {unreachable} host(s) could not be checked; {what} now would fail"),
+        );
+        return cdkit::exit::Exit::TempFail;
+    }
+    cdkit::exit::Exit::Success
 }
 
 /// The owner of `group`'s lock, if held.

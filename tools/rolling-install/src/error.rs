@@ -26,15 +26,15 @@ impl ExitCoded for Error {
         match self {
             // Held lock, or the lock host unreachable before anything changed: retry later.
             Error::Lock(crate::deploy_lock::LockError::Held { .. }) => Exit::TempFail,
+            Error::Lock(crate::deploy_lock::LockError::Interrupted { signal, .. }) => {
+                Exit::for_signal(*signal)
+            }
             Error::Lock(crate::deploy_lock::LockError::Host(e)) | Error::Host(e)
                 if e.is_unreachable() =>
             {
                 Exit::TempFail
             }
             Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
-            Error::Lock(crate::deploy_lock::LockError::Interrupted { signal, .. }) => {
-                Exit::for_signal(*signal)
-            }
             // A host key ssh refused: the host fails (1), retrying will not help.
             Error::Lock(crate::deploy_lock::LockError::Host(e)) | Error::Host(e)
                 if e.is_host_key() =>

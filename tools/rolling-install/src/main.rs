@@ -583,23 +583,12 @@ fn dry_run(
             );
         }
     }
-    let ops = HostOps::new(lock_session, sudo, Duration::from_secs(30));
-    match deploy_lock::status(&ops, &opts.group) {
-        Ok(Some(owner)) => cdkit::outln!("lock on {}: held by {owner}", lock_session.target.name),
-        Ok(None) => cdkit::outln!("lock on {}: free", lock_session.target.name),
-        Err(e) => {
-            unreachable += 1;
-            cdkit::outln!("lock on {}: unknown ({e})", lock_session.target.name)
-        }
-    }
-    if unreachable > 0 {
-        cdkit::cli::final_line(
-            TOOL,
-            &format!(
-                "dry run: {unreachable} host(s) could not be checked; a rollout now would fail"
-            ),
-        );
-        return Ok(Exit::TempFail);
-    }
-    Ok(Exit::Success)
+    Ok(deploy_lock::finish_dry_run(
+        TOOL,
+        lock_session,
+        sudo,
+        &opts.group,
+        unreachable,
+        "a rollout",
+    ))
 }
