@@ -177,7 +177,7 @@ where
             .find_map(|cause| cause.downcast_ref::<E>().map(crate::exit::ExitCoded::exit))
     });
     if let Some(path) = &common.junit {
-        if !crate::junit::report_written() {
+        if !crate::junit::report_attempted() {
             let last = last_line();
             owe_report(tool, Some(path), exit, last.as_deref().unwrap_or_default());
         }

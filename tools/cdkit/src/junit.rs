@@ -152,23 +152,25 @@ impl Report {
     /// Write the report to `path` atomically (also used on failure and interruption, so a
     /// report always exists when the tool exits).
     pub fn write(&self, path: &Path) -> Result<(), JunitError> {
+        ATTEMPTED.store(true, std::sync::atomic::Ordering::SeqCst);
         let xml = self.to_xml().map_err(|source| JunitError::Serialize {
             path: path.to_path_buf(),
             source,
         })?;
         atomic::write_honouring_umask(path, atomic::REPORT_MODE, &xml)?;
-        WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
 
-/// Set once this process has written a report: the start-up code then knows whether a run
-/// that ended early still owes Jenkins one (see [`crate::cli::run_tool`]).
-static WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Set once this process has tried to write a report: the start-up code then knows whether a
+/// run that ended early still owes Jenkins one (see [`crate::cli::run_tool`]). A write that
+/// failed counts: the tool has said so, and a second attempt at the same path would only add
+/// a second error line.
+static ATTEMPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether this process has written a JUnit report.
-pub fn report_written() -> bool {
-    WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
+/// Whether this process has tried to write a JUnit report.
+pub fn report_attempted() -> bool {
+    ATTEMPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The report of a run that ended before the tool wrote its own (a refused argument or input,
