@@ -38,8 +38,10 @@ pub fn split<'a>(sql: &'a str, dialect: Dialect) -> Vec<Statement<'a>> {
     let mut content = false;
     let mut i = 0;
     let push = |out: &mut Vec<Statement<'a>>, from: usize, to: usize, content: bool| {
-        if content {
-            let raw = &sql[from..to];
+        let raw = &sql[from..to];
+        // `content` counts bytes that are not ASCII whitespace; `trim` also removes Unicode
+        // whitespace such as a vertical tab, which alone is no statement either.
+        if content && !raw.trim().is_empty() {
             let lead = raw.len() - raw.trim_start().len();
             out.push(Statement {
                 text: raw.trim(),

@@ -119,7 +119,9 @@ impl Graph {
                 h
             }
         };
-        if !self.groups[group].hosts.contains(&h) {
+        // A host's own group list is short; the group's can hold 100,000 hosts, and
+        // searching it for every host added made a large inventory quadratic.
+        if !self.hosts[h].groups.contains(&group) {
             self.groups[group].hosts.push(h);
             self.hosts[h].groups.push(group);
         }
@@ -220,17 +222,25 @@ impl Graph {
                 self.add_child(ALL, g)?;
             }
         }
+        // Hosts leaving `ungrouped` are removed from its list in one pass at the end: one
+        // pass per host was quadratic.
+        let mut leaving = HashSet::new();
         for h in 0..self.hosts.len() {
             let groups = self.hosts[h].groups.clone();
             if groups.contains(&UNGROUPED) {
                 if groups.iter().any(|&g| g != ALL && g != UNGROUPED) {
-                    self.groups[UNGROUPED].hosts.retain(|&x| x != h);
+                    leaving.insert(h);
                     self.hosts[h].groups.retain(|&g| g != UNGROUPED);
                 }
             } else if groups.iter().all(|&g| g == ALL) {
                 self.groups[UNGROUPED].hosts.push(h);
                 self.hosts[h].groups.push(UNGROUPED);
             }
+        }
+        if !leaving.is_empty() {
+            self.groups[UNGROUPED]
+                .hosts
+                .retain(|x| !leaving.contains(x));
         }
         self.set_depths();
         Ok(())

@@ -1,0 +1,32 @@
+//! Inputs the fuzz suite (fuzz/, target named by each directory) found to crash or hang the
+//! inventory reader, replayed under plain `cargo test`. The inputs live in
+//! tests/fuzz_regressions/TARGET/, where `scripts/fuzz` replays them too.
+
+use std::time::{Duration, Instant};
+
+use rolling_install::inventory::Inventory;
+
+/// 150,000 host entries over two groups (a few lines of ranges). Adding each host checked the
+/// group's whole host list, and moving hosts out of `ungrouped` rewrote its whole list once
+/// per host: quadratic, 854 s for this file in a debug build (7 s once linear, on a loaded
+/// machine; the bound leaves room for a slow CI machine and still fails the quadratic code).
+#[test]
+fn many_hosts_in_one_group_cost_linear_time() {
+    let text = include_str!("fuzz_regressions/inventory_ini/quadratic-membership.ini");
+    let started = Instant::now();
+    let inventory = Inventory::parse_ini(text).expect("a valid inventory");
+    let took = started.elapsed();
+    assert_eq!(inventory.all().len(), 100_000);
+    let g = inventory.select("g").expect("group g");
+    assert_eq!(g.len(), 100_000);
+    let ungrouped = inventory.select("ungrouped").err();
+    assert!(
+        ungrouped.is_some(),
+        "every host is in g: ungrouped is empty"
+    );
+    assert!(
+        took < Duration::from_secs(60),
+        "reading {} hosts took {took:?}",
+        inventory.all().len()
+    );
+}
