@@ -57,6 +57,20 @@ fn is_public_name(upper: &str) -> bool {
             .any(|suffix| upper.ends_with(suffix))
 }
 
+/// Whether `value` of the variable `name` is an OpenPGP key's fingerprint or ID, named as one
+/// (`*SIGN_KEY`, `*SIGNING_KEY`, `*KEY_ID`, `*FINGERPRINT`, `*FPR`): public, and what a reader
+/// of a plan or a log needs to see which key signs (a CI job may export the repository's key
+/// under its own name, such as `RELEASE_SIGN_KEY`). Only hexadecimal of a key ID's or a
+/// fingerprint's length qualifies, so a secret stored under such a name is still masked.
+fn is_signing_key_id(name: &str, value: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let named = ["SIGN_KEY", "SIGNING_KEY", "KEY_ID", "KEYID", "FINGERPRINT", "FPR"]
+        .iter()
+        .any(|suffix| upper.ends_with(suffix));
+    let hex = value.trim().trim_start_matches("0x").trim_start_matches("0X");
+    named && matches!(hex.len(), 8 | 16 | 40 | 64) && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Whether the variable `name` holds a credential by its name alone.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -88,7 +102,8 @@ fn secrets_from_env(vars: impl Iterator<Item = (String, String)>, extra: &str) -
         .collect();
     vars.filter(|(name, value)| {
         value.chars().count() >= MIN_ENV_SECRET_LEN
-            && (is_secret_name(name) || listed.contains(&name.as_str()))
+            && (listed.contains(&name.as_str())
+                || (is_secret_name(name) && !is_signing_key_id(name, value)))
     })
     .map(|(_, value)| value)
     .collect()
@@ -380,6 +395,8 @@ mod tests {
             ("OLDPWD", "/home/jenkins/x"),
             ("SSH_AUTH_SOCK", "/tmp/ssh-abc/agent.1"),
             ("SIGN_KEY_FILE", "/etc/keys/sign.asc"),
+            ("CDKIT_TESTBED_SIGN_KEY", "0123456789ABCDEF0123456789ABCDEF01234567"),
+            ("RELEASE_SIGN_KEY", "not-a-fingerprint-but-a-secret"),
             ("API_SECRET", "x"),
             ("CI_FLAG_TOKEN", "true"),
             ("VENDOR_THING", "listed-thing"),
@@ -395,6 +412,7 @@ mod tests {
                 "mysql-pw-1",
                 "key-123456",
                 "cookie-1234",
+                "not-a-fingerprint-but-a-secret",
                 "listed-thing"
             ]
         );
