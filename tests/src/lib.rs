@@ -201,3 +201,29 @@ pub fn netns_names(prefix: &str) -> Vec<String> {
 }
 
 pub mod jenkinsfile;
+
+/// The directory of the cdkit binaries the workspace build made (this test's own binary is in
+/// its deps/ subdirectory).
+pub fn tools_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf();
+    for tool in [
+        "build-deb",
+        "run-tests",
+        "publish-repo",
+        "db-migrate",
+        "rolling-install",
+        "rollback",
+    ] {
+        assert!(
+            dir.join(tool).exists(),
+            "{tool} is not built in {} (cargo build --workspace)",
+            dir.display()
+        );
+    }
+    dir
+}

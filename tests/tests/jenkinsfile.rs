@@ -10,7 +10,7 @@
 //! Jenkinsfile stops naming them, and if any of its shell steps was not run.
 
 use cdkit_e2e::jenkinsfile::{self, Action, Run, Step};
-use cdkit_e2e::{exclusive, text, Lab};
+use cdkit_e2e::{exclusive, text, tools_dir, Lab};
 use cdkit_testkit::workspace_root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,32 +33,6 @@ const SITE: [(&str, &str); 6] = [
     ("CDKIT_SYSLOG", ""),
     ("CDKIT_PROGRESS", "plain"),
 ];
-
-/// The directory of the cdkit binaries the workspace build made (this test's own binary is in
-/// its deps/ subdirectory).
-fn tools_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .to_path_buf();
-    for tool in [
-        "build-deb",
-        "run-tests",
-        "publish-repo",
-        "db-migrate",
-        "rolling-install",
-        "rollback",
-    ] {
-        assert!(
-            dir.join(tool).exists(),
-            "{tool} is not built in {} (cargo build --workspace)",
-            dir.display()
-        );
-    }
-    dir
-}
 
 fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))

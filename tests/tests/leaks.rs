@@ -62,30 +62,6 @@ fn needles() -> Vec<String> {
     all.into_iter().collect()
 }
 
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug")
-        .to_path_buf();
-    for tool in [
-        "build-deb",
-        "run-tests",
-        "publish-repo",
-        "db-migrate",
-        "rolling-install",
-        "rollback",
-    ] {
-        assert!(
-            dir.join(tool).exists(),
-            "{tool} is not built in {} (cargo build --workspace)",
-            dir.display()
-        );
-    }
-    dir
-}
-
 /// Samples every process's command line while the tools run.
 struct Sampler {
     stop: Arc<AtomicBool>,
@@ -229,7 +205,7 @@ fn write_exec(path: &Path, text: &str) {
 
 #[test]
 fn no_secret_reaches_any_output_or_command_line() {
-    let bin = bin_dir();
+    let bin = cdkit_e2e::tools_dir();
     let rsyslog = Rsyslog::start();
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().join("work");

@@ -64,10 +64,20 @@ fn is_public_name(upper: &str) -> bool {
 /// fingerprint's length qualifies, so a secret stored under such a name is still masked.
 fn is_signing_key_id(name: &str, value: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    let named = ["SIGN_KEY", "SIGNING_KEY", "KEY_ID", "KEYID", "FINGERPRINT", "FPR"]
-        .iter()
-        .any(|suffix| upper.ends_with(suffix));
-    let hex = value.trim().trim_start_matches("0x").trim_start_matches("0X");
+    let named = [
+        "SIGN_KEY",
+        "SIGNING_KEY",
+        "KEY_ID",
+        "KEYID",
+        "FINGERPRINT",
+        "FPR",
+    ]
+    .iter()
+    .any(|suffix| upper.ends_with(suffix));
+    let hex = value
+        .trim()
+        .trim_start_matches("0x")
+        .trim_start_matches("0X");
     named && matches!(hex.len(), 8 | 16 | 40 | 64) && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
@@ -395,7 +405,10 @@ mod tests {
             ("OLDPWD", "/home/jenkins/x"),
             ("SSH_AUTH_SOCK", "/tmp/ssh-abc/agent.1"),
             ("SIGN_KEY_FILE", "/etc/keys/sign.asc"),
-            ("CDKIT_TESTBED_SIGN_KEY", "0123456789ABCDEF0123456789ABCDEF01234567"),
+            (
+                "CDKIT_TESTBED_SIGN_KEY",
+                "0123456789ABCDEF0123456789ABCDEF01234567",
+            ),
             ("RELEASE_SIGN_KEY", "not-a-fingerprint-but-a-secret"),
             ("API_SECRET", "x"),
             ("CI_FLAG_TOKEN", "true"),
