@@ -1,4 +1,4 @@
-//! JUnit XML reports (CONVENTIONS §2), written with quick-junit behind one module so every tool
+//! JUnit XML reports, written with quick-junit behind one module so every tool
 //! emits the same shape: `<testsuites name=TOOL>` → `<testsuite name=TOOL.SUBJECT>` → one
 //! `<testcase>` per unit of work, all text sanitised and bounded, written atomically, and
 //! always valid against the xunit-plugin junit-10 schema that Jenkins users validate with.

@@ -1,6 +1,6 @@
 //! `flock(2)` locks that say who holds them. The kernel releases the lock when the holder dies,
 //! so a killed run never leaves a stale lock; the holder's description is written into the lock
-//! file so that a refused run can name it (exit 75, CONVENTIONS §5).
+//! file so that a refused run can name it (exit 75).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read, Seek, SeekFrom, Write};

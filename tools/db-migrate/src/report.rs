@@ -1,6 +1,6 @@
 //! What a run did, migration by migration: returned to library callers (the `rollback` tool)
-//! and turned into the JUnit report (one testcase per migration applied or reverted,
-//! CONVENTIONS §2) and the progress lines.
+//! and turned into the JUnit report (one testcase per migration applied or reverted) and the
+//! progress lines.
 
 use std::time::Duration;
 

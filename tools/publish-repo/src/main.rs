@@ -212,7 +212,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs one command; the JUnit report is written whatever happens (a failure before the
-/// operation, such as a missing key, is one errored testcase), as CONVENTIONS.md §2 asks.
+/// operation, such as a missing key, is one errored testcase), as the JUnit contract asks.
 fn run(command: Command, junit: Option<&Path>) -> anyhow::Result<Exit> {
     let started = chrono::Utc::now();
     let (subject, action) = command.subject();

@@ -1,4 +1,5 @@
-//! Publishing a suite so that every client stays consistent (reference §4, §7): pool files
+//! Publishing a suite so that every client stays consistent (an apt update that starts
+//! before a publish and ends after it must still see one coherent generation): pool files
 //! are already in place; a complete new `dists/SUITE` tree (indexes, by-hash files of every
 //! retained generation, Release, Release.gpg, InRelease) is written beside the live one and
 //! switched in with one rename. The previous index generations stay reachable by hash, so a

@@ -569,7 +569,7 @@ fn list_while_publishing_always_sees_a_whole_generation() {
 
 /// `--junit` on every command, also when it fails before the operation: init, list and
 /// verify each write one testcase (verify's failure lists the defects), and a signing key
-/// that cannot be loaded is an errored testcase naming it (CONVENTIONS.md §2).
+/// that cannot be loaded is an errored testcase naming it.
 #[test]
 fn every_command_writes_a_junit_report_also_on_failure() {
     let repo = Repo::new();

@@ -1,6 +1,6 @@
 //! HAProxy's runtime API (the admin socket): take a server out of rotation (`drain`), watch
 //! its current sessions fall to zero, put it back (`ready`) and wait until HAProxy itself
-//! reports it `UP` again (reference §3.1–3.2). The socket is local, or on a load-balancer host
+//! reports it `UP` again (a `ready` server passes its health checks first). The socket is local, or on a load-balancer host
 //! reached over SSH (through socat there).
 //!
 //! Commands on the socket are separated by `;` and newlines, so backend and server names are

@@ -1,4 +1,4 @@
-//! Central logging (issue 9) of output streamed from remote hosts: a rolling-install dry run
+//! Central logging of output streamed from remote hosts: a rolling-install dry run
 //! over ssh (a real sshd on loopback standing in for two inventory hosts) sends every log line
 //! to a real rsyslog, and each remote command's output arrives under the inventory name of the
 //! host it ran on, with the run id. (Whole fleets: the demo, pointed at the same collector.)

@@ -1,4 +1,4 @@
-//! Central logging (issue 9) through a real rsyslog on loopback: every log line of a run-tests
+//! Central logging through a real rsyslog on loopback: every log line of a run-tests
 //! run, its own and its test command's streamed output, arrives over TCP and over UDP with the
 //! run id and the host; `--log-file` holds the same lines; a collector that is down costs
 //! counted drops and one notice, never the run.

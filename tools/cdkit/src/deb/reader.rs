@@ -1,6 +1,6 @@
 //! Reading a `.deb` in-process: its control paragraph and the checksums an APT index needs.
 //! publish-repo indexes thousands of packages; a `dpkg-deb` process per package costs ~17 ms
-//! (reference §6), reading the ar header and the small control member costs microseconds.
+//! (measured), reading the ar header and the small control member costs microseconds.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
