@@ -2,14 +2,15 @@
 //! inventory reader, replayed under plain `cargo test`. The inputs live in
 //! tests/fuzz_regressions/TARGET/, where `scripts/fuzz` replays them too.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rolling_install::inventory::Inventory;
 
 /// 150,000 host entries over two groups (a few lines of ranges). Adding each host checked the
 /// group's whole host list, and moving hosts out of `ungrouped` rewrote its whole list once
-/// per host: quadratic, 854 s for this file in a debug build (7 s once linear, on a loaded
-/// machine; the bound leaves room for a slow CI machine and still fails the quadratic code).
+/// per host: quadratic, 854 s for this file in a debug build, 7 s once linear on a loaded
+/// machine. The test pins the result; the time it takes is printed, not asserted (timings
+/// belong in benchmarks, where a peer runs in the same run).
 #[test]
 fn many_hosts_in_one_group_cost_linear_time() {
     let text = include_str!("fuzz_regressions/inventory_ini/quadratic-membership.ini");
@@ -24,9 +25,5 @@ fn many_hosts_in_one_group_cost_linear_time() {
         ungrouped.is_some(),
         "every host is in g: ungrouped is empty"
     );
-    assert!(
-        took < Duration::from_secs(60),
-        "reading {} hosts took {took:?}",
-        inventory.all().len()
-    );
+    eprintln!("reading {} hosts took {took:?}", inventory.all().len());
 }
