@@ -121,8 +121,10 @@ fn all_passing_tap_exits_0() {
     dir.xml();
 }
 
+/// A refused invocation still leaves its `--junit` report, with the reason as an error case:
+/// Jenkins' junit step then shows why instead of "no test report files were found".
 #[test]
-fn usage_errors_exit_2_with_one_line_and_no_report() {
+fn usage_errors_exit_2_with_one_line_and_a_report_with_the_reason() {
     let dir = Dir::new();
     let cases: [&[&str]; 4] = [
         &["--suite", "../evil", "--", "true"],
@@ -135,7 +137,11 @@ fn usage_errors_exit_2_with_one_line_and_no_report() {
         assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(!err.trim().is_empty(), "{args:?}");
-        assert!(!dir.report().exists(), "{args:?} wrote a report");
+        assert!(dir.report().exists(), "{args:?} wrote no report");
+        cdkit_testkit::assert_valid_junit(&dir.report());
+        let xml = std::fs::read_to_string(dir.report()).unwrap();
+        assert!(xml.contains("<error"), "{args:?}: {xml}");
+        std::fs::remove_file(dir.report()).unwrap();
     }
     let out = Command::new(BIN)
         .args(["--", "true"])
