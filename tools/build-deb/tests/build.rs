@@ -9,24 +9,10 @@ use common::{build, stderr, BIN};
 
 mod common;
 
-fn example(name: &str) -> PathBuf {
-    cdkit_testkit::workspace_root().join("examples").join(name)
-}
-
 /// A git checkout of `example` in a temporary directory, committed at a fixed time, so
 /// versions and SOURCE_DATE_EPOCH are known.
 fn checkout(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join(name);
-    let ok = Command::new("cp")
-        .arg("-a")
-        .arg(example(name))
-        .arg(&tree)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    common::commit_at_fixed_time(&tree);
-    dir
+    common::checkout_edited(name, |_| {})
 }
 
 fn stdout(out: &Output) -> String {

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use cdkit_testkit::assert_exit_path;
 
-#[allow(dead_code)] // the table builds its own command, to hand it to the checks
 mod common;
 
 const MANIFEST: &str = r#"[package]

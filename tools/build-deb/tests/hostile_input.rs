@@ -20,26 +20,6 @@ mod common;
 
 use std::path::Path;
 
-/// `example` copied into a temporary directory, changed by `edit`, and committed.
-fn edited(example: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("src");
-    let ok = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(
-            cdkit_testkit::workspace_root()
-                .join("examples")
-                .join(example),
-        )
-        .arg(&tree)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    edit(&tree);
-    common::commit_at_fixed_time(&tree);
-    dir
-}
-
 /// Replace the first line of `file` starting with `prefix` by `line`.
 fn set_line(file: &Path, prefix: &str, line: &str) {
     let text = std::fs::read_to_string(file).unwrap();
@@ -199,10 +179,10 @@ fn broken_packaging_is_refused_before_building() {
         ),
     ];
     for (example, what, edit, needles) in cases {
-        let dir = edited(example, edit);
+        let dir = common::checkout_edited(example, edit);
         let out_dir = dir.path().join("out");
         let report = dir.path().join("report.xml");
-        let out = common::build(&dir.path().join("src"), &out_dir, &report, &[]);
+        let out = common::build(&dir.path().join(example), &out_dir, &report, &[]);
         let stderr = common::stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
         let last = stderr.lines().last().unwrap_or_default();

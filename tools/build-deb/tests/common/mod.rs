@@ -1,5 +1,7 @@
 //! What build-deb's end-to-end tests share: a git commit at a fixed time (so versions and
 //! SOURCE_DATE_EPOCH are known) and a run of the binary with a report.
+// Each test binary uses part of this module.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -49,4 +51,21 @@ pub fn build(tree: &Path, out: &Path, report: &Path, extra: &[&str]) -> Output {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A copy of `examples/NAME` in a temporary directory (the tree is `DIR/NAME`), changed by
+/// `edit`, then committed at the fixed time, so versions and SOURCE_DATE_EPOCH are known.
+pub fn checkout_edited(name: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join(name);
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(cdkit_testkit::workspace_root().join("examples").join(name))
+        .arg(&tree)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "cannot copy the example {name}");
+    edit(&tree);
+    commit_at_fixed_time(&tree);
+    dir
 }
