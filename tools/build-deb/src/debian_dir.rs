@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use cdkit::process::{Command, Stream};
 
-use cdkit::policy::RelationContext;
+use cdkit_deb::policy::RelationContext;
 
 use crate::error::{io, Error};
 use crate::options::{dpkg_compressor, BuildOptions};
@@ -117,7 +117,7 @@ pub fn check_control(path: &Path) -> Result<String, Error> {
     let relations = |index: usize, p: &deb822_fast::Paragraph, fields: &[&str]| {
         for field in fields {
             if let Some(value) = p.get(field) {
-                cdkit::policy::check_relations(field, value, RelationContext::Source)
+                cdkit_deb::policy::check_relations(field, value, RelationContext::Source)
                     .map_err(|e| bad(format!("line {}: {e}", field_line(&text, index, field))))?;
             }
         }
@@ -132,7 +132,7 @@ pub fn check_control(path: &Path) -> Result<String, Error> {
         let name = p
             .get("Package")
             .ok_or_else(|| bad("a binary paragraph has no Package field".into()))?;
-        cdkit::policy::validate_package_name(name.trim()).map_err(|e| bad(e.to_string()))?;
+        cdkit_deb::policy::validate_package_name(name.trim()).map_err(|e| bad(e.to_string()))?;
         let arch = p
             .get("Architecture")
             .ok_or_else(|| bad(format!("package {name} has no Architecture field")))?;
@@ -254,8 +254,8 @@ impl Complaint {
                 .strip_prefix("version '")
                 .and_then(|r| r.split_once('\''))
                 .and_then(
-                    |(version, _)| match cdkit::policy::Version::parse(version) {
-                        Err(cdkit::policy::PolicyError::Version { reason, .. }) => {
+                    |(version, _)| match cdkit_deb::policy::Version::parse(version) {
+                        Err(cdkit_deb::policy::PolicyError::Version { reason, .. }) => {
                             Some(format!(" ({reason})"))
                         }
                         _ => None,
@@ -347,7 +347,7 @@ pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Erro
             ),
         });
     }
-    let current = cdkit::policy::Version::parse(&top.version)?;
+    let current = cdkit_deb::policy::Version::parse(&top.version)?;
     let commit = versioning::head_commit(&opts.source);
     let version = versioning::build_version(
         current.upstream(),
@@ -357,7 +357,7 @@ pub fn build(opts: &BuildOptions, variation: Variation) -> Result<Produced, Erro
     )?;
     // The epoch stays: without it `1:2.0-1` would be built as the much lower `2.0-1`.
     let version = match current.epoch() {
-        Some(epoch) => cdkit::policy::Version::parse(&format!("{epoch}:{version}"))?,
+        Some(epoch) => cdkit_deb::policy::Version::parse(&format!("{epoch}:{version}"))?,
         None => version,
     };
 

@@ -33,13 +33,13 @@ pub enum Error {
         detail: String,
     },
     #[error("{0}")]
-    Version(#[from] cdkit::policy::PolicyError),
+    Version(#[from] cdkit_deb::policy::PolicyError),
     #[error(transparent)]
     Io(#[from] cdkit::io_error::IoError),
     #[error(transparent)]
     Write(#[from] cdkit::atomic::AtomicWriteError),
     #[error(transparent)]
-    Deb(#[from] cdkit::deb::DebError),
+    Deb(#[from] cdkit_deb::DebError),
     #[error(transparent)]
     Process(#[from] cdkit::process::ProcessError),
     #[error(transparent)]

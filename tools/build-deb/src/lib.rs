@@ -195,7 +195,7 @@ fn build_and_check(opts: &BuildOptions, started: Instant) -> Result<(Outcome, Ve
     // lintian (seconds of Perl) reads all the .debs in one run on a thread of its own while
     // dpkg-deb and the scratch installs check them: both only read, and the build waits for
     // the slower one.
-    let zstd = matches!(opts.compression, cdkit::deb::Compression::Zstd(_));
+    let zstd = matches!(opts.compression, cdkit_deb::Compression::Zstd(_));
     let (dpkg_cases, lintian_cases) = std::thread::scope(|scope| {
         let lintian = scope.spawn(|| {
             let linted: Vec<checks::Linted> = built

@@ -7,8 +7,8 @@ use clap::Parser;
 
 use build_deb::{BuildOptions, LintianLevel, TOOL};
 use cdkit::cli::CommonArgs;
-use cdkit::deb::Compression;
 use cdkit::exit::Exit;
+use cdkit_deb::Compression;
 
 const EXAMPLES: &str = "\
 Examples:

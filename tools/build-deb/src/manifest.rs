@@ -202,7 +202,8 @@ impl Manifest {
             path: path.to_path_buf(),
             message,
         };
-        cdkit::policy::validate_package_name(&self.package.name).map_err(|e| bad(e.to_string()))?;
+        cdkit_deb::policy::validate_package_name(&self.package.name)
+            .map_err(|e| bad(e.to_string()))?;
         if self.package.summary.trim().is_empty() || self.package.summary.contains('\n') {
             return Err(bad("package.summary must be one non-empty line".into()));
         }
@@ -210,7 +211,7 @@ impl Manifest {
         // checks its own: dpkg-deb would refuse them only after the build command ran.
         crate::versioning::check_upstream(&self.package.version)
             .map_err(|e| bad(format!("package.version: {e}")))?;
-        cdkit::policy::Version::parse(&format!(
+        cdkit_deb::policy::Version::parse(&format!(
             "{}-{}",
             self.package.version, self.package.revision
         ))
@@ -238,10 +239,10 @@ impl Manifest {
         ];
         for (key, entries) in relations {
             for entry in entries {
-                cdkit::policy::check_relations(
+                cdkit_deb::policy::check_relations(
                     &format!("package.{key}"),
                     entry,
-                    cdkit::policy::RelationContext::Binary,
+                    cdkit_deb::policy::RelationContext::Binary,
                 )
                 .map_err(|e| bad(e.to_string()))?;
             }

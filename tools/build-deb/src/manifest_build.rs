@@ -7,8 +7,8 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use cdkit::deb::{DataEntry, EntryKind, Package, Written};
 use cdkit::process::Command;
+use cdkit_deb::{DataEntry, EntryKind, Package, Written};
 
 use crate::dh;
 use crate::error::{io, Error};
@@ -137,7 +137,7 @@ pub fn build_into(
         compression: opts.compression,
     };
     fs::create_dir_all(out_dir).map_err(io("create", out_dir))?;
-    let written = cdkit::deb::write_deb(&package, &out_dir.join(file_name))?;
+    let written = cdkit_deb::write_deb(&package, &out_dir.join(file_name))?;
     Ok(ManifestBuild {
         name: pkg.name.clone(),
         version: version.to_string(),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cdkit::deb::Compression;
+use cdkit_deb::Compression;
 
 use crate::versioning::Suffix;
 

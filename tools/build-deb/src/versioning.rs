@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use cdkit::policy::{CiVersion, Version};
 use cdkit::process::Command;
+use cdkit_deb::policy::{CiVersion, Version};
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::error::Error;
@@ -66,7 +66,7 @@ pub fn source_date_epoch(commit: Option<&Commit>) -> Option<i64> {
 /// `v2.3.1` are refused with a hint about what the user wrote. An upstream version may hold a
 /// `-` (`1.0-2` with revision 1 is `1.0-2-1`): only its last part is then judged, as a
 /// revision would be.
-pub fn check_upstream(upstream: &str) -> Result<(), cdkit::policy::PolicyError> {
+pub fn check_upstream(upstream: &str) -> Result<(), cdkit_deb::policy::PolicyError> {
     Version::parse(upstream).map(|_| ())
 }
 

@@ -13,7 +13,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Deb(#[from] cdkit::deb::ReadError),
+    Deb(#[from] cdkit_deb::ReadError),
     #[error(transparent)]
     Lock(#[from] cdkit::lock::LockError),
     #[error(transparent)]

@@ -335,12 +335,12 @@ pub struct Identity {
 /// Package and Version by Debian policy, Architecture a Debian architecture name, and the
 /// pool file and directory names within the 255 bytes a file system allows. Checked before
 /// anything is written, so a name that could not be stored is refused with nothing created.
-pub fn identify(deb: &Path, info: &cdkit::deb::DebInfo) -> Result<Identity, String> {
+pub fn identify(deb: &Path, info: &cdkit_deb::DebInfo) -> Result<Identity, String> {
     let field = |name| info.field(name).unwrap_or_default().trim().to_string();
     let (package, version, arch) = (field("Package"), field("Version"), field("Architecture"));
-    let bad = |e: cdkit::policy::PolicyError| format!("{}: {e}", deb.display());
-    cdkit::policy::validate_package_name(&package).map_err(bad)?;
-    cdkit::policy::Version::parse(&version).map_err(bad)?;
+    let bad = |e: cdkit_deb::policy::PolicyError| format!("{}: {e}", deb.display());
+    cdkit_deb::policy::validate_package_name(&package).map_err(bad)?;
+    cdkit_deb::policy::Version::parse(&version).map_err(bad)?;
     let arch_ok = !arch.is_empty()
         && arch
             .bytes()
@@ -377,7 +377,7 @@ fn candidate(
     config: &Config,
     component: &str,
     deb: &Path,
-    info: &cdkit::deb::DebInfo,
+    info: &cdkit_deb::DebInfo,
 ) -> Result<Entry, String> {
     let Identity {
         package,
@@ -441,12 +441,12 @@ fn store_all(repo: &Path, fresh: &[(PathBuf, Entry)]) -> Result<BTreeSet<String>
 
 /// Read every .deb, on two threads, keeping the order of `debs`: each one's control
 /// paragraph and checksums, or why it is not a readable .deb.
-type ReadResult = Result<cdkit::deb::DebInfo, cdkit::deb::ReadError>;
+type ReadResult = Result<cdkit_deb::DebInfo, cdkit_deb::ReadError>;
 fn read_all(debs: &[PathBuf]) -> Result<Vec<ReadResult>, Error> {
     let half = debs.len().div_ceil(2);
     let (first, second) = debs.split_at(half.min(debs.len()));
     let read = |part: &[PathBuf]| -> Vec<ReadResult> {
-        part.iter().map(|d| cdkit::deb::read_deb(d)).collect()
+        part.iter().map(|d| cdkit_deb::read_deb(d)).collect()
     };
     let (mut all, b) = std::thread::scope(|scope| {
         let other = scope.spawn(|| read(second));
@@ -470,9 +470,9 @@ impl std::str::FromStr for Spec {
             Some((p, v)) => (p, Some(v.to_string())),
             None => (text, None),
         };
-        cdkit::policy::validate_package_name(package).map_err(|e| e.to_string())?;
+        cdkit_deb::policy::validate_package_name(package).map_err(|e| e.to_string())?;
         if let Some(v) = &version {
-            cdkit::policy::Version::parse(v).map_err(|e| e.to_string())?;
+            cdkit_deb::policy::Version::parse(v).map_err(|e| e.to_string())?;
         }
         Ok(Spec {
             package: package.to_string(),

@@ -40,13 +40,13 @@ pub fn source_name(source_field: Option<&str>, package: &str) -> Result<String, 
     let (name, rest) = field
         .split_once(char::is_whitespace)
         .map_or((field, ""), |(name, rest)| (name, rest.trim()));
-    cdkit::policy::validate_package_name(name).map_err(|e| format!("Source: source {e}"))?;
+    cdkit_deb::policy::validate_package_name(name).map_err(|e| format!("Source: source {e}"))?;
     if !rest.is_empty() {
         let version = rest
             .strip_prefix('(')
             .and_then(|r| r.strip_suffix(')'))
             .ok_or_else(|| format!("Source: {field:?} is not 'NAME' or 'NAME (VERSION)'"))?;
-        cdkit::policy::Version::parse(version.trim()).map_err(|e| format!("Source: {e}"))?;
+        cdkit_deb::policy::Version::parse(version.trim()).map_err(|e| format!("Source: {e}"))?;
     }
     Ok(name.to_string())
 }
@@ -66,8 +66,8 @@ pub fn file_name_mismatch(deb: &Path, package: &str, version: &str, arch: &str) 
         return None;
     };
     let file_version = file_version.replace("%3a", ":").replace("%3A", ":");
-    let claims = cdkit::policy::validate_package_name(file_package).is_ok()
-        && cdkit::policy::Version::parse(&file_version).is_ok()
+    let claims = cdkit_deb::policy::validate_package_name(file_package).is_ok()
+        && cdkit_deb::policy::Version::parse(&file_version).is_ok()
         && !file_arch.is_empty()
         && file_arch
             .chars()
@@ -115,7 +115,7 @@ pub fn store(repo: &Path, rel: &str, deb: &Path) -> Result<bool, Error> {
     }
     // The .deb was read a moment ago: if it is gone now, it is still the input at fault.
     let mut source = fs::File::open(deb).map_err(|source| {
-        Error::Deb(cdkit::deb::ReadError::Io {
+        Error::Deb(cdkit_deb::ReadError::Io {
             path: deb.to_path_buf(),
             source,
         })

@@ -52,8 +52,8 @@ impl Entry {
     /// dpkg's order of two versions of this package (unparsable versions sort first).
     pub fn cmp_version(&self, other: &Entry) -> Ordering {
         match (
-            cdkit::policy::Version::parse(&self.version),
-            cdkit::policy::Version::parse(&other.version),
+            cdkit_deb::policy::Version::parse(&self.version),
+            cdkit_deb::policy::Version::parse(&other.version),
         ) {
             (Ok(a), Ok(b)) => a.cmp(&b),
             _ => self.version.cmp(&other.version),

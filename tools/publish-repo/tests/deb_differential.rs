@@ -453,7 +453,7 @@ fn dpkg_reads(path: &Path) -> Result<(String, String, String), String> {
 
 /// Package, Version and Architecture as `publish-repo add` reads them, or why it refuses.
 fn publish_repo_reads(path: &Path) -> Result<(String, String, String), String> {
-    let info = cdkit::deb::read_deb(path).map_err(|e| e.to_string())?;
+    let info = cdkit_deb::read_deb(path).map_err(|e| e.to_string())?;
     let id = publish_repo::ops::identify(path, &info)?;
     Ok((id.package, id.version, id.architecture))
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cdkit::exit::{Exit, ExitCoded};
 use cdkit::junit::{Case, Problem, Status};
-use cdkit::policy::Version;
+use cdkit_deb::policy::Version;
 
 use crate::Error;
 

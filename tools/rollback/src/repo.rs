@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cdkit::junit::Case;
-use cdkit::policy::Version;
+use cdkit_deb::policy::Version;
 use publish_repo::ops::{self, Context, Spec};
 use publish_repo::sign::Signer;
 use publish_repo::{config, state, Error};

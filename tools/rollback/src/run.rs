@@ -137,7 +137,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
                 )));
             }
         }
-        cdkit::policy::validate_package_name(&journal.package)
+        cdkit_deb::policy::validate_package_name(&journal.package)
             .map_err(|e| Error::Usage(format!("record {}: {e}", path.display())))?;
         // The group (a name or a host pattern) names the deployment lock; a pattern is hashed
         // into the lock's name, so only text that cannot be a pattern is refused.
@@ -147,7 +147,7 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
         let decisions = plan::from_record(&journal, cli.remove_new);
         for (record, decision) in journal.hosts.iter().zip(&decisions) {
             if let Decision::Return(Some(v)) = decision {
-                cdkit::policy::Version::parse(v).map_err(|e| {
+                cdkit_deb::policy::Version::parse(v).map_err(|e| {
                     Error::Usage(format!("record {}: {}: {e}", path.display(), record.name))
                 })?;
             }
@@ -178,8 +178,8 @@ fn subject(cli: &Cli) -> Result<Subject, Error> {
             "--inventory needs --package NAME and --to-version VER".into(),
         ));
     };
-    cdkit::policy::validate_package_name(package).map_err(|e| Error::Usage(e.to_string()))?;
-    cdkit::policy::Version::parse(version).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit_deb::policy::validate_package_name(package).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit_deb::policy::Version::parse(version).map_err(|e| Error::Usage(e.to_string()))?;
     let inventory = Inventory::load(inventory_path)?;
     let mut hosts = inventory.select(&cli.group).map_err(Error::Usage)?;
     let group_first = hosts.first().cloned();
@@ -461,7 +461,7 @@ fn work(
                         .into(),
                 )
             })?;
-            cdkit::policy::Version::parse(&target).map_err(|e| Error::Usage(e.to_string()))?;
+            cdkit_deb::policy::Version::parse(&target).map_err(|e| Error::Usage(e.to_string()))?;
             Some(repo::plan(dir, &cli.suite, &subject.package, &target).map_err(Error::from)?)
         }
         None => None,

@@ -367,8 +367,8 @@ fn options(cli: &Cli, group: &str) -> Result<Options, Error> {
         .version
         .clone()
         .ok_or_else(|| Error::Usage("--version VERSION is required".into()))?;
-    cdkit::policy::validate_package_name(&package).map_err(|e| Error::Usage(e.to_string()))?;
-    cdkit::policy::Version::parse(&version).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit_deb::policy::validate_package_name(&package).map_err(|e| Error::Usage(e.to_string()))?;
+    cdkit_deb::policy::Version::parse(&version).map_err(|e| Error::Usage(e.to_string()))?;
     if let Some(t) = &r.lb_server {
         rolling_install::haproxy::check_name("--lb-server", &t.replace("{host}", "h"))
             .map_err(|e| Error::Usage(e.to_string()))?;

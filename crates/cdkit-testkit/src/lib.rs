@@ -3,6 +3,7 @@
 //! because our writer and our reader share a bug. Missing programs fail the test loudly: CI
 //! installs them (`.ci/run`, `scripts/test`).
 
+#[cfg(feature = "deb")]
 pub mod apt;
 pub mod hello;
 pub mod rsyslog;

@@ -1,4 +1,7 @@
-//! A streaming, reproducible `.deb` writer.
+//! cdkit-deb: Debian packages for the cdkit tools. A streaming, reproducible `.deb` writer
+//! (the crate root), a bounded reader ([`reader`]), and Debian's rules for package names,
+//! versions and relations ([`policy`]). It is its own crate so that the tools that never
+//! write or read a package (run-tests, db-migrate) do not link the compressors.
 //!
 //! build-deb needs packages that dpkg, apt and lintian accept, that are byte-identical when
 //! rebuilt from the same input (so a rebuild can be verified by its sha256), and that are
@@ -38,6 +41,7 @@ mod encoder;
 mod entries;
 mod error;
 mod gzip;
+pub mod policy;
 mod pool;
 pub mod reader;
 mod tar_stream;

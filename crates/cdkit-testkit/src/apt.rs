@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cdkit::deb::{Compression, DataEntry, Package};
+use cdkit_deb::{Compression, DataEntry, Package};
 
 /// An ed25519 signing key in its own GNUPGHOME, with the public key exported for `signed-by`.
 pub struct TestKey {
@@ -119,7 +119,7 @@ pub fn make_deb_with(dir: &Path, package: &str, version: &str, arch: &str, text:
         mtime: 1_700_000_000,
         compression: Compression::Gzip(6),
     };
-    cdkit::deb::write_deb(&pkg, &out).expect("write test deb");
+    cdkit_deb::write_deb(&pkg, &out).expect("write test deb");
     out
 }
 

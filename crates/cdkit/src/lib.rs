@@ -13,7 +13,6 @@ pub mod junit;
 pub mod lock;
 pub mod log;
 pub mod own_file;
-pub mod policy;
 pub mod process;
 pub mod progress;
 pub mod redact;
@@ -24,4 +23,3 @@ pub mod syslog;
 pub mod text;
 
 pub use exit::Exit;
-pub mod deb;

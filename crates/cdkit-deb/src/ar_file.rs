@@ -10,8 +10,8 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::error::DebError;
-use crate::atomic;
-use crate::hash::hex;
+use cdkit::atomic;
+use cdkit::hash::hex;
 
 /// Largest member the ar header's 10-digit decimal size field can hold.
 const AR_MAX_SIZE: u64 = 9_999_999_999;

@@ -9,7 +9,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cdkit::deb::{
+use cdkit_deb::{
     write_deb, write_deb_with, Compression, DataEntry, DebError, EntryKind, Package, WriteOptions,
 };
 
@@ -495,7 +495,7 @@ fn data_tar_is_byte_identical_to_dpkg_deb_for_the_same_tree() {
     fs::create_dir_all(tree.join("DEBIAN")).unwrap();
     fs::write(
         tree.join("DEBIAN/control"),
-        cdkit::deb::control_text(&control("tool")),
+        cdkit_deb::control_text(&control("tool")),
     )
     .unwrap();
     let theirs = tmp.path().join("theirs.deb");
@@ -565,7 +565,7 @@ fn symlinks_list_like_dpkg_deb_apart_from_its_symlinks_last_order() {
     fs::create_dir_all(tree.join("DEBIAN")).unwrap();
     fs::write(
         tree.join("DEBIAN/control"),
-        cdkit::deb::control_text(&control("tool")),
+        cdkit_deb::control_text(&control("tool")),
     )
     .unwrap();
     let theirs = tmp.path().join("theirs.deb");

@@ -1,4 +1,4 @@
-//! The relation-field grammar (`cdkit::policy::check_relations`) against dpkg itself: a
+//! The relation-field grammar (`cdkit_deb::policy::check_relations`) against dpkg itself: a
 //! built package's fields against `dpkg-deb --build` (dpkg's C parser, which refuses the
 //! package), `debian/control`'s against Dpkg::Deps (the parser dpkg-gencontrol and
 //! dpkg-checkbuilddeps use). Whatever dpkg refuses must be refused; whatever is refused that
@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use cdkit::policy::{check_relations, RelationContext};
+use cdkit_deb::policy::{check_relations, RelationContext};
 
 const CASES: &[&str] = &[
     "libc6",

@@ -1,8 +1,8 @@
-//! Pack a directory tree into a .deb with `cdkit::deb` — the benchmark's entry point
+//! Pack a directory tree into a .deb with `cdkit_deb` — the benchmark's entry point
 //! (`scripts/bench/build-deb`) and a quick manual check of the writer.
 //!
 //! ```text
-//! cargo run --release -p cdkit --example pack_tree -- TREE OUT.deb [COMPRESSION] [THREADS]
+//! cargo run --release -p cdkit-deb --example pack_tree -- TREE OUT.deb [COMPRESSION] [THREADS]
 //! ```
 //!
 //! Every entry is root:root with the mode it has on disk; the mtime is `SOURCE_DATE_EPOCH`
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use cdkit::deb::{self, Compression, DataEntry, Package, WriteOptions};
+use cdkit_deb::{self as deb, Compression, DataEntry, Package, WriteOptions};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

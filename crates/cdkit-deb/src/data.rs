@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 
-use crate::hash::hex;
+use cdkit::hash::hex;
 
 use super::compression::Compression;
 use super::encoder::Encoder;

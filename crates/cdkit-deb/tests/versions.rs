@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::process::Command;
 
-use cdkit::policy::Version;
+use cdkit_deb::policy::Version;
 
 /// Pairs chosen to cover epochs, revisions, `~` (before anything, even the end), `+`,
 /// letters against digits, leading zeros, and the CI version scheme.

@@ -96,7 +96,7 @@ pub fn read_deb(path: &Path) -> Result<DebInfo, ReadError> {
             });
         }
     }
-    let (size, md5, sha256) = crate::hash::file_checksums(path).map_err(io_err)?;
+    let (size, md5, sha256) = cdkit::hash::file_checksums(path).map_err(io_err)?;
     Ok(DebInfo {
         fields,
         size,
