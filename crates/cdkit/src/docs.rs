@@ -64,9 +64,117 @@ fn man_pages(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> std
     Ok(())
 }
 
+/// The command lines of the `Examples:` block in `cmd`'s after-help that run `cmd` itself, each
+/// split into words as sh would (quotes, backslash-newline continuations, `VAR=value` prefixes
+/// and the other side of a pipe dropped). Tests parse each with the tool's clap definition, so
+/// an example in `--help` (and so in the man page) can never drift from the flags it shows.
+pub fn help_examples(cmd: &clap::Command) -> Result<Vec<Vec<String>>, String> {
+    let name = cmd.get_name();
+    let help = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .ok_or_else(|| format!("{name}: --help has no after-help text"))?;
+    let block = help
+        .split_once("Examples:\n")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("{name}: --help has no Examples: block"))?;
+    let mut lines = Vec::new();
+    let mut pending = String::new();
+    for line in block.lines() {
+        if line.trim().is_empty() && pending.is_empty() {
+            break;
+        }
+        match line.trim_end().strip_suffix('\\') {
+            Some(head) => pending.push_str(head),
+            None => {
+                pending.push_str(line);
+                lines.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    let mut examples = Vec::new();
+    for line in lines {
+        let words = split_sh(&line).map_err(|e| format!("{name}: example {line:?}: {e}"))?;
+        for segment in words.split(|w| w == "|") {
+            let mut segment = segment.iter().skip_while(|w| {
+                w.split_once('=').is_some_and(|(var, _)| {
+                    !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+            });
+            if let Some(first) = segment.next().filter(|w| *w == name) {
+                let mut argv = vec![first.clone()];
+                argv.extend(segment.cloned());
+                examples.push(argv);
+            }
+        }
+    }
+    if examples.is_empty() {
+        return Err(format!("{name}: the Examples: block has no {name} command line"));
+    }
+    Ok(examples)
+}
+
+/// sh's word splitting for example lines: blanks separate words, single quotes are literal,
+/// double quotes and backslashes quote one character; `|` is its own word. No expansions.
+fn split_sh(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => words.extend(word.take()),
+            '|' => {
+                words.extend(word.take());
+                words.push("|".to_string());
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => w.extend(chars.next()),
+                        Some(c) => w.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).extend(chars.next()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn help_examples_split_like_sh() {
+        let cmd = clap::Command::new("tool").after_help(
+            "Examples:\n  tool --a 'x y' \\\n      --b \"q\\\"r\"\n  other | VAR=1 tool --c\n  other only\n\nExit status: 0.",
+        );
+        let got = help_examples(&cmd).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                vec!["tool", "--a", "x y", "--b", "q\"r"],
+                vec!["tool", "--c"],
+            ]
+        );
+        assert!(help_examples(&clap::Command::new("tool")).is_err());
+    }
 
     #[derive(Debug, clap::Parser)]
     #[command(name = "demo-tool", version, about = "Does one thing")]
