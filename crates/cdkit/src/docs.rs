@@ -109,7 +109,9 @@ pub fn help_examples(cmd: &clap::Command) -> Result<Vec<Vec<String>>, String> {
         }
     }
     if examples.is_empty() {
-        return Err(format!("{name}: the Examples: block has no {name} command line"));
+        return Err(format!(
+            "{name}: the Examples: block has no {name} command line"
+        ));
     }
     Ok(examples)
 }

@@ -129,6 +129,39 @@ impl Case {
     }
 }
 
+/// The property every tool's suites carry: the run id that ties a report to its log lines
+/// (`CDKIT_RUN_ID`, Jenkins' `BUILD_TAG`, or generated).
+pub const RUN_ID_PROPERTY: &str = "run-id";
+
+impl Suite {
+    /// A suite named `TOOL.SUBJECT` (or `TOOL` when `subject` is empty) that started at
+    /// `started` and ends now, stamped with the run id. Every tool builds its suites here so
+    /// that the shape Jenkins and the log search rely on is the same everywhere; add the tool's
+    /// own facts with [`Suite::property`].
+    pub fn finished(tool: &str, subject: &str, started: DateTime<Utc>, cases: Vec<Case>) -> Suite {
+        let name = if subject.is_empty() {
+            tool.to_string()
+        } else {
+            format!("{tool}.{subject}")
+        };
+        Suite {
+            name,
+            timestamp: started,
+            time: (Utc::now() - started).to_std().unwrap_or_default(),
+            properties: vec![(RUN_ID_PROPERTY.into(), crate::run_id::get().to_string())],
+            cases,
+            system_out: None,
+            system_err: None,
+        }
+    }
+
+    /// The same suite with one more property (kept in the order added, after the run id).
+    pub fn property(mut self, name: impl Into<String>, value: impl Into<String>) -> Suite {
+        self.properties.push((name.into(), value.into()));
+        self
+    }
+}
+
 impl Report {
     /// A report for `tool` with no suites yet.
     pub fn new(tool: impl Into<String>) -> Report {
@@ -195,18 +228,13 @@ pub fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>)
         _ => Status::Errored(problem()),
     };
     let mut report = Report::new(tool);
-    report.suites.push(Suite {
-        name: tool.to_string(),
-        timestamp: Utc::now(),
-        time: Duration::ZERO,
-        properties: vec![("run-id".into(), crate::run_id::get().to_string())],
-        cases: vec![Case {
-            status,
-            ..Case::passed(tool, "run")
-        }],
-        system_out: None,
-        system_err: None,
-    });
+    let case = Case {
+        status,
+        ..Case::passed(tool, "run")
+    };
+    report
+        .suites
+        .push(Suite::finished(tool, "", Utc::now(), vec![case]));
     report
 }
 
