@@ -322,7 +322,7 @@ pipeline {
 
 #[cfg(test)]
 mod example {
-    /// The example parses, and every stage the issue names has its shell step.
+    /// The example parses, and every stage of the pipeline has its shell step.
     #[test]
     fn jenkinsfile_example_has_every_stage() {
         let text =

@@ -1,4 +1,4 @@
-//! Issue 9: `scripts/demo`, the main job, passes on this machine and prints zero failed
+//! `scripts/demo`, the main job, passes on this machine and prints zero failed
 //! requests; and with `CDKIT_SYSLOG` pointed at a real rsyslog, every log line of the whole run,
 //! from every tool and every host, arrives there with its run id and host.
 //!

@@ -1,4 +1,4 @@
-//! Issue 9: every `sh` step of `Jenkinsfile.example`, in order, against the testbed (5 hosts
+//! Every `sh` step of `Jenkinsfile.example`, in order, against the testbed (5 hosts
 //! behind HAProxy: 3 testing, 2 production), as a Jenkins agent would run them: the pipeline's
 //! `environment`, the credentials its `withCredentials` blocks bind, and the cdkit binaries on
 //! PATH. Two builds go all the way to production (1.0, then 1.1 with a new migration); then the

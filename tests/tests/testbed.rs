@@ -164,7 +164,7 @@ fn step(name: &str) {
     eprintln!("== {name}");
 }
 
-/// Issue 5: `up -n 50` reaches all 50 hosts answering over SSH in at most 90 s, and memory
+/// `up -n 50` reaches all 50 hosts answering over SSH in at most 90 s, and memory
 /// per host is printed; `down` afterwards leaves the counts as they were.
 #[test]
 fn fifty_hosts_answer_ssh_within_90_seconds_and_down_removes_them() {
@@ -229,7 +229,7 @@ fn fifty_hosts_answer_ssh_within_90_seconds_and_down_removes_them() {
     );
 }
 
-/// Issue 5 on a small fleet behind HAProxy: isolation, systemd, the APT repository, the sample
+/// A small fleet behind HAProxy: isolation, systemd, the APT repository, the sample
 /// service's broken builds, draining through the admin socket, power-off, link cut and heal.
 #[test]
 fn small_fleet_isolation_systemd_haproxy_and_faults() {
@@ -488,7 +488,7 @@ fn small_fleet_isolation_systemd_haproxy_and_faults() {
     assert_eq!(census(&lab), before, "down left something behind");
 }
 
-/// Issue 5: after a deliberately failed `up`, and after an `up` killed half-way, `down`
+/// After a deliberately failed `up`, and after an `up` killed half-way, `down`
 /// leaves the counts as they were before; `down` is idempotent.
 #[test]
 fn down_cleans_up_after_a_failed_or_killed_up() {

@@ -23,7 +23,7 @@ pub enum Compression {
 }
 
 impl Default for Compression {
-    /// gzip -6: the reference's recommended default (fast, readable everywhere).
+    /// gzip -6: the usual default (fast, readable everywhere).
     fn default() -> Self {
         Compression::Gzip(6)
     }

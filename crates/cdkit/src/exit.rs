@@ -1,4 +1,4 @@
-//! The exit codes of the cross-tool contract (the README's exit-code table), in one enum mapped to process exit
+//! The exit codes of the cross-tool contract (the exit-code table of docs/contract.md), in one enum mapped to process exit
 //! codes in one place, so that Jenkins, shell scripts and the other tools can rely on them.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! cdkit: the contract every cdkit tool keeps (the README's Exit codes and Common flags): one exit-code enum, JUnit
+//! cdkit: the contract every cdkit tool keeps (docs/contract.md): one exit-code enum, JUnit
 //! reports, logs, progress, child processes, atomic files and locks, each owned once here so
 //! that no tool re-implements them.
 

@@ -1,4 +1,4 @@
-//! Logging (the README's Common flags and Central logging): tracing events rendered as human-readable lines or as one JSON
+//! Logging (docs/contract.md: Common flags, Logs, Central logging): tracing events rendered as human-readable lines or as one JSON
 //! object per line, every line carrying the tool and the pipeline's `run_id`, with secrets
 //! redacted before anything is written.
 //!

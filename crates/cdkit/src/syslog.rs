@@ -1,4 +1,4 @@
-//! Central logging to a syslog collector (see the README's Central logging): every log line as an
+//! Central logging to a syslog collector (see Central logging in docs/contract.md): every log line as an
 //! RFC 5424 record whose structured data carries the run id, host and step, sent over UDP
 //! (RFC 5426, best effort), TCP (RFC 6587 octet counting) or TLS (RFC 5425: the same
 //! octet-counted frames inside a TLS 1.2+ session; the collector's certificate is verified

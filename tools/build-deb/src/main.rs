@@ -17,7 +17,7 @@ Examples:
   build-deb --out dist/ . | publish-repo add --repo /srv/apt --suite testing
 
 Mode A (a debian/ folder): dpkg-buildpackage -us -uc -b in a temporary copy.
-Mode B (cdkit-deb.toml, no debian/): the build command installs into {stage}; see README.
+Mode B (cdkit-deb.toml, no debian/): the build command installs into {stage}; see docs/build-deb.md.
 The .deb paths are printed on stdout, one per line (or a JSON summary with --json).
 Exit status: 0 built and checked, 1 a check failed (or the build itself), 2 bad input.";
 

@@ -1,5 +1,5 @@
 //! Every way a db-migrate run can end badly, each mapped to its exit code of the cross-tool
-//! contract (the README's exit-code table), so that the binary, the `rollback` tool and tests agree on what
+//! contract (the exit-code table in docs/contract.md), so that the binary, the `rollback` tool and tests agree on what
 //! happened. Messages never contain a password: URLs are redacted before they are stored here.
 
 use std::path::{Path, PathBuf};

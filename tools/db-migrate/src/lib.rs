@@ -19,7 +19,7 @@
 //! Every function takes the database URL (`sqlite:PATH`, `postgres://…`, `mysql://…` or
 //! `mariadb://…`), connects, takes the migration lock where it changes anything, and returns
 //! a [`Report`] (one [`Step`] per migration) or an [`Error`] whose exit code
-//! ([`cdkit::exit::ExitCoded`]) follows the README's exit-code table and which carries the partial report
+//! ([`cdkit::exit::ExitCoded`]) follows the contract's exit-code table and which carries the partial report
 //! ([`Error::report`]) when a run failed part-way.
 
 pub mod adopt;

@@ -19,7 +19,7 @@ const CASES: usize = 1200;
 
 /// Where publish-repo deliberately refuses what `dpkg-deb --info`/`-f` accept, as (class,
 /// a phrase of publish-repo's error that identifies it). Each is a rule documented in the
-/// README: `dpkg-deb --info` stops reading at the control member, so it accepts a package
+/// publish-repo guide: `dpkg-deb --info` stops reading at the control member, so it accepts a package
 /// whose data member is missing, damaged or cut short, or that has a second control member,
 /// which `dpkg -i` then refuses to install; tar keeps the last of two entries of one path,
 /// so which control file is the package would depend on the extractor; dpkg accepts

@@ -49,7 +49,7 @@ pub fn targets(decisions: &[Decision], newest_first: bool) -> Vec<(usize, Option
 
 /// Hosts whose installed version is neither the record's new version nor the one it would
 /// return to: someone deployed something else since, and a rollback from this record would
-/// undo *their* release (the Capistrano incident in the reference). `current[i]` is `None`
+/// undo *their* release. `current[i]` is `None`
 /// when the host could not be asked (it is not judged here: its turn will report it).
 pub fn stale(
     journal: &Journal,
