@@ -61,12 +61,18 @@ pub use writer::{write_deb, write_deb_with};
 pub enum EntryKind {
     /// A regular file whose content is streamed from `source` (read once, in chunks). The
     /// source's own mode, owner and mtime are ignored: the entry's fields decide.
-    File { source: PathBuf },
+    File {
+        /// The file on this machine; it must not change size while the package is written.
+        source: PathBuf,
+    },
     /// A directory.
     Dir,
     /// A symbolic link to `target` (relative or absolute, stored as given). Its mode is
     /// always written as `0777`, as GNU tar and dpkg-deb do: Linux has no symlink modes.
-    Symlink { target: String },
+    Symlink {
+        /// Where the link points, stored byte for byte.
+        target: String,
+    },
 }
 
 /// One filesystem object of the installed package.

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
 pub struct AtomicWriteError {
+    /// The destination (not the temp file, whose name means nothing to the user).
     pub path: PathBuf,
+    /// The failed step's error (create, write, fsync or rename).
     #[source]
     pub source: io::Error,
 }

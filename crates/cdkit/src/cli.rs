@@ -146,8 +146,11 @@ fn junit_path_in_args() -> Option<PathBuf> {
 /// Why a tool could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// `--log-file`, `--syslog` or `CDKIT_LOG` could not be used; its error names which.
     #[error(transparent)]
     Log(#[from] log::LogError),
+    /// The SIGINT/SIGTERM handler thread could not start; without it an interrupted tool
+    /// could not clean up, so the tool does not run at all.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }

@@ -9,11 +9,15 @@ use std::path::{Path, PathBuf};
 
 use clap_complete::Shell;
 
-/// Where each kind of file goes in the package, relative to the staging root (the Debian
-/// locations: man-db, bash-completion, zsh's vendor-completions, fish's vendor_completions.d).
+// Where each kind of file goes in the package, relative to the staging root: the Debian
+// locations that man-db, bash-completion, zsh and fish search.
+/// Section 1 man pages, where man-db finds them.
 pub const MAN_DIR: &str = "usr/share/man/man1";
+/// bash-completion's lazily loaded completions (one file per command name).
 pub const BASH_DIR: &str = "usr/share/bash-completion/completions";
+/// zsh's vendor completions (`_TOOL`), on zsh's default `fpath` in Debian.
 pub const ZSH_DIR: &str = "usr/share/zsh/vendor-completions";
+/// fish's vendor completions (`TOOL.fish`).
 pub const FISH_DIR: &str = "usr/share/fish/vendor_completions.d";
 
 /// Write the man pages of `cmd` (one per visible subcommand too, `tool-sub.1.gz`, gzip -9 with

@@ -50,7 +50,9 @@ const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// How a record travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// RFC 5426: one datagram per record; a lost record is not noticed, nothing blocks.
     Udp,
+    /// RFC 6587 octet counting over plain TCP.
     Tcp,
     /// RFC 5425: TCP inside TLS.
     Tls,
@@ -60,8 +62,12 @@ pub enum Transport {
 /// (`[v6]:PORT` for IPv6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// From the address's scheme.
     pub transport: Transport,
+    /// Host name or address (without the brackets of an IPv6 literal); for TLS also the
+    /// name the certificate must carry.
     pub host: String,
+    /// The collector's port (no default: 514 and 6514 are both common).
     pub port: u16,
     /// TLS only: PEM certificates of the CA(s) the collector's certificate must chain to, in
     /// addition to the system's store.
@@ -161,9 +167,11 @@ pub struct Record<'a> {
     pub hostname: &'a str,
     /// The tool.
     pub app_name: &'a str,
+    /// The tool's pid, so two runs of one tool on one host can be told apart.
     pub procid: u32,
     /// Parameters of the [`SD_ID`] element, in order.
     pub params: &'a [(&'a str, String)],
+    /// The log line's message; [`format`] cuts it to fit [`MAX_RECORD`].
     pub message: &'a str,
 }
 
