@@ -10,10 +10,12 @@ use chrono::{DateTime, Utc};
 use quick_junit::{NonSuccessKind, TestCaseStatus, TestRerun};
 
 use crate::atomic;
-pub use crate::text::{bounded, bounded_with_log, one_line, sanitize, MESSAGE_MAX, OUTPUT_HALF};
+use crate::text::{bounded, one_line, sanitize};
+// Re-exported for tools that bound foreign output the way reports do (run-tests).
+pub use crate::text::{bounded_with_log, OUTPUT_HALF};
 
 /// Environment variable naming the report path when `--junit` is not given.
-pub const ENV: &str = "JUNIT_OUTPUT";
+pub(crate) const ENV: &str = "JUNIT_OUTPUT";
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -241,7 +243,7 @@ impl Report {
 static ATTEMPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether this process has tried to write a JUnit report.
-pub fn report_attempted() -> bool {
+pub(crate) fn report_attempted() -> bool {
     ATTEMPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
@@ -249,7 +251,7 @@ pub fn report_attempted() -> bool {
 /// a held lock, a dry run): one suite named after the tool with one case, `run`, whose status
 /// follows the exit and whose message is the run's last line, so Jenkins' `junit` step shows
 /// the reason instead of "no test report files were found".
-pub fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>) -> Report {
+pub(crate) fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>) -> Report {
     use crate::exit::Exit;
     let message = reason.map_or_else(|| exit.to_string(), str::to_string);
     let problem = || Problem {

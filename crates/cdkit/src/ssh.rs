@@ -9,7 +9,7 @@
 //! `-oProxyCommand=…` can never become an ssh option.
 //!
 //! The user's configuration is honoured for how to reach a host, never for what would weaken
-//! it: a handful of options are pinned on every call ([`PINNED_OPTIONS`]), ahead of the
+//! it: a handful of options are pinned on every call (`PINNED_OPTIONS`), ahead of the
 //! configuration (ssh takes an option's first value), so that a CI agent's
 //! `StrictHostKeyChecking no` or `ForwardAgent yes` cannot hand the agent's keys or its trust
 //! to a target host.
@@ -35,7 +35,7 @@ pub const REMOTE_LOG_LIMIT: usize = 1024 * 1024;
 /// ssh options set on every call, whatever the user's or the agent's configuration says.
 /// `StrictHostKeyChecking` is added separately (`yes`, or `accept-new` with
 /// [`Client::accept_new_host_keys`]).
-pub const PINNED_OPTIONS: [&str; 5] = [
+const PINNED_OPTIONS: [&str; 5] = [
     // The agent's keys stay on the agent: a root user on a target host could otherwise use
     // them to reach every other host they open.
     "ForwardAgent=no",
@@ -173,7 +173,7 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 /// An argument vector as one remote command line.
-pub fn command_line(argv: &[&str]) -> String {
+fn command_line(argv: &[&str]) -> String {
     argv.iter()
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()

@@ -171,7 +171,7 @@ pub struct Record<'a> {
     pub procid: u32,
     /// Parameters of the [`SD_ID`] element, in order.
     pub params: &'a [(&'a str, String)],
-    /// The log line's message; [`format`] cuts it to fit [`MAX_RECORD`].
+    /// The log line's message; [`format()`] cuts it to fit [`MAX_RECORD`].
     pub message: &'a str,
 }
 
