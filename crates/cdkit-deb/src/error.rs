@@ -2,7 +2,7 @@
 //! control field or output at fault, so the tool's one-line error says what to fix.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// An error from [`write_deb`](super::write_deb). Input errors are found before anything is
 /// written; on any error no file is left at the output path.
@@ -106,4 +106,15 @@ pub enum DebError {
         #[source]
         source: io::Error,
     },
+}
+
+impl DebError {
+    /// A `map_err` adapter for every write step of one output: `.map_err(output)?` with
+    /// `let output = DebError::output(path);`, usable any number of times.
+    pub(crate) fn output(path: &Path) -> impl Fn(io::Error) -> DebError + Copy + '_ {
+        move |source| DebError::Output {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }

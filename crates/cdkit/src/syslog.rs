@@ -649,9 +649,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_collector_that_is_down_costs_counted_drops_not_a_stall() {
-        // A port nothing listens on (bound, then closed).
+    /// A TCP sender to a port nothing listens on (bound, then closed), and that port.
+    fn sender_to_a_closed_port() -> (Sender, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -659,6 +658,12 @@ mod tests {
             .port();
         fn quiet(_: &str) {}
         let sender = Sender::new(format!("tcp://127.0.0.1:{port}").parse().unwrap(), quiet);
+        (sender, port)
+    }
+
+    #[test]
+    fn a_collector_that_is_down_costs_counted_drops_not_a_stall() {
+        let (sender, _) = sender_to_a_closed_port();
         for i in 0..100 {
             sender.send(&format!("<14>1 - - t - - - line {i}"));
         }
@@ -668,13 +673,7 @@ mod tests {
     #[test]
     fn the_sender_connects_again_when_the_collector_comes_back() {
         use std::io::Read;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        fn quiet(_: &str) {}
-        let sender = Sender::new(format!("tcp://127.0.0.1:{port}").parse().unwrap(), quiet);
+        let (sender, port) = sender_to_a_closed_port();
         sender.send("lost");
         assert_eq!(sender.finish(Duration::from_secs(10)), 1);
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
