@@ -164,7 +164,7 @@ pub enum StartError {
 /// and turn its outcome into the exit status, finding the exit code of an error by
 /// downcasting its chain to the tool library's error type `E`. A run that asked for `--junit`
 /// and ends without the tool having written its report (refused input, a held lock, a dry
-/// run) gets one saying how it ended (`junit::outcome_report`).
+/// run) gets one saying how it ended: one case, `run`, whose status follows the exit code.
 pub fn run_tool<E>(
     tool: &'static str,
     common: &CommonArgs,

@@ -8,9 +8,9 @@
 //! - the password of every URL's userinfo (`scheme://user:PASSWORD@host`), recognised by
 //!   RFC 3986's rule that the userinfo ends at the last `@` before the path, so a password
 //!   with unencoded `/`, `@`, `%` or `:` is masked whole;
-//! - the values of environment variables whose names say they hold a credential (see
-//!   `is_secret_name`) and of those named in `CDKIT_SECRET_VARS`, as Jenkins'
-//!   withCredentials masks them;
+//! - the values of environment variables whose names say they hold a credential (`PASS`,
+//!   `TOKEN`, `SECRET`, `KEY`, … but not `*_FILE` or `*_PATH`) and of those named in
+//!   `CDKIT_SECRET_VARS`, as Jenkins' withCredentials masks them;
 //! - values a tool registers because it knows they are secret ([`register_secret`]).
 
 use std::borrow::Cow;
@@ -156,7 +156,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// The password of `url`'s userinfo (`scheme://user:PASSWORD@…`, see `userinfo_end`).
+/// The password of `url`'s userinfo (`scheme://user:PASSWORD@…`; the userinfo ends at the
+/// last `@` before the path, so a password may hold `@`).
 pub fn url_password(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
     let at = userinfo_end(rest)?;
@@ -240,8 +241,8 @@ fn url_end(text: &str) -> usize {
         .unwrap_or(text.len())
 }
 
-/// Replace the password of every `scheme://user:password@host` in `text` (see
-/// `userinfo_end`). A userinfo without `:` is a user name and is kept.
+/// Replace the password of every `scheme://user:password@host` in `text` (the userinfo ends
+/// at the last `@` before the path). A userinfo without `:` is a user name and is kept.
 pub fn redact_url_passwords(text: &str) -> Cow<'_, str> {
     if !text.contains("://") {
         return Cow::Borrowed(text);
