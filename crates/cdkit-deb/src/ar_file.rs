@@ -32,10 +32,7 @@ pub(crate) fn assemble(
     data_name: &str,
     data: &mut File,
 ) -> Result<ArDone, DebError> {
-    let output = |source: io::Error| DebError::Output {
-        path: out.to_path_buf(),
-        source,
-    };
+    let output = DebError::output(out);
     let data_size = data.seek(SeekFrom::End(0)).map_err(output)?;
     data.seek(SeekFrom::Start(0)).map_err(output)?;
     if data_size > AR_MAX_SIZE {

@@ -280,6 +280,14 @@ mod tests {
         assert_eq!(out.len(), 6);
     }
 
+    /// [`minimal`] with one field's value replaced.
+    fn minimal_with(name: &str, value: &str) -> Vec<(String, String)> {
+        minimal()
+            .into_iter()
+            .map(|(n, v)| if n == name { (n, value.into()) } else { (n, v) })
+            .collect()
+    }
+
     #[test]
     fn checks_required_fields_names_and_versions() {
         assert!(check_fields(&minimal()).is_ok());
@@ -293,43 +301,13 @@ mod tests {
                 [minimal(), fields(&[("Bad Name", "x")])].concat(),
                 "control field Bad Name: invalid name",
             ),
+            (minimal_with("Version", "v1.0"), "must start with a digit"),
             (
-                minimal()
-                    .into_iter()
-                    .map(|(n, v)| {
-                        if n == "Version" {
-                            (n, "v1.0".into())
-                        } else {
-                            (n, v)
-                        }
-                    })
-                    .collect(),
-                "must start with a digit",
-            ),
-            (
-                minimal()
-                    .into_iter()
-                    .map(|(n, v)| {
-                        if n == "Package" {
-                            (n, "Hello".into())
-                        } else {
-                            (n, v)
-                        }
-                    })
-                    .collect(),
+                minimal_with("Package", "Hello"),
                 "package name \"Hello\" is not valid",
             ),
             (
-                minimal()
-                    .into_iter()
-                    .map(|(n, v)| {
-                        if n == "Maintainer" {
-                            (n, " ".into())
-                        } else {
-                            (n, v)
-                        }
-                    })
-                    .collect(),
+                minimal_with("Maintainer", " "),
                 "control field Maintainer: empty",
             ),
         ];

@@ -39,10 +39,7 @@ pub(crate) fn write_data<W: Write>(
     out: W,
     out_path: &Path,
 ) -> Result<(DataSummary, W), DebError> {
-    let output = |source: io::Error| DebError::Output {
-        path: out_path.to_path_buf(),
-        source,
-    };
+    let output = DebError::output(out_path);
     let encoder = Encoder::new(out, compression, threads).map_err(output)?;
     // Batch the tar's 512-byte header writes before they reach the compressor.
     let mut tar = TarWriter::new(BufWriter::with_capacity(READ_CHUNK, encoder));
@@ -105,10 +102,7 @@ fn copy_file<W: Write>(
         source_path: PathBuf::from(source),
         source: e,
     };
-    let output = |e: io::Error| DebError::Output {
-        path: out_path.to_path_buf(),
-        source: e,
-    };
+    let output = DebError::output(out_path);
     let mut file = File::open(source).map_err(read_error)?;
     let metadata = file.metadata().map_err(read_error)?;
     if !metadata.is_file() {

@@ -1,7 +1,23 @@
-//! cdkit-deb: Debian packages for the cdkit tools. A streaming, reproducible `.deb` writer
-//! (the crate root), a bounded reader ([`reader`]), and Debian's rules for package names,
-//! versions and relations ([`policy`]). It is its own crate so that the tools that never
-//! write or read a package (run-tests, db-migrate) do not link the compressors.
+//! cdkit-deb: Debian packages for the cdkit tools. A streaming, reproducible `.deb` writer, a
+//! bounded reader, and Debian's rules for package names, versions and relations. It is its
+//! own crate so that the tools that never write or read a package (run-tests, db-migrate) do
+//! not link the compressors.
+//!
+//! # Brief overview
+//!
+//! * Writing: describe a package as a [`Package`] (control fields, maintainer scripts,
+//!   conffiles and [`DataEntry`]s of kind [`EntryKind`], compressed per [`Compression`]) and
+//!   hand it to [`write_deb`] (or [`write_deb_with`] and [`WriteOptions`]); it returns what was
+//!   [`Written`] or a [`DebError`] naming the input at fault. [`control_text`] renders
+//!   control fields exactly as the writer does (the tests hold it against dpkg's output).
+//! * Reading: [`read_deb`] returns a package file's [`DebInfo`] (control paragraph, size and
+//!   digests, what an APT index lists) or a [`ReadError`]; [`reader`] also has the deb822
+//!   paragraph parser it uses.
+//! * Policy: [`policy`] validates package names, versions and relation fields before they
+//!   reach paths and commands, and orders versions as dpkg does ([`policy::Version`],
+//!   [`policy::CiVersion`] for the versions CI builds get).
+//!
+//! # Why a writer of its own
 //!
 //! build-deb needs packages that dpkg, apt and lintian accept, that are byte-identical when
 //! rebuilt from the same input (so a rebuild can be verified by its sha256), and that are
@@ -11,7 +27,9 @@
 //! per-entry owners and modes instead, streams every file once (md5 computed on the way),
 //! and compresses on all cores without making the output depend on the core count.
 //!
-//! Layout written (the one `dpkg-deb --build` writes): an ar archive in the common format
+//! # What is written
+//!
+//! The layout `dpkg-deb --build` writes: an ar archive in the common format
 //! with `debian-binary` (`2.0\n`), `control.tar.gz` (always gzip -9, which every dpkg and
 //! lintian reads) and `data.tar[.gz|.xz|.zst]`. The tar members are GNU format with
 //! `./`-prefixed names in tree order (parents first, siblings in byte order), directories
@@ -27,14 +45,14 @@
 //! dpkg-gencontrol would also count a `DEBIAN/` directory and its files if present; those
 //! are not installed, so they are not counted here.
 //!
-//! Submodules, one job each: [`compression`] (the setting and its parser), `gzip` and
-//! `pool` (block-parallel deterministic gzip), `encoder` (the data compressor),
-//! `tar_stream` (tar headers), `entries` (path checks and tree order), `control` (control
-//! file, md5sums, control.tar), `data` (streaming the payload), `ar_file` (the final
-//! atomic assembly), `writer` (the order of the steps).
+//! Private submodules, one job each: `compression` (the setting and its parser), `gzip` and
+//! `pool` (block-parallel deterministic gzip), `encoder` (the data compressor), `tar_stream`
+//! (tar headers), `entries` (path checks and tree order), `control` (control file, md5sums,
+//! control.tar), `data` (streaming the payload), `ar_file` (the final atomic assembly),
+//! `writer` (the order of the steps), `error` (the writer's error).
 
 mod ar_file;
-pub mod compression;
+mod compression;
 mod control;
 mod data;
 mod encoder;
@@ -61,12 +79,18 @@ pub use writer::{write_deb, write_deb_with};
 pub enum EntryKind {
     /// A regular file whose content is streamed from `source` (read once, in chunks). The
     /// source's own mode, owner and mtime are ignored: the entry's fields decide.
-    File { source: PathBuf },
+    File {
+        /// The file on this machine; it must not change size while the package is written.
+        source: PathBuf,
+    },
     /// A directory.
     Dir,
     /// A symbolic link to `target` (relative or absolute, stored as given). Its mode is
     /// always written as `0777`, as GNU tar and dpkg-deb do: Linux has no symlink modes.
-    Symlink { target: String },
+    Symlink {
+        /// Where the link points, stored byte for byte.
+        target: String,
+    },
 }
 
 /// One filesystem object of the installed package.

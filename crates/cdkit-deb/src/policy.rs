@@ -15,14 +15,30 @@ use chrono::{DateTime, Utc};
 /// Why a name or version was refused; the message names the input and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// A package name outside Debian's grammar.
     #[error("package name {name:?} is not valid: {reason}")]
-    Name { name: String, reason: String },
+    Name {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// A version dpkg would refuse, or one that would order wrongly.
     #[error("version {version:?} is not valid: {reason}")]
-    Version { version: String, reason: String },
+    Version {
+        /// The version as given.
+        version: String,
+        /// Which rule it breaks, and the usual fix.
+        reason: String,
+    },
+    /// One entry of a relation field (`Depends`, `Breaks`, …) that dpkg would not parse.
     #[error("{field} {relation:?} is not a valid relation: {reason}")]
     Relation {
+        /// The field it came from, so the user knows which line to fix.
         field: String,
+        /// The single relation as given.
         relation: String,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -357,10 +373,15 @@ impl Ord for Version {
 /// recreated and its build numbers restart.
 #[derive(Debug, Clone)]
 pub struct CiVersion {
+    /// The project's own version (`1.4.0`).
     pub upstream: String,
+    /// A pre-release tag after `~` (`rc1`), which dpkg sorts before the release itself.
     pub prerelease: Option<String>,
+    /// The commit's time (UTC), first so that versions follow history.
     pub commit_time: DateTime<Utc>,
+    /// The CI build number, telling apart two builds of one commit.
     pub build_number: u64,
+    /// The abbreviated commit id, so a version names its source.
     pub short_sha: String,
     /// `None` for a native package (no `-revision`).
     pub revision: Option<String>,

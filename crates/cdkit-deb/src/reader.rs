@@ -9,16 +9,34 @@ use std::path::{Path, PathBuf};
 /// Why a file is not a usable .deb; names the file and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The file could not be opened or read (as opposed to being read and found wrong).
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The .deb as given.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// The ar container or its members are not what dpkg writes (not an ar archive, no
+    /// leading `debian-binary`, an unknown format version, a missing or unreadable control
+    /// member).
     #[error("{path} is not a Debian package: {reason}")]
-    NotADeb { path: PathBuf, reason: String },
+    NotADeb {
+        /// The file as given.
+        path: PathBuf,
+        /// Which part of the format is wrong.
+        reason: String,
+    },
+    /// The container is fine but the control paragraph is not deb822 (or lacks a field an
+    /// index needs), so the package cannot be listed.
     #[error("{path}: malformed control file: {reason}")]
-    BadControl { path: PathBuf, reason: String },
+    BadControl {
+        /// The file as given.
+        path: PathBuf,
+        /// What is wrong with the paragraph.
+        reason: String,
+    },
 }
 
 /// What an index needs to know about one package file.
@@ -26,8 +44,11 @@ pub enum ReadError {
 pub struct DebInfo {
     /// The control paragraph's fields, in file order (continuation lines kept in the value).
     pub fields: Vec<(String, String)>,
+    /// The file's size in bytes (`Size:` in Packages).
     pub size: u64,
+    /// Lowercase hex MD5 of the whole file (`MD5sum:`; apt still reads it).
     pub md5: String,
+    /// Lowercase hex SHA-256 of the whole file (`SHA256:`, what apt verifies).
     pub sha256: String,
 }
 

@@ -4,7 +4,7 @@
 //! is checked, and the temp file disappears with its descriptor, also on a crash.
 
 use std::fs;
-use std::io::{self, BufWriter};
+use std::io::BufWriter;
 use std::path::Path;
 
 use super::control::{self, ControlMembers};
@@ -31,10 +31,7 @@ pub fn write_deb_with(
     control::check_fields(&pkg.control)?;
     let scripts = control::check_scripts(&pkg.scripts)?;
 
-    let output = |source: io::Error| DebError::Output {
-        path: out.to_path_buf(),
-        source,
-    };
+    let output = DebError::output(out);
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use cdkit_deb::{
     write_deb, write_deb_with, Compression, DataEntry, DebError, EntryKind, Package, WriteOptions,
+    Written,
 };
 
 const MTIME: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -475,42 +476,57 @@ fn entries_of(tree: &Path) -> Vec<DataEntry> {
     out
 }
 
-#[test]
-fn data_tar_is_byte_identical_to_dpkg_deb_for_the_same_tree() {
-    let tmp = tempfile::tempdir().unwrap();
-    let tree = tmp.path().join("tree");
-    disk_tree(&tree);
-    fs::set_permissions(&tree, fs::Permissions::from_mode(0o755)).unwrap();
-    let ours = tmp.path().join("ours.deb");
+/// The package of `tree` written twice into `dir`: `ours.deb` by the writer (with
+/// `compression`), then `theirs.deb` by `dpkg-deb --build --root-owner-group` with
+/// `dpkg_flags` and the same control fields and mtime, for the tests that compare the two.
+fn ours_and_dpkg_debs(
+    dir: &Path,
+    tree: &Path,
+    compression: Compression,
+    dpkg_flags: &[&str],
+) -> (Written, PathBuf, PathBuf) {
+    let ours = dir.join("ours.deb");
     let pkg = Package {
         control: control("tool"),
         conffiles: vec![],
         scripts: vec![],
-        entries: entries_of(&tree),
+        entries: entries_of(tree),
         mtime: MTIME,
-        compression: Compression::Xz(6),
+        compression,
     };
     let written = write_deb(&pkg, &ours).unwrap();
-
+    // After the entries were taken: DEBIAN/ is dpkg-deb's input, not the package's payload.
     fs::create_dir_all(tree.join("DEBIAN")).unwrap();
     fs::write(
         tree.join("DEBIAN/control"),
         cdkit_deb::control_text(&control("tool")),
     )
     .unwrap();
-    let theirs = tmp.path().join("theirs.deb");
+    let theirs = dir.join("theirs.deb");
     let out = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group", "-Zxz", "-z6"])
-        .arg(&tree)
+        .args(["--build", "--root-owner-group"])
+        .args(dpkg_flags)
+        .arg(tree)
         .arg(&theirs)
         .env("SOURCE_DATE_EPOCH", MTIME.to_string())
         .output()
-        .unwrap();
+        .unwrap_or_else(|e| panic!("cannot run dpkg-deb (install dpkg-dev): {e}"));
     assert!(
         out.status.success(),
-        "{}",
+        "dpkg-deb --build {dpkg_flags:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    (written, ours, theirs)
+}
+
+#[test]
+fn data_tar_is_byte_identical_to_dpkg_deb_for_the_same_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    disk_tree(&tree);
+    fs::set_permissions(&tree, fs::Permissions::from_mode(0o755)).unwrap();
+    let (written, ours, theirs) =
+        ours_and_dpkg_debs(tmp.path(), &tree, Compression::Xz(6), &["-Zxz", "-z6"]);
     let tar_of = |deb: &Path| {
         Command::new("dpkg-deb")
             .arg("--fsys-tarfile")
@@ -552,28 +568,8 @@ fn symlinks_list_like_dpkg_deb_apart_from_its_symlinks_last_order() {
     disk_tree(&tree);
     std::os::unix::fs::symlink("tool", tree.join("usr/bin/tool-alias")).unwrap();
     std::os::unix::fs::symlink("/etc/tool/tool.conf", tree.join("usr/share/tool/conf")).unwrap();
-    let ours = tmp.path().join("ours.deb");
-    let pkg = Package {
-        control: control("tool"),
-        conffiles: vec![],
-        scripts: vec![],
-        entries: entries_of(&tree),
-        mtime: MTIME,
-        compression: Compression::Gzip(9),
-    };
-    write_deb(&pkg, &ours).unwrap();
-    fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-    fs::write(
-        tree.join("DEBIAN/control"),
-        cdkit_deb::control_text(&control("tool")),
-    )
-    .unwrap();
-    let theirs = tmp.path().join("theirs.deb");
-    pipeline(&format!(
-        "SOURCE_DATE_EPOCH={MTIME} dpkg-deb --build --root-owner-group -Zgzip {} {} >/dev/null",
-        tree.display(),
-        theirs.display()
-    ));
+    let (_, ours, theirs) =
+        ours_and_dpkg_debs(tmp.path(), &tree, Compression::Gzip(9), &["-Zgzip"]);
     let listing = |deb: &Path| {
         let mut lines: Vec<String> = run("dpkg-deb", &["--contents", deb.to_str().unwrap()])
             .lines()

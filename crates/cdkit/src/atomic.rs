@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
 pub struct AtomicWriteError {
+    /// The destination (not the temp file, whose name means nothing to the user).
     pub path: PathBuf,
+    /// The failed step's error (create, write, fsync or rename).
     #[source]
     pub source: io::Error,
 }
@@ -34,7 +36,7 @@ where
 
 /// Mode a report (JUnit) is created with before the umask: `0666 & !umask`, like any file a
 /// tool writes, so a job that runs with `umask 077` gets reports only its user reads.
-pub const REPORT_MODE: u32 = 0o666;
+pub(crate) const REPORT_MODE: u32 = 0o666;
 
 /// Mode a deployment record is created with before the umask: `0640` under the usual umask
 /// 022, `0600` under 077. A record names hosts, users and versions; it is never world-readable.

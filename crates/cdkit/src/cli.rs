@@ -7,8 +7,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::exit::Exit;
-use crate::log::{self, LogConfig, LogFormat};
+use crate::log::{self, LogConfig};
 use crate::progress::ProgressMode;
+
+// The types of the common flags' values, named here because logging and syslog are private
+// modules: tools only ever meet them through [`CommonArgs`].
+pub use crate::log::{LogError, LogFormat};
+pub use crate::syslog::Target as SyslogTarget;
 
 /// Flags every tool accepts, each with its environment variable.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,7 +33,7 @@ pub struct CommonArgs {
     /// Also send every log line to a syslog collector (RFC 5424): udp://HOST:PORT, tcp://HOST:PORT
     /// or tls://HOST:PORT[?ca=FILE] (RFC 5425).
     #[arg(long, env = crate::syslog::ENV, value_name = "URL", global = true)]
-    pub syslog: Option<crate::syslog::Target>,
+    pub syslog: Option<SyslogTarget>,
 
     /// Progress display: bars on a terminal, plain lines in CI.
     #[arg(
@@ -146,8 +151,11 @@ fn junit_path_in_args() -> Option<PathBuf> {
 /// Why a tool could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// `--log-file`, `--syslog` or `CDKIT_LOG` could not be used; its error names which.
     #[error(transparent)]
-    Log(#[from] log::LogError),
+    Log(#[from] LogError),
+    /// The SIGINT/SIGTERM handler thread could not start; without it an interrupted tool
+    /// could not clean up, so the tool does not run at all.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
 }
@@ -156,7 +164,7 @@ pub enum StartError {
 /// and turn its outcome into the exit status, finding the exit code of an error by
 /// downcasting its chain to the tool library's error type `E`. A run that asked for `--junit`
 /// and ends without the tool having written its report (refused input, a held lock, a dry
-/// run) gets one saying how it ended ([`crate::junit::outcome_report`]).
+/// run) gets one saying how it ended: one case, `run`, whose status follows the exit code.
 pub fn run_tool<E>(
     tool: &'static str,
     common: &CommonArgs,

@@ -17,7 +17,7 @@ pub(crate) fn set_bars(bars: Option<MultiProgress>) {
 
 /// Write one line (a newline is added) to stderr, above any progress bars. The line goes
 /// through [`crate::redact::redact`] here, whoever built it.
-pub fn write_line(line: &str) {
+pub(crate) fn write_line(line: &str) {
     let line = &*crate::redact::redact(line);
     let bars = BARS.lock().ok().and_then(|slot| slot.clone());
     match bars {

@@ -9,12 +9,16 @@ use std::path::{Path, PathBuf};
 
 use clap_complete::Shell;
 
-/// Where each kind of file goes in the package, relative to the staging root (the Debian
-/// locations: man-db, bash-completion, zsh's vendor-completions, fish's vendor_completions.d).
-pub const MAN_DIR: &str = "usr/share/man/man1";
-pub const BASH_DIR: &str = "usr/share/bash-completion/completions";
-pub const ZSH_DIR: &str = "usr/share/zsh/vendor-completions";
-pub const FISH_DIR: &str = "usr/share/fish/vendor_completions.d";
+// Where each kind of file goes in the package, relative to the staging root: the Debian
+// locations that man-db, bash-completion, zsh and fish search.
+/// Section 1 man pages, where man-db finds them.
+const MAN_DIR: &str = "usr/share/man/man1";
+/// bash-completion's lazily loaded completions (one file per command name).
+const BASH_DIR: &str = "usr/share/bash-completion/completions";
+/// zsh's vendor completions (`_TOOL`), on zsh's default `fpath` in Debian.
+const ZSH_DIR: &str = "usr/share/zsh/vendor-completions";
+/// fish's vendor completions (`TOOL.fish`).
+const FISH_DIR: &str = "usr/share/fish/vendor_completions.d";
 
 /// Write the man pages of `cmd` (one per visible subcommand too, `tool-sub.1.gz`, gzip -9 with
 /// no time stamp, as Debian Policy §12.1 asks) and its bash, zsh and fish completions under

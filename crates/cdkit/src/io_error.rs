@@ -9,7 +9,9 @@ use std::path::PathBuf;
 pub struct IoError {
     /// What was being done: "read", "create", "remove", …
     pub action: &'static str,
+    /// The path it was done to, so the user knows which file to look at.
     pub path: PathBuf,
+    /// What the system said.
     #[source]
     pub source: std::io::Error,
 }

@@ -10,20 +10,27 @@ use chrono::{DateTime, Utc};
 use quick_junit::{NonSuccessKind, TestCaseStatus, TestRerun};
 
 use crate::atomic;
-pub use crate::text::{bounded, bounded_with_log, one_line, sanitize, MESSAGE_MAX, OUTPUT_HALF};
+use crate::text::{bounded, one_line, sanitize};
+// Re-exported for tools that bound foreign output the way reports do (run-tests).
+pub use crate::text::{bounded_with_log, OUTPUT_HALF};
 
 /// Environment variable naming the report path when `--junit` is not given.
-pub const ENV: &str = "JUNIT_OUTPUT";
+pub(crate) const ENV: &str = "JUNIT_OUTPUT";
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum JunitError {
+    /// quick-junit refused the report (in practice: text it cannot encode). Nothing was
+    /// written, so the previous report at `path`, if any, is still whole.
     #[error("cannot serialise JUnit report {path}: {source}")]
     Serialize {
+        /// The report path, named in the error line.
         path: PathBuf,
+        /// What quick-junit said.
         #[source]
         source: quick_junit::SerializeError,
     },
+    /// The atomic write failed; its error already names the path and the step.
     #[error(transparent)]
     Write(#[from] atomic::AtomicWriteError),
 }
@@ -31,7 +38,10 @@ pub enum JunitError {
 /// A whole report: one tool, one or more subjects.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The tool's name, written as `<testsuites name=…>` so a Jenkins job that collects
+    /// several tools' reports can tell them apart.
     pub tool: String,
+    /// One per subject, in the order the tool worked on them.
     pub suites: Vec<Suite>,
 }
 
@@ -40,12 +50,18 @@ pub struct Report {
 pub struct Suite {
     /// Full name, `TOOL.SUBJECT`.
     pub name: String,
+    /// When the subject's work started (UTC), so reports line up with the log lines.
     pub timestamp: DateTime<Utc>,
+    /// How long the whole subject took, including work outside any case.
     pub time: Duration,
     /// Stable facts about the run (command, package version, git sha, full log path).
     pub properties: Vec<(String, String)>,
+    /// The units of work; a suite should never be empty (Jenkins fails the build on a report
+    /// without cases: see [`Case::nothing_to_do`]).
     pub cases: Vec<Case>,
+    /// Suite-level output (sanitised and bounded when written), for what belongs to no case.
     pub system_out: Option<String>,
+    /// Suite-level error output, bounded like `system_out`.
     pub system_err: Option<String>,
 }
 
@@ -54,10 +70,15 @@ pub struct Suite {
 pub struct Case {
     /// Dotted `TOOL.SUBJECT.GROUP`; Jenkins splits it at the last dot into package and class.
     pub classname: String,
+    /// The case's own name, unique within its classname so Jenkins keeps its history.
     pub name: String,
+    /// How long this unit of work took (all attempts).
     pub time: Duration,
+    /// How it ended.
     pub status: Status,
+    /// The unit's output, kept for the person reading a failure in Jenkins (bounded).
     pub system_out: Option<String>,
+    /// The unit's error output (bounded).
     pub system_err: Option<String>,
 }
 
@@ -65,38 +86,58 @@ pub struct Case {
 #[derive(Debug, Clone)]
 pub enum Status {
     /// Passed; `flaky` holds the failed attempts before the pass (`<flakyFailure>`).
-    Passed { flaky: Vec<Attempt> },
+    Passed {
+        /// Failed attempts before the pass, oldest first; empty for a clean pass.
+        flaky: Vec<Attempt>,
+    },
     /// The thing under test is wrong (`<failure>`); earlier failed attempts are `<rerunFailure>`s.
     Failed(Problem),
     /// The harness failed: timeout, signal, spawn failure, unreachable host (`<error>`).
     Errored(Problem),
     /// Not run, with the reason (a reason of several lines: the first is `message=`, the
     /// whole reason the element's body, so nothing is cut).
-    Skipped { message: String },
+    Skipped {
+        /// The reason; its first line becomes `message=`.
+        message: String,
+    },
     /// Not run, with a one-line reason and a body of its own, as foreign reports write it
     /// (pytest's `<skipped message="…">file:line: reason</skipped>`).
-    SkippedWithBody { message: String, body: String },
+    SkippedWithBody {
+        /// The one-line reason (`message=`).
+        message: String,
+        /// The element's text, kept as the foreign report had it.
+        body: String,
+    },
 }
 
 /// A failure or error: one-line message, a type, details, and earlier attempts.
 #[derive(Debug, Clone, Default)]
 pub struct Problem {
+    /// One line for Jenkins' summary (`message=`); longer text belongs in `body`.
     pub message: String,
+    /// The `type=` attribute (the schema requires one; an empty kind is written as a default).
     pub kind: String,
+    /// The details: output tail, command, host; what someone needs to act on the failure.
     pub body: String,
+    /// Earlier failed attempts of a retried unit, oldest first.
     pub reruns: Vec<Attempt>,
 }
 
 /// One failed attempt of a retried unit of work.
 #[derive(Debug, Clone, Default)]
 pub struct Attempt {
+    /// The attempt's one-line reason.
     pub message: String,
+    /// Its `type=` attribute, as for [`Problem::kind`].
     pub kind: String,
     /// Written as `<flakyError>`/`<rerunError>` instead of the Failure forms. Jenkins reads
     /// only the Failure forms, so tools set this only to keep what a foreign report said.
     pub error: bool,
+    /// The attempt's details (a stack trace in foreign reports).
     pub body: String,
+    /// The attempt's own output, so a flaky pass still shows what the failure printed.
     pub system_out: Option<String>,
+    /// The attempt's own error output.
     pub system_err: Option<String>,
 }
 
@@ -202,7 +243,7 @@ impl Report {
 static ATTEMPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Whether this process has tried to write a JUnit report.
-pub fn report_attempted() -> bool {
+pub(crate) fn report_attempted() -> bool {
     ATTEMPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
@@ -210,7 +251,7 @@ pub fn report_attempted() -> bool {
 /// a held lock, a dry run): one suite named after the tool with one case, `run`, whose status
 /// follows the exit and whose message is the run's last line, so Jenkins' `junit` step shows
 /// the reason instead of "no test report files were found".
-pub fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>) -> Report {
+pub(crate) fn outcome_report(tool: &str, exit: crate::exit::Exit, reason: Option<&str>) -> Report {
     use crate::exit::Exit;
     let message = reason.map_or_else(|| exit.to_string(), str::to_string);
     let problem = || Problem {

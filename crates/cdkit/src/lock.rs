@@ -14,15 +14,29 @@ use crate::exit::{Exit, ExitCoded};
 pub enum LockError {
     /// Another run holds it; retrying later is safe.
     #[error("{path} is locked by {holder}; retry when it has finished")]
-    Held { path: PathBuf, holder: String },
+    Held {
+        /// The lock file, so the operator knows which deployment is busy.
+        path: PathBuf,
+        /// What the holder wrote into the lock file (who, which run, where).
+        holder: String,
+    },
     /// SIGINT or SIGTERM came while waiting: nothing was done, the run ends at once with
     /// 130/143 (and its report) instead of waiting out the timeout, after which a CI abort
     /// would have killed it with no report at all.
     #[error("interrupted by signal {signal} while waiting for {path}; nothing was changed")]
-    Interrupted { path: PathBuf, signal: i32 },
+    Interrupted {
+        /// The lock that was being waited for.
+        path: PathBuf,
+        /// The signal number, which decides the exit code (128 + signal).
+        signal: i32,
+    },
+    /// The lock file cannot be opened or locked (a missing directory, permissions, a link):
+    /// a set-up problem, not a busy deployment, so it exits as a usage error.
     #[error("cannot open lock file {path}: {source}")]
     Io {
+        /// The lock file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
@@ -138,9 +152,11 @@ pub fn describe_self(tool: &str) -> String {
 /// reused; with its start time it is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessId {
+    /// The kernel's boot id: a pid from another boot says nothing about this one.
     pub boot: String,
     /// The inode of `/proc/self/ns/pid`.
     pub pid_ns: u64,
+    /// The pid inside that namespace.
     pub pid: u32,
     /// Clock ticks after boot (`/proc/PID/stat`, field 22).
     pub start: u64,
@@ -149,6 +165,7 @@ pub struct ProcessId {
 /// Whether a lock holder still runs, as far as this process can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
+    /// Same boot and pid namespace, and a process with that pid and start time exists.
     Running,
     /// Same boot and pid namespace, and no such process (with that start time): it is gone.
     Gone,

@@ -49,13 +49,24 @@ pub enum LogFormat {
 /// Why logging could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
+    /// `CDKIT_LOG` is not an EnvFilter string; refused rather than ignored, so a typo does
+    /// not silently hide the debug lines someone asked for.
     #[error("invalid {FILTER_ENV} filter {filter:?}: {reason}")]
-    Filter { filter: String, reason: String },
+    Filter {
+        /// The filter as given.
+        filter: String,
+        /// tracing-subscriber's reason.
+        reason: String,
+    },
+    /// `init` ran twice in one process (a programming error, not a user's).
     #[error("logging was already initialised")]
     AlreadyInitialised,
+    /// `--log-file` cannot be opened for appending.
     #[error("cannot open the log file {}: {source}", path.display())]
     File {
+        /// The log file as given.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
@@ -63,7 +74,9 @@ pub enum LogError {
 /// Everything `init` needs.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
+    /// The tool's name, written into every line (`tool=`) so mixed logs can be split.
     pub tool: &'static str,
+    /// Text for people, JSON lines for log shippers.
     pub format: LogFormat,
     /// `-v` count minus `-q` count: 0 = info, 1 = debug, 2+ = trace, -1 = warn, -2 = error.
     pub verbosity: i8,

@@ -45,7 +45,9 @@ const AFTER_KILL: Duration = Duration::from_secs(1);
 /// Which output stream a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// The child's standard output.
     Stdout,
+    /// The child's standard error.
     Stderr,
 }
 
@@ -90,15 +92,22 @@ enum Input {
 /// Why a command could not be run at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
+    /// The program could not be started (not installed, not executable, no such directory).
     #[error("cannot run {program}: {source}")]
     Spawn {
+        /// The program's name, as the error line shows it.
         program: String,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
+    /// Waiting for the child failed, so its outcome is unknown; treated as an error, never
+    /// as success.
     #[error("lost track of {program}: {source}")]
     Wait {
+        /// The program's name.
         program: String,
+        /// What the system said.
         #[source]
         source: io::Error,
     },
@@ -120,9 +129,13 @@ pub enum Ending {
 /// The result of a finished command.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// How it ended; only [`Ending::Exited`] carries the command's own verdict.
     pub ending: Ending,
+    /// Wall time from spawn to the end of the wait.
     pub duration: Duration,
+    /// What it printed on stdout, bounded (head and tail kept).
     pub stdout: Capture,
+    /// What it printed on stderr, bounded the same way.
     pub stderr: Capture,
     /// Whether processes were still in the command's group after it exited (and were stopped).
     pub left_processes: bool,

@@ -8,9 +8,9 @@
 //! - the password of every URL's userinfo (`scheme://user:PASSWORD@host`), recognised by
 //!   RFC 3986's rule that the userinfo ends at the last `@` before the path, so a password
 //!   with unencoded `/`, `@`, `%` or `:` is masked whole;
-//! - the values of environment variables whose names say they hold a credential (see
-//!   [`is_secret_name`]) and of those named in `CDKIT_SECRET_VARS`, as Jenkins'
-//!   withCredentials masks them;
+//! - the values of environment variables whose names say they hold a credential (`PASS`,
+//!   `TOKEN`, `SECRET`, `KEY`, … but not `*_FILE` or `*_PATH`) and of those named in
+//!   `CDKIT_SECRET_VARS`, as Jenkins' withCredentials masks them;
 //! - values a tool registers because it knows they are secret ([`register_secret`]).
 
 use std::borrow::Cow;
@@ -21,16 +21,16 @@ pub const MASK: &str = "***";
 
 /// Environment variable naming more variables whose values are secret (comma, space or colon
 /// separated), for credentials whose names carry none of the markers.
-pub const SECRET_VARS_ENV: &str = "CDKIT_SECRET_VARS";
+const SECRET_VARS_ENV: &str = "CDKIT_SECRET_VARS";
 
 /// Shortest environment value that is masked. Shorter values (`1`, `true`, `yes`, `none`)
 /// are flags, not credentials, and masking them everywhere would destroy every line while
 /// protecting nothing.
-pub const MIN_ENV_SECRET_LEN: usize = 6;
+const MIN_ENV_SECRET_LEN: usize = 6;
 
 /// Shortest registered secret (a password a tool read from a URL or a file) that is masked
 /// wherever it appears; a URL's own password is masked in the URL whatever its length.
-pub const MIN_SECRET_LEN: usize = 4;
+const MIN_SECRET_LEN: usize = 4;
 
 /// Parts of a variable name that say its value is a credential.
 const MARKERS: [&str; 10] = [
@@ -82,7 +82,7 @@ fn is_signing_key_id(name: &str, value: &str) -> bool {
 }
 
 /// Whether the variable `name` holds a credential by its name alone.
-pub fn is_secret_name(name: &str) -> bool {
+fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     !is_public_name(&upper) && MARKERS.iter().any(|m| upper.contains(m))
 }
@@ -156,7 +156,8 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
-/// The password of `url`'s userinfo (`scheme://user:PASSWORD@…`, see [`userinfo_end`]).
+/// The password of `url`'s userinfo (`scheme://user:PASSWORD@…`; the userinfo ends at the
+/// last `@` before the path, so a password may hold `@`).
 pub fn url_password(url: &str) -> Option<&str> {
     let (_, rest) = url.split_once("://")?;
     let at = userinfo_end(rest)?;
@@ -228,7 +229,7 @@ pub fn redact_json(value: &mut serde_json::Value) {
 /// before the path; a password may hold unencoded `/`, `@` and `:` (generated passwords do),
 /// so the last `@` of the URL before any query (`?`) or fragment (`#`) is taken. The URL ends at
 /// whitespace, a quote, `<` or `>`.
-pub fn userinfo_end(after_scheme: &str) -> Option<usize> {
+fn userinfo_end(after_scheme: &str) -> Option<usize> {
     let end = url_end(after_scheme);
     let url = &after_scheme[..end];
     let before_query = url.find(['?', '#']).unwrap_or(url.len());
@@ -240,8 +241,8 @@ fn url_end(text: &str) -> usize {
         .unwrap_or(text.len())
 }
 
-/// Replace the password of every `scheme://user:password@host` in `text` (see
-/// [`userinfo_end`]). A userinfo without `:` is a user name and is kept.
+/// Replace the password of every `scheme://user:password@host` in `text` (the userinfo ends
+/// at the last `@` before the path). A userinfo without `:` is a user name and is kept.
 pub fn redact_url_passwords(text: &str) -> Cow<'_, str> {
     if !text.contains("://") {
         return Cow::Borrowed(text);
@@ -275,7 +276,7 @@ pub fn redact_url_passwords(text: &str) -> Cow<'_, str> {
 
 /// `text` without ANSI escape sequences: CSI (`ESC [ … final`), OSC (`ESC ] … BEL` or
 /// `ESC ] … ESC \`), two-character escapes (`ESC X`) and a lone ESC.
-pub fn strip_escapes(text: &str) -> Cow<'_, str> {
+fn strip_escapes(text: &str) -> Cow<'_, str> {
     if !text.contains('\u{1b}') {
         return Cow::Borrowed(text);
     }

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 /// Environment variable carrying the run id between tools of one pipeline run.
-pub const ENV: &str = "CDKIT_RUN_ID";
+pub(crate) const ENV: &str = "CDKIT_RUN_ID";
 
 static RUN_ID: OnceLock<String> = OnceLock::new();
 
@@ -22,7 +22,7 @@ pub fn get() -> &'static str {
 
 /// The id from `CDKIT_RUN_ID` or `BUILD_TAG`, cleaned to characters that are safe in file
 /// names, syslog structured data and shell words.
-pub fn from_env(cdkit_run_id: Option<&str>, build_tag: Option<&str>) -> Option<String> {
+fn from_env(cdkit_run_id: Option<&str>, build_tag: Option<&str>) -> Option<String> {
     [cdkit_run_id, build_tag]
         .into_iter()
         .flatten()

@@ -9,7 +9,7 @@
 //! `-oProxyCommand=…` can never become an ssh option.
 //!
 //! The user's configuration is honoured for how to reach a host, never for what would weaken
-//! it: a handful of options are pinned on every call ([`PINNED_OPTIONS`]), ahead of the
+//! it: a handful of options are pinned on every call (`PINNED_OPTIONS`), ahead of the
 //! configuration (ssh takes an option's first value), so that a CI agent's
 //! `StrictHostKeyChecking no` or `ForwardAgent yes` cannot hand the agent's keys or its trust
 //! to a target host.
@@ -35,7 +35,7 @@ pub const REMOTE_LOG_LIMIT: usize = 1024 * 1024;
 /// ssh options set on every call, whatever the user's or the agent's configuration says.
 /// `StrictHostKeyChecking` is added separately (`yes`, or `accept-new` with
 /// [`Client::accept_new_host_keys`]).
-pub const PINNED_OPTIONS: [&str; 5] = [
+const PINNED_OPTIONS: [&str; 5] = [
     // The agent's keys stay on the agent: a root user on a target host could otherwise use
     // them to reach every other host they open.
     "ForwardAgent=no",
@@ -53,16 +53,33 @@ pub const PINNED_OPTIONS: [&str; 5] = [
 pub enum SshError {
     /// ssh itself failed (exit 255): the host is unreachable, refused us, or its key is wrong.
     #[error("{host} is unreachable: {detail}")]
-    Unreachable { host: String, detail: String },
+    Unreachable {
+        /// The inventory name of the host.
+        host: String,
+        /// ssh's own last words (its stderr, one line), which say why.
+        detail: String,
+    },
     /// The host presented a key other than the one known_hosts holds for it: possibly someone
     /// in the middle. Never accepted, whatever the flags.
     #[error("{host}: its host key has changed (REMOTE HOST IDENTIFICATION HAS CHANGED); refusing to connect: check the host, then update known_hosts")]
-    HostKeyChanged { host: String },
+    HostKeyChanged {
+        /// The inventory name of the host.
+        host: String,
+    },
     /// First contact with a host not in known_hosts, without `--accept-new-host-keys`.
     #[error("{host}: its host key is not in known_hosts; add it, or pass --accept-new-host-keys for a first contact")]
-    HostKeyUnknown { host: String },
+    HostKeyUnknown {
+        /// The inventory name of the host.
+        host: String,
+    },
+    /// A name or address that could be read as an ssh option (a leading `-`) or holds
+    /// characters no host name has; refused before ssh sees it.
     #[error("host {host:?} is not a valid host name or address")]
-    BadHost { host: String },
+    BadHost {
+        /// The refused name, quoted in the error line.
+        host: String,
+    },
+    /// The local ssh (or `sh` for a local target) could not be run or waited for.
     #[error(transparent)]
     Process(#[from] ProcessError),
 }
@@ -74,7 +91,9 @@ pub struct Target {
     pub name: String,
     /// What ssh connects to (`ansible_host`, or the name).
     pub address: String,
+    /// `-p PORT`; none leaves it to the ssh configuration (22 by default).
     pub port: Option<u16>,
+    /// `-l USER`; none leaves it to the ssh configuration.
     pub user: Option<String>,
     /// ssh's `-i FILE`: the private key to offer.
     pub identity_file: Option<PathBuf>,
@@ -154,7 +173,7 @@ pub fn shell_quote(word: &str) -> String {
 }
 
 /// An argument vector as one remote command line.
-pub fn command_line(argv: &[&str]) -> String {
+fn command_line(argv: &[&str]) -> String {
     argv.iter()
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
@@ -199,9 +218,12 @@ impl ConnectLimiter {
 pub struct Client {
     /// `-F FILE`, if given (else the user's config).
     pub config: Option<PathBuf>,
+    /// ssh's `ConnectTimeout`: how long an unreachable host may hold up its batch.
     pub connect_timeout: Duration,
     /// Directory for ControlMaster sockets (mode 0700); keep it short (sun_path is 108 bytes).
     pub control_dir: PathBuf,
+    /// Shared by every session, so that a large batch does not open more connections at once
+    /// than sshd's `MaxStartups` lets through.
     pub limiter: ConnectLimiter,
     /// Trust a host key on first contact (`StrictHostKeyChecking=accept-new`) instead of
     /// refusing hosts that are not in known_hosts. A changed key is refused either way.
@@ -217,6 +239,7 @@ type Master = (Vec<String>, String);
 /// Commands to one host over one multiplexed connection.
 #[derive(Debug)]
 pub struct Session {
+    /// The host this session talks to.
     pub target: Target,
     client: Client,
     connected: Mutex<bool>,

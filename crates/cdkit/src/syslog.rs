@@ -50,7 +50,9 @@ const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 /// How a record travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
+    /// RFC 5426: one datagram per record; a lost record is not noticed, nothing blocks.
     Udp,
+    /// RFC 6587 octet counting over plain TCP.
     Tcp,
     /// RFC 5425: TCP inside TLS.
     Tls,
@@ -60,8 +62,12 @@ pub enum Transport {
 /// (`[v6]:PORT` for IPv6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// From the address's scheme.
     pub transport: Transport,
+    /// Host name or address (without the brackets of an IPv6 literal); for TLS also the
+    /// name the certificate must carry.
     pub host: String,
+    /// The collector's port (no default: 514 and 6514 are both common).
     pub port: u16,
     /// TLS only: PEM certificates of the CA(s) the collector's certificate must chain to, in
     /// addition to the system's store.
@@ -161,9 +167,11 @@ pub struct Record<'a> {
     pub hostname: &'a str,
     /// The tool.
     pub app_name: &'a str,
+    /// The tool's pid, so two runs of one tool on one host can be told apart.
     pub procid: u32,
     /// Parameters of the [`SD_ID`] element, in order.
     pub params: &'a [(&'a str, String)],
+    /// The log line's message; [`format()`] cuts it to fit [`MAX_RECORD`].
     pub message: &'a str,
 }
 
@@ -641,9 +649,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_collector_that_is_down_costs_counted_drops_not_a_stall() {
-        // A port nothing listens on (bound, then closed).
+    /// A TCP sender to a port nothing listens on (bound, then closed), and that port.
+    fn sender_to_a_closed_port() -> (Sender, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -651,6 +658,12 @@ mod tests {
             .port();
         fn quiet(_: &str) {}
         let sender = Sender::new(format!("tcp://127.0.0.1:{port}").parse().unwrap(), quiet);
+        (sender, port)
+    }
+
+    #[test]
+    fn a_collector_that_is_down_costs_counted_drops_not_a_stall() {
+        let (sender, _) = sender_to_a_closed_port();
         for i in 0..100 {
             sender.send(&format!("<14>1 - - t - - - line {i}"));
         }
@@ -660,13 +673,7 @@ mod tests {
     #[test]
     fn the_sender_connects_again_when_the_collector_comes_back() {
         use std::io::Read;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        fn quiet(_: &str) {}
-        let sender = Sender::new(format!("tcp://127.0.0.1:{port}").parse().unwrap(), quiet);
+        let (sender, port) = sender_to_a_closed_port();
         sender.send("lost");
         assert_eq!(sender.finish(Duration::from_secs(10)), 1);
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();

@@ -13,7 +13,7 @@ pub const MESSAGE_MAX: usize = 1024;
 /// Text safe for XML 1.0 and for Jenkins: escape sequences stripped and secrets masked (by
 /// [`crate::redact::redact`], in that order), then every character XML forbids (C0 controls,
 /// U+FFFE, U+FFFF; lone surrogates cannot occur in `str`) replaced with U+FFFD.
-pub fn sanitize(text: &str) -> String {
+pub(crate) fn sanitize(text: &str) -> String {
     let redacted = crate::redact::redact(text);
     if is_clean(&redacted) {
         return redacted.into_owned(); // the common case: one copy, no per-character work
