@@ -2,6 +2,8 @@
 //! production), promotion of the same bytes, retention of older versions for rollback, and
 //! publication in an order that never shows a client a half-updated tree.
 
+pub mod args;
+mod cli;
 pub mod codec;
 pub mod config;
 pub mod error;
@@ -16,6 +18,8 @@ pub mod state;
 pub mod verify;
 pub mod xz;
 
+pub use args::SigningArgs;
+pub use cli::Cli;
 pub use error::Error;
 
 /// Tool name: the report's root and every classname's first part.
