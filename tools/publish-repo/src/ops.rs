@@ -859,21 +859,20 @@ fn publish_generation(
     let mut state_files = Vec::new();
     let expired = std::thread::scope(|scope| {
         let saving = scope.spawn(|| state::save(ctx.repo, suite, stamp, state));
-        publish::publish_suite(
-            ctx.repo,
+        let job = publish::SuitePublish {
+            repo: ctx.repo,
             config,
             suite,
             stamp,
             state,
-            dropped,
-            ctx.signer,
-            || {
-                state_files = saving.join().unwrap_or_else(|_| {
-                    Err(Error::Internal("saving the suite state panicked".into()))
-                })?;
-                Ok(())
-            },
-        )
+            signer: ctx.signer,
+        };
+        publish::publish_suite(&job, dropped, || {
+            state_files = saving.join().unwrap_or_else(|_| {
+                Err(Error::Internal("saving the suite state panicked".into()))
+            })?;
+            Ok(())
+        })
     })?;
     Ok((expired, state_files))
 }
