@@ -19,7 +19,9 @@ use crate::state::{self, Entry, Key, SuiteState};
 
 /// What every operation needs besides its own arguments.
 pub struct Context<'a> {
+    /// The repository's root directory.
     pub repo: &'a Path,
+    /// How every publish of the operation is signed.
     pub signer: &'a Signer,
     /// How long to wait for another publisher.
     pub lock_timeout: Duration,
@@ -30,7 +32,9 @@ pub struct Context<'a> {
 /// The outcome of an operation: its testcases and exit status.
 #[derive(Debug)]
 pub struct OpOutcome {
+    /// One testcase per package (or one for the whole operation).
     pub cases: Vec<Case>,
+    /// The exit status the operation stands for.
     pub exit: Exit,
 }
 
@@ -419,9 +423,13 @@ fn store_and_publish(
 /// (and Source, which names its pool directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// `Package:`.
     pub package: String,
+    /// `Version:`.
     pub version: String,
+    /// `Architecture:`.
     pub architecture: String,
+    /// The source package's name (`Source:` without its version, else `Package:`).
     pub source: String,
 }
 
@@ -553,7 +561,9 @@ fn read_all(debs: &[PathBuf]) -> Result<Vec<ReadResult>, Error> {
 /// A `PKG` or `PKG=VERSION` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
+    /// The package name.
     pub package: String,
+    /// One version, or `None` for every version (remove) or the newest (promote).
     pub version: Option<String>,
 }
 
