@@ -1,5 +1,5 @@
 //! The repository's fixed settings, written once by `init`. Origin, Label and Codename never
-//! change afterwards: apt refuses a repository whose Label changed (reference case 18).
+//! change afterwards: apt refuses a repository whose Label changed.
 
 use std::path::{Path, PathBuf};
 
@@ -14,10 +14,15 @@ pub const META_DIR: &str = ".publish-repo";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The Release files' `Origin:` (apt pins match it).
     pub origin: String,
+    /// The Release files' `Label:`.
     pub label: String,
+    /// The suites packages are published into (each one `dists/SUITE`).
     pub suites: Vec<String>,
+    /// The binary architectures indexed (`all` adds a `binary-all` index).
     pub architectures: Vec<String>,
+    /// The components of each suite (`main`).
     pub components: Vec<String>,
 }
 

@@ -12,26 +12,45 @@ pub enum Error {
     /// Bad invocation, configuration or input file: nothing was changed.
     #[error("{0}")]
     Usage(String),
+    /// A .deb that cannot be read as one.
     #[error(transparent)]
     Deb(#[from] cdkit_deb::ReadError),
+    /// The repository lock: held by another publisher past the timeout, or unusable.
     #[error(transparent)]
     Lock(#[from] cdkit::lock::LockError),
+    /// A file or directory operation failed (the message names the path).
     #[error(transparent)]
     Io(#[from] cdkit::io_error::IoError),
+    /// A file written atomically could not be.
     #[error(transparent)]
     Write(#[from] cdkit::atomic::AtomicWriteError),
+    /// gpg refused the key or failed to sign.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// A file of publish-repo's own bookkeeping (configuration, suite state, history) cannot
+    /// be read back.
     #[error("{path} is corrupt: {reason}; restore it from a backup or re-run `publish-repo init`")]
-    State { path: PathBuf, reason: String },
+    State {
+        /// The unreadable file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The JUnit report could not be written.
     #[error(transparent)]
     Report(#[from] cdkit::junit::JunitError),
+    /// A program (gpg, gpgv) could not be run or timed out.
     #[error(transparent)]
     Process(#[from] cdkit::process::ProcessError),
     /// Several inputs of one batch are bad: each was named on its own line (see
     /// [`Error::bad_inputs`]); this is the closing line.
     #[error("{} of {total} .deb files are bad (each named above); nothing was added", problems.len())]
-    BadInputs { problems: Vec<String>, total: usize },
+    BadInputs {
+        /// One line per bad input, each naming it.
+        problems: Vec<String>,
+        /// How many .deb files the batch had.
+        total: usize,
+    },
     /// A step that cannot fail on any input did (a worker thread panicked): a bug.
     #[error("{0} (a bug in publish-repo; please report it)")]
     Internal(String),
@@ -39,7 +58,9 @@ pub enum Error {
     /// is still what clients and the next run see, and what the failed run wrote is gone.
     #[error("{suite} was not published and the repository is unchanged (the previous publish is still live): {source}; fix that and run the same command again")]
     Publish {
+        /// The suite that was not published.
         suite: String,
+        /// Why.
         #[source]
         source: Box<Error>,
     },

@@ -25,9 +25,11 @@ const TRAILER_SIZE: usize = 8;
 /// A member found in an existing .gz file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundMember {
+    /// Where the member lies in the file.
     pub range: Range<usize>,
     /// CRC-32 and length (mod 2^32) of the member's uncompressed data.
     pub crc: u32,
+    /// See `crc`.
     pub size: u32,
 }
 

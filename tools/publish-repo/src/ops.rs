@@ -19,7 +19,9 @@ use crate::state::{self, Entry, Key, SuiteState};
 
 /// What every operation needs besides its own arguments.
 pub struct Context<'a> {
+    /// The repository's root directory.
     pub repo: &'a Path,
+    /// How every publish of the operation is signed.
     pub signer: &'a Signer,
     /// How long to wait for another publisher.
     pub lock_timeout: Duration,
@@ -30,7 +32,9 @@ pub struct Context<'a> {
 /// The outcome of an operation: its testcases and exit status.
 #[derive(Debug)]
 pub struct OpOutcome {
+    /// One testcase per package (or one for the whole operation).
     pub cases: Vec<Case>,
+    /// The exit status the operation stands for.
     pub exit: Exit,
 }
 
@@ -93,6 +97,48 @@ fn case(suite: &str, component: &str, name: String, started: Instant) -> Case {
     c
 }
 
+/// A package of an `add` batch: the path it was given as, and the entry it becomes.
+type Candidate = (PathBuf, Entry);
+
+/// Packages refused because their name, version and architecture exist with other bytes:
+/// each package's id and why, one per id.
+type Conflicts = Vec<(String, String)>;
+
+/// Records a conflict for `id` unless it already has one (one testcase per package).
+fn add_conflict(conflicts: &mut Conflicts, id: String, message: impl FnOnce() -> String) {
+    if !conflicts.iter().any(|(known, _)| *known == id) {
+        conflicts.push((id, message()));
+    }
+}
+
+/// Where an `add` lists its packages, and when it started (each testcase's time).
+struct Target<'a> {
+    suite: &'a str,
+    component: &'a str,
+    started: Instant,
+}
+
+impl Target<'_> {
+    fn case(&self, name: String) -> Case {
+        case(self.suite, self.component, name, self.started)
+    }
+}
+
+/// An `add` batch that is valid input: its packages, their file-name warnings (by index in
+/// `candidates`), and the packages it gives twice with other bytes.
+struct Batch {
+    candidates: Vec<Candidate>,
+    warnings: HashMap<usize, String>,
+    conflicts: Conflicts,
+}
+
+/// How the batch meets the repository: whether each candidate is new to the suite, and the
+/// pool files to replace (left by an interrupted publish, listed by no index).
+struct Placement {
+    new_here: Vec<bool>,
+    orphans: BTreeSet<String>,
+}
+
 /// `add`: copy the packages into the pool and list them in `suite`.
 /// `strict`: a .deb whose file name contradicts its control file is refused rather than
 /// published with a warning.
@@ -103,7 +149,11 @@ pub fn add(
     debs: &[PathBuf],
     strict: bool,
 ) -> Result<OpOutcome, Error> {
-    let started = Instant::now();
+    let target = Target {
+        suite,
+        component,
+        started: Instant::now(),
+    };
     if debs.is_empty() {
         return Err(Error::Usage(
             "no .deb files given (as arguments or on stdin)".into(),
@@ -115,9 +165,28 @@ pub fn add(
     config.check_suite(suite)?;
     config.check_component(component)?;
 
-    // Read and validate every package before anything changes (two readers: parsing is
-    // cheap, but the checksums read every byte). Every bad input of the batch is named, not
-    // only the first: a release job that fixes one file per run is a slow loop.
+    let mut batch = read_batch(&config, component, debs, strict, &mut clock)?;
+    let all = load_all(ctx.repo, &config)?;
+    clock.lap("load state");
+    let placement = check_against_repository(ctx.repo, &all, suite, &mut batch)?;
+    if !batch.conflicts.is_empty() {
+        return Ok(refusal(&target, batch));
+    }
+    // The last check before the repository changes.
+    ctx.signer.ready()?;
+    store_and_publish(ctx, &config, &target, all, batch, placement, &mut clock)
+}
+
+/// Read and validate every package before anything changes (two readers: parsing is cheap,
+/// but the checksums read every byte). Every bad input of the batch is named, not only the
+/// first: a release job that fixes one file per run is a slow loop.
+fn read_batch(
+    config: &Config,
+    component: &str,
+    debs: &[PathBuf],
+    strict: bool,
+    clock: &mut Clock,
+) -> Result<Batch, Error> {
     let infos = read_all(debs)?;
     clock.lap("read .debs");
     let mut problems: Vec<String> = Vec::new();
@@ -131,7 +200,7 @@ pub fn add(
                 continue;
             }
         };
-        match candidate(&config, component, deb, &info) {
+        match candidate(config, component, deb, &info) {
             Ok(entry) => {
                 if let Some(message) = crate::pool::file_name_mismatch(
                     deb,
@@ -150,20 +219,36 @@ pub fn add(
             Err(problem) => problems.push(problem),
         }
     }
+    let conflicts = batch_conflicts(&candidates, &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::bad_inputs(problems, debs.len()));
+    }
+    for (i, (_, entry)) in candidates.iter().enumerate() {
+        if let Some(message) = warnings.get(&i) {
+            tracing::warn!(package = %entry.package, version = %entry.version, "{message}");
+        }
+    }
+    Ok(Batch {
+        candidates,
+        warnings,
+        conflicts,
+    })
+}
 
-    // Within the batch: the same name, version and architecture twice with other bytes is a
-    // conflict like one with the repository (below). Debian's pool file name leaves out the
-    // epoch, so two packages whose versions differ only in it would be one file: that is bad
-    // input; refuse the batch rather than keep either silently.
-    let mut conflicts: Vec<(String, String)> = Vec::new();
-    let mut by_key: HashMap<Key, &(PathBuf, Entry)> = HashMap::new();
-    let mut by_path: HashMap<&str, &(PathBuf, Entry)> = HashMap::new();
-    for candidate in &candidates {
+/// Within the batch: the same name, version and architecture twice with other bytes is a
+/// conflict like one with the repository ([`check_against_repository`]). Debian's pool file
+/// name leaves out the epoch, so two packages whose versions differ only in it would be one
+/// file: that is bad input (added to `problems`); the batch is refused rather than either
+/// kept silently.
+fn batch_conflicts(candidates: &[Candidate], problems: &mut Vec<String>) -> Conflicts {
+    let mut conflicts = Conflicts::new();
+    let mut by_key: HashMap<Key, &Candidate> = HashMap::new();
+    let mut by_path: HashMap<&str, &Candidate> = HashMap::new();
+    for candidate in candidates {
         let (deb, entry) = candidate;
         if let Some((other_deb, other)) = by_key.insert(entry.key(), candidate) {
-            if other.sha256 != entry.sha256 && !conflicts.iter().any(|(id, _)| *id == entry.id()) {
-                conflicts.push((
-                    entry.id(),
+            if other.sha256 != entry.sha256 {
+                add_conflict(&mut conflicts, entry.id(), || {
                     format!(
                         "{} is given twice with other bytes: {} has sha256 {}, {} has sha256 {}. Publish one build of a version; bump the version of the other.",
                         entry.id(),
@@ -171,8 +256,8 @@ pub fn add(
                         other.sha256,
                         deb.display(),
                         entry.sha256
-                    ),
-                ));
+                    )
+                });
             }
         }
         if let Some((other_deb, other)) = by_path.insert(&entry.filename, candidate) {
@@ -188,35 +273,33 @@ pub fn add(
             }
         }
     }
-    drop((by_key, by_path));
-    if !problems.is_empty() {
-        return Err(Error::bad_inputs(problems, debs.len()));
-    }
-    for (i, (_, entry)) in candidates.iter().enumerate() {
-        if let Some(message) = warnings.get(&i) {
-            tracing::warn!(package = %entry.package, version = %entry.version, "{message}");
-        }
-    }
+    conflicts
+}
 
-    // The same name, version and architecture with other bytes is refused, everywhere.
-    let mut all = load_all(ctx.repo, &config)?;
-    clock.lap("load state");
-    let known = Known::new(&all, suite, candidates.len());
+/// The same name, version and architecture with other bytes is refused, everywhere: in any
+/// suite, or as a pool file a retained index generation still lists (a client may fetch
+/// it). Conflicts are added to the batch's.
+fn check_against_repository(
+    repo: &Path,
+    all: &[(String, SuiteState)],
+    suite: &str,
+    batch: &mut Batch,
+) -> Result<Placement, Error> {
+    let known = Known::new(all, suite, batch.candidates.len());
     let mut referenced: Option<HashSet<String>> = None;
     let mut orphans = BTreeSet::new();
-    // Whether each candidate is new to the suite.
-    let mut new_here = Vec::with_capacity(candidates.len());
-    for (deb, entry) in &candidates {
+    let mut new_here = Vec::with_capacity(batch.candidates.len());
+    for (deb, entry) in &batch.candidates {
         let found = known.get(entry.key());
         let mut sha = found
             .map(|(sha, _)| sha.to_string())
-            .or_else(|| existing_pool_sha(ctx.repo, &entry.filename));
+            .or_else(|| existing_pool_sha(repo, &entry.filename));
         if found.is_none() && sha.as_ref().is_some_and(|sha| *sha != entry.sha256) {
             // A pool file with other bytes that no suite lists: a conflict if a retained
             // index generation still lists it (a client may fetch it), else left behind by
             // a publisher killed before its switch, and replaced.
             if referenced.is_none() {
-                referenced = Some(referenced_pool_files(ctx.repo, &all)?);
+                referenced = Some(referenced_pool_files(repo, all)?);
             }
             if !referenced
                 .as_ref()
@@ -227,61 +310,75 @@ pub fn add(
             }
         }
         if let Some(sha) = sha.filter(|sha| *sha != entry.sha256) {
-            if !conflicts.iter().any(|(id, _)| *id == entry.id()) {
-                conflicts.push((
+            add_conflict(&mut batch.conflicts, entry.id(), || {
+                format!(
+                    "{} is already published with other bytes (sha256 {sha}); {} has sha256 {}. Bump the version instead of rebuilding it.",
                     entry.id(),
-                    format!(
-                        "{} is already published with other bytes (sha256 {sha}); {} has sha256 {}. Bump the version instead of rebuilding it.",
-                        entry.id(),
-                        deb.display(),
-                        entry.sha256
-                    ),
-                ));
-            }
+                    deb.display(),
+                    entry.sha256
+                )
+            });
         }
         new_here.push(!found.is_some_and(|(_, in_suite)| in_suite));
     }
-    drop(known);
-    if !conflicts.is_empty() {
-        let mut cases = Vec::new();
-        for (id, message) in &conflicts {
-            let mut c = case(suite, component, format!("add {id}"), started);
-            c.status = Status::Failed(Problem {
-                message: message.clone(),
-                kind: "conflict".into(),
-                ..Problem::default()
-            });
-            cases.push(c);
-        }
-        let mut reported: HashSet<String> = conflicts.into_iter().map(|(id, _)| id).collect();
-        for (_, entry) in &candidates {
-            if !reported.insert(entry.id()) {
-                continue; // one testcase per package
-            }
-            let mut c = case(suite, component, format!("add {}", entry.id()), started);
-            c.status = Status::Skipped {
-                message: "not added: another package of this batch was refused".into(),
-            };
-            cases.push(c);
-        }
-        return Ok(OpOutcome {
-            cases,
-            exit: Exit::Failed,
-        });
-    }
+    Ok(Placement { new_here, orphans })
+}
 
-    // The last check before the repository changes.
-    ctx.signer.ready()?;
+/// A batch with conflicts adds nothing: one failed testcase per conflicting package, one
+/// skipped testcase per other package.
+fn refusal(target: &Target, batch: Batch) -> OpOutcome {
+    let mut cases = Vec::new();
+    for (id, message) in &batch.conflicts {
+        let mut c = target.case(format!("add {id}"));
+        c.status = Status::Failed(Problem {
+            message: message.clone(),
+            kind: "conflict".into(),
+            ..Problem::default()
+        });
+        cases.push(c);
+    }
+    let mut reported: HashSet<String> = batch.conflicts.into_iter().map(|(id, _)| id).collect();
+    for (_, entry) in &batch.candidates {
+        if !reported.insert(entry.id()) {
+            continue; // one testcase per package
+        }
+        let mut c = target.case(format!("add {}", entry.id()));
+        c.status = Status::Skipped {
+            message: "not added: another package of this batch was refused".into(),
+        };
+        cases.push(c);
+    }
+    OpOutcome {
+        cases,
+        exit: Exit::Failed,
+    }
+}
+
+/// Copy the packages new to the suite into the pool and publish the suite; a package the
+/// suite already lists with the same bytes (or given twice) is a passed testcase that says
+/// so.
+fn store_and_publish(
+    ctx: &Context,
+    config: &Config,
+    target: &Target,
+    mut all: Vec<(String, SuiteState)>,
+    mut batch: Batch,
+    placement: Placement,
+    clock: &mut Clock,
+) -> Result<OpOutcome, Error> {
+    let suite = target.suite;
     let mut state = take_suite(&mut all, suite);
     let mut cases = Vec::new();
     let mut changed = false;
     // The same package twice in one batch is added once.
-    let mut batch = HashSet::new();
+    let mut seen = HashSet::new();
     let mut fresh = Vec::new();
-    for (i, ((deb, entry), new_here)) in candidates.into_iter().zip(new_here).enumerate() {
-        let mut c = case(suite, component, format!("add {}", entry.id()), started);
-        c.system_out = warnings.remove(&i);
-        if !new_here || !batch.insert(entry.id()) {
+    let candidates = std::mem::take(&mut batch.candidates);
+    for (i, ((deb, entry), new_here)) in candidates.into_iter().zip(placement.new_here).enumerate()
+    {
+        let mut c = target.case(format!("add {}", entry.id()));
+        c.system_out = batch.warnings.remove(&i);
+        if !new_here || !seen.insert(entry.id()) {
             let message = format!(
                 "{} ({}) is already in {suite} with the same bytes: nothing to do",
                 entry.id(),
@@ -297,6 +394,7 @@ pub fn add(
         }
         cases.push(c);
     }
+    let orphans = placement.orphans;
     if !orphans.is_empty() {
         tracing::info!(
             "replacing {} pool file(s) that no index lists (left by an interrupted publish): {}",
@@ -313,7 +411,7 @@ pub fn add(
     }
     if changed {
         clock.lap("pool");
-        commit(ctx, &config, suite, state, Vec::new(), &all, &stored)?;
+        commit(ctx, config, suite, state, Vec::new(), &all, &stored)?;
     }
     Ok(OpOutcome {
         cases,
@@ -325,9 +423,13 @@ pub fn add(
 /// (and Source, which names its pool directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// `Package:`.
     pub package: String,
+    /// `Version:`.
     pub version: String,
+    /// `Architecture:`.
     pub architecture: String,
+    /// The source package's name (`Source:` without its version, else `Package:`).
     pub source: String,
 }
 
@@ -459,7 +561,9 @@ fn read_all(debs: &[PathBuf]) -> Result<Vec<ReadResult>, Error> {
 /// A `PKG` or `PKG=VERSION` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
+    /// The package name.
     pub package: String,
+    /// One version, or `None` for every version (remove) or the newest (promote).
     pub version: Option<String>,
 }
 
@@ -765,21 +869,20 @@ fn publish_generation(
     let mut state_files = Vec::new();
     let expired = std::thread::scope(|scope| {
         let saving = scope.spawn(|| state::save(ctx.repo, suite, stamp, state));
-        publish::publish_suite(
-            ctx.repo,
+        let job = publish::SuitePublish {
+            repo: ctx.repo,
             config,
             suite,
             stamp,
             state,
-            dropped,
-            ctx.signer,
-            || {
-                state_files = saving.join().unwrap_or_else(|_| {
-                    Err(Error::Internal("saving the suite state panicked".into()))
-                })?;
-                Ok(())
-            },
-        )
+            signer: ctx.signer,
+        };
+        publish::publish_suite(&job, dropped, || {
+            state_files = saving.join().unwrap_or_else(|_| {
+                Err(Error::Internal("saving the suite state panicked".into()))
+            })?;
+            Ok(())
+        })
     })?;
     Ok((expired, state_files))
 }

@@ -231,43 +231,46 @@ fn index_sets<'a>(config: &'a Config, state: &'a SuiteState) -> Vec<(String, Vec
     sets
 }
 
-/// Publish `suite` from `state` as generation `stamp`; `dropped` are the pool files the
-/// previous state listed and `state` does not; `before_switch` runs (and must succeed) after
-/// the new tree is complete and before anything refers to it (the caller saves the
-/// generation's state meanwhile). Returns the pool files that no retained generation of this
-/// suite lists any more (the caller deletes those no other suite needs). An error means the
-/// generation did not go live: the caller removes what it wrote ([`discard`]).
+/// One suite's publish: where, what and how it is signed ([`publish_suite`]).
+pub struct SuitePublish<'a> {
+    /// The repository's root directory.
+    pub repo: &'a Path,
+    /// The repository's settings (Release fields, components, architectures).
+    pub config: &'a Config,
+    /// The suite published.
+    pub suite: &'a str,
+    /// The new generation's stamp ([`crate::generation::new_stamp`]).
+    pub stamp: &'a str,
+    /// What the suite lists from now on.
+    pub state: &'a SuiteState,
+    /// How Release is signed.
+    pub signer: &'a Signer,
+}
+
+/// Publish `job.suite` from `job.state` as generation `job.stamp`; `dropped` are the pool
+/// files the previous state listed and `job.state` does not; `before_switch` runs (and must
+/// succeed) after the new tree is complete and before anything refers to it (the caller saves
+/// the generation's state meanwhile). Returns the pool files that no retained generation of
+/// this suite lists any more (the caller deletes those no other suite needs). An error means
+/// the generation did not go live: the caller removes what it wrote ([`discard`]).
 ///
 /// `dists/SUITE` is a symbolic link to a complete directory (`dists/.SUITE.STAMP`): the new
 /// generation is written in full beside it (indexes, by-hash files of every retained
 /// generation hard-linked in, Release and signatures), then the link is replaced with one
 /// `rename(2)`. A publisher killed at any point leaves the old tree or the new one, never a
 /// mix; a client that read the old InRelease still finds every index it names by hash.
-#[allow(clippy::too_many_arguments)]
 pub fn publish_suite<'a>(
-    repo: &Path,
-    config: &Config,
-    suite: &str,
-    stamp: &str,
-    state: &SuiteState,
+    job: &SuitePublish,
     dropped: impl IntoIterator<Item = &'a str>,
-    signer: &Signer,
     before_switch: impl FnOnce() -> Result<(), Error>,
 ) -> Result<Vec<String>, Error> {
+    let (repo, suite) = (job.repo, job.suite);
     let mut clock = Clock::start();
     let dists = repo.join("dists");
     let link = dists.join(suite);
     fs::create_dir_all(&dists).map_err(io("create", &dists))?;
     let previous = current_generation_dir(&link)?;
-    let mut files: Vec<IndexFile> = Vec::new();
-    for (dir, entries) in index_sets(config, state) {
-        let (text, ends) = index::packages_text(&entries);
-        let before = previous
-            .as_ref()
-            .map(|p| index::Previous::read(&p.join(&dir)))
-            .unwrap_or_default();
-        files.extend(index::index_files(&dir, text, &ends, &before)?.files);
-    }
+    let files = build_indexes(job.config, job.state, previous.as_deref())?;
     clock.lap("indexes");
 
     let date = release_date();
@@ -279,19 +282,69 @@ pub fn publish_suite<'a>(
         .collect();
     let expired = history.advance(
         dropped,
-        state.entries.iter().map(|e| e.filename.as_str()),
+        job.state.entries.iter().map(|e| e.filename.as_str()),
         date.clone(),
         indexes,
         now,
     );
 
-    let name = crate::generation::dir_name(suite, stamp);
+    let name = crate::generation::dir_name(suite, job.stamp);
     let gen_dir = dists.join(&name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
+    write_indexes(&gen_dir, &files, previous.as_deref(), &history)?;
+    clock.lap("write");
+    write_release(job, &gen_dir, &date, &files, previous.as_deref())?;
+    clock.lap("sign");
 
-    // Indexes, and by-hash copies of them (hard links) and of every retained generation's
-    // indexes. Nothing here is visible until the switch; one syncfs makes it all durable.
-    for file in &files {
+    before_switch()?;
+    // The history of the new generation, which counts once the switch makes it live.
+    let history_name = crate::generation::file_name(suite, job.stamp, "json");
+    let history_path = history_dir(repo).join(&history_name);
+    cdkit::atomic::write_unsynced(&history_path, |w| {
+        serde_json::to_writer(w, &history).map_err(std::io::Error::other)
+    })?;
+    // One flush for the whole new tree, its state and history (and the pool files added
+    // before it).
+    cdkit::atomic::sync_filesystem(&gen_dir)?;
+    clock.lap("sync");
+
+    switch(&dists, suite, &name)?;
+    // Published: from here on a problem is worth a warning, not a failure (the new
+    // generation is what clients see, and the next publish tidies up what is left).
+    if let Err(e) = tidy(repo, suite, &name, &history_name) {
+        tracing::warn!("{suite} is published; tidying up after it failed: {e}");
+    }
+    clock.lap("switch");
+    Ok(expired)
+}
+
+/// Every index file of the suite, reusing the unchanged chunks of the `previous`
+/// generation's compressed indexes.
+fn build_indexes(
+    config: &Config,
+    state: &SuiteState,
+    previous: Option<&Path>,
+) -> Result<Vec<IndexFile>, Error> {
+    let mut files: Vec<IndexFile> = Vec::new();
+    for (dir, entries) in index_sets(config, state) {
+        let (text, ends) = index::packages_text(&entries);
+        let before = previous
+            .map(|p| index::Previous::read(&p.join(&dir)))
+            .unwrap_or_default();
+        files.extend(index::index_files(&dir, text, &ends, &before)?.files);
+    }
+    Ok(files)
+}
+
+/// Indexes, and by-hash copies of them (hard links) and of every retained generation's
+/// indexes. Nothing here is visible until the switch; one syncfs makes it all durable.
+fn write_indexes(
+    gen_dir: &Path,
+    files: &[IndexFile],
+    previous: Option<&Path>,
+    history: &History,
+) -> Result<(), Error> {
+    for file in files {
         let canonical = gen_dir.join(&file.path);
         write_plain(&canonical, &file.bytes)?;
         let by_hash = gen_dir.join(by_hash_path(&file.path, &file.sha256));
@@ -302,7 +355,7 @@ pub fn publish_suite<'a>(
             fs::hard_link(&canonical, &by_hash).map_err(io("link", &by_hash))?;
         }
     }
-    if let Some(previous) = &previous {
+    if let Some(previous) = previous {
         for generation in &history.generations {
             for (path, sha) in &generation.indexes {
                 let rel = by_hash_path(path, sha);
@@ -313,20 +366,27 @@ pub fn publish_suite<'a>(
             }
         }
     }
-    clock.lap("write");
+    Ok(())
+}
 
-    // Release and its signatures; their mtime only ever grows, so HTTP If-Modified-Since
-    // (one-second resolution) can never hide a publish that came within the same second.
-    let release = release_text(config, suite, &date, &files);
+/// Release and its signatures; their mtime only ever grows, so HTTP If-Modified-Since
+/// (one-second resolution) can never hide a publish that came within the same second.
+fn write_release(
+    job: &SuitePublish,
+    gen_dir: &Path,
+    date: &str,
+    files: &[IndexFile],
+    previous: Option<&Path>,
+) -> Result<(), Error> {
+    let release = release_text(job.config, job.suite, date, files);
     let release_path = gen_dir.join("Release");
     write_plain(&release_path, release.as_bytes())?;
-    signer.sign(
+    job.signer.sign(
         &release_path,
         &gen_dir.join("InRelease"),
         &gen_dir.join("Release.gpg"),
     )?;
-    clock.lap("sign");
-    let mtime = next_mtime(previous.as_deref());
+    let mtime = next_mtime(previous);
     for name in ["Release", "InRelease", "Release.gpg"] {
         let path = gen_dir.join(name);
         if path.exists() {
@@ -338,47 +398,37 @@ pub fn publish_suite<'a>(
                 .map_err(io("set the time of", &path))?;
         }
     }
-    before_switch()?;
-    // The history of the new generation, which counts once the switch makes it live.
-    let history_name = crate::generation::file_name(suite, stamp, "json");
-    let history_path = history_dir(repo).join(&history_name);
-    cdkit::atomic::write_unsynced(&history_path, |w| {
-        serde_json::to_writer(w, &history).map_err(std::io::Error::other)
-    })?;
-    // One flush for the whole new tree, its state and history (and the pool files added
-    // before it).
-    cdkit::atomic::sync_filesystem(&gen_dir)?;
-    clock.lap("sync");
+    Ok(())
+}
 
-    // The switch.
+/// The switch: `dists/SUITE` becomes a link to the generation directory `name` with one
+/// `rename(2)`.
+fn switch(dists: &Path, suite: &str, name: &str) -> Result<(), Error> {
+    let link = dists.join(suite);
     let tmp_link = dists.join(format!(".{suite}.link"));
     let _ = fs::remove_file(&tmp_link);
-    std::os::unix::fs::symlink(&name, &tmp_link).map_err(io("create", &tmp_link))?;
+    std::os::unix::fs::symlink(name, &tmp_link).map_err(io("create", &tmp_link))?;
     if link.exists() && !link.is_symlink() {
         // A plain directory from an older layout: move it aside first.
         let aside = dists.join(format!(".{suite}.old"));
         fs::rename(&link, &aside).map_err(io("move", &link))?;
     }
     fs::rename(&tmp_link, &link).map_err(io("replace", &link))?;
+    Ok(())
+}
 
-    // Published: from here on a problem is worth a warning, not a failure (the new
-    // generation is what clients see, and the next publish tidies up what is left).
-    let tidy = || -> Result<(), Error> {
-        sync_dir(&dists)?;
-        // Generation directories no link points to, and their histories.
-        remove_old_generation_dirs(&dists, suite, &name)?;
-        crate::generation::forget_others(
-            &history_dir(repo),
-            suite,
-            std::slice::from_ref(&history_name),
-            &[legacy_history_name(suite)],
-        )
-    };
-    if let Err(e) = tidy() {
-        tracing::warn!("{suite} is published; tidying up after it failed: {e}");
-    }
-    clock.lap("switch");
-    Ok(expired)
+/// After the switch: make the link durable, and remove the generation directories no link
+/// points to and their histories (`name` and `history_name` are the live ones).
+fn tidy(repo: &Path, suite: &str, name: &str, history_name: &str) -> Result<(), Error> {
+    let dists = repo.join("dists");
+    sync_dir(&dists)?;
+    remove_old_generation_dirs(&dists, suite, name)?;
+    crate::generation::forget_others(
+        &history_dir(repo),
+        suite,
+        &[history_name.to_string()],
+        &[legacy_history_name(suite)],
+    )
 }
 
 /// Milliseconds per step of a publish, at debug level (`-v`), to see where the time goes.

@@ -17,6 +17,7 @@ pub enum Signer {
     Unsigned,
     /// A secret key in a keyring.
     Key {
+        /// The key's fingerprint (or whatever names it to gpg).
         fingerprint: String,
         /// `None`: gpg's default (GNUPGHOME or ~/.gnupg).
         home: Option<PathBuf>,

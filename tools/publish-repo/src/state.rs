@@ -2,9 +2,9 @@
 //! checksums its Packages stanza needs. This is the index cache: publishing never re-reads a
 //! .deb that is already in the pool.
 //!
-//! Stored in the compact format of [`crate::codec`], one state per index generation
+//! Stored in the compact format of the `codec` module, one state per index generation
 //! (`suites/SUITE@STAMP.state`, or `SUITE@STAMP.delta` holding the changes since a full one;
-//! see [`crate::generation`]): the state that counts is the live generation's, so it always
+//! see the `generation` module): the state that counts is the live generation's, so it always
 //! says what clients see. Loading and saving a 10,000-package suite is part of every publish,
 //! and JSON cost tens of milliseconds each way. Suites written by older versions
 //! (`suites/SUITE.state` and `.delta`, or `suites/SUITE.json`) are still read.
@@ -24,17 +24,24 @@ pub type Key<'a> = (&'a str, &'a str, &'a str);
 /// One package version in a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The component it is listed in (`main`).
     pub component: String,
+    /// The control file's `Package:`.
     pub package: String,
+    /// The control file's `Version:`.
     pub version: String,
+    /// The control file's `Architecture:`.
     pub architecture: String,
     /// Path of the .deb relative to the repository root (`pool/main/h/hello/…deb`).
     pub filename: String,
+    /// The .deb's size in bytes.
     pub size: u64,
+    /// The .deb's MD5 (hex), for the index's `MD5sum:`.
     pub md5: String,
+    /// The .deb's SHA-256 (hex): the package's identity in conflict checks.
     pub sha256: String,
     /// The stanza's lines from the .deb's control paragraph, in order (`Name: value\n`…),
-    /// without the fields the index writes itself ([`crate::index::control_lines`]).
+    /// without the fields the index writes itself (`index::control_lines`).
     pub control: String,
 }
 

@@ -27,9 +27,11 @@ const BLOCK_HEADER_SIZE: usize = 12;
 /// One complete block (header, LZMA2 data, padding, check) and the sizes the index records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
+    /// The block as written into the file.
     pub bytes: Vec<u8>,
     /// Header + compressed data + check, without padding (the index's "unpadded size").
     pub unpadded: u64,
+    /// The size of the block's uncompressed data.
     pub uncompressed: u64,
 }
 
@@ -38,7 +40,9 @@ pub struct Block {
 pub struct FoundBlock {
     /// Where the block (padding and check included) lies in the file.
     pub range: Range<usize>,
+    /// As [`Block::unpadded`].
     pub unpadded: u64,
+    /// As [`Block::uncompressed`].
     pub uncompressed: u64,
     /// CRC-32 of the block's uncompressed data (its check field).
     pub crc: u32,
