@@ -6,7 +6,6 @@
 pub mod cli;
 pub mod database;
 pub mod error;
-pub mod lock;
 pub mod plan;
 pub mod repo;
 pub mod run;

@@ -480,12 +480,10 @@ fn work(
         ));
     }
 
-    let owner = format!(
-        "{} (run {})",
-        cdkit::lock::describe_self(TOOL),
-        cdkit::run_id::get()
-    );
-    let lock = match crate::lock::acquire(
+    let owner = rolling_install::deploy_lock::owner_line(TOOL);
+    // A lock left by a killed rollout or rollback is taken over: picking up after such a run
+    // is what rollback is for.
+    let lock = match rolling_install::deploy_lock::DeploymentLock::acquire_or_take_over(
         lock_session,
         cli.sudo,
         &subject.group,
@@ -565,19 +563,11 @@ fn write_report(
         return Ok(());
     };
     let mut report = Report::new(TOOL);
-    report.suites.push(Suite {
-        name: format!("{TOOL}.{}", subject.package),
-        timestamp: started,
-        time: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
-        properties: vec![
-            ("to-version".into(), release.unwrap_or("per host").into()),
-            ("group".into(), subject.group.clone()),
-            ("run-id".into(), cdkit::run_id::get().into()),
-        ],
-        cases,
-        system_out: None,
-        system_err: None,
-    });
+    report.suites.push(
+        Suite::finished(TOOL, &subject.package, started, cases)
+            .property("to-version", release.unwrap_or("per host"))
+            .property("group", subject.group.as_str()),
+    );
     report
         .write(path)
         .context("cannot write the JUnit report")?;
