@@ -2,7 +2,9 @@
 //! balancer, install, health-check, re-enable), with a journal of every step, and restores
 //! every touched host to its recorded version when anything fails.
 
+pub mod args;
 pub mod batch;
+pub mod cli;
 pub mod deploy_lock;
 pub mod error;
 pub mod haproxy;
