@@ -103,6 +103,7 @@ pub struct Cli {
     /// Only these hosts of the group (comma-separated).
     #[arg(long, env = "ROLLBACK_HOSTS", value_delimiter = ',')]
     pub hosts: Vec<String>,
+    /// The package (with --record: must be the recorded one).
     #[arg(long, env = "ROLLBACK_PACKAGE")]
     pub package: Option<String>,
     /// The version to return to (with --record: overrides the recorded one for the repository
@@ -144,10 +145,13 @@ pub struct Cli {
     /// Signing key for the re-published suite (publish-repo's setting).
     #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
     pub sign_key: Option<String>,
+    /// Signing key file for the re-published suite.
     #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
     pub sign_key_file: Option<PathBuf>,
+    /// Publish the suite unsigned.
     #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
     pub unsigned: bool,
+    /// How long to wait for the repository's lock.
     #[arg(long, env = "ROLLBACK_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub repo_lock_timeout: Duration,
 
@@ -173,6 +177,7 @@ pub struct Cli {
     #[arg(long, requires = "plan")]
     pub json: bool,
 
+    /// The flags every tool shares.
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -19,7 +19,7 @@ use rolling_install::host_ops::{HostOps, Source};
 use rolling_install::inventory::{Host, Inventory};
 use rolling_install::journal::{Journal, LockHost};
 use rolling_install::lb::{server_name, Balancer};
-use rolling_install::rollout::{new_journal, OnFailure, Options, RollbackPlan, Rollout};
+use rolling_install::{new_journal, OnFailure, Options, RollbackPlan, Rollout};
 
 use crate::cli::Cli;
 use crate::database::{self, DbPlan};
@@ -285,7 +285,7 @@ fn show_plan(cli: &Cli, subject: &Subject, lock_host: &Host) -> anyhow::Result<E
     } else {
         "inventory"
     };
-    let plan = rolling_install::plan::Plan::new(
+    let plan = rolling_install::Plan::new(
         &subject.group,
         reader,
         &hosts,

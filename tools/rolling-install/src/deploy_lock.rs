@@ -43,10 +43,14 @@ pub fn lock_name(group: &str) -> String {
 /// Why the lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// Another run holds it (exit 75).
     #[error("the deployment lock of {group} on {host} is held by {owner}; retry later or `rolling-install lock release`")]
     Held {
+        /// The group or pattern.
         group: String,
+        /// The lock host.
         host: String,
+        /// The holder's owner line.
         owner: String,
     },
     /// SIGINT or SIGTERM came while waiting: nothing was done, so the run ends at once with
@@ -54,10 +58,14 @@ pub enum LockError {
     /// abort would have killed it with no report at all.
     #[error("interrupted by signal {signal} while waiting for the deployment lock of {group} on {host}; nothing was changed")]
     Interrupted {
+        /// The group or pattern.
         group: String,
+        /// The lock host.
         host: String,
+        /// The signal received.
         signal: i32,
     },
+    /// The lock host could not be asked.
     #[error(transparent)]
     Host(#[from] HostError),
 }
