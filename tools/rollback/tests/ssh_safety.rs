@@ -9,11 +9,7 @@ use cdkit_testkit::sshd::start_sshd;
 const BIN: &str = env!("CARGO_BIN_EXE_rollback");
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    cdkit_testkit::output_text(out)
 }
 
 #[test]
