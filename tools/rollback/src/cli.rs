@@ -65,6 +65,11 @@ const HELP: &[(&str, &str)] = &[
         "Hosts that may fail to come back before the rollback stops (N or P%)",
     ),
     (
+        "lock_timeout",
+        "How long to wait for the deployment lock, and for the database's migration lock, \
+         another run holds (then exit 75)",
+    ),
+    (
         "deadline",
         "Stop starting hosts after this long (in-flight ones finish), exit 124",
     ),
@@ -180,4 +185,34 @@ pub struct Cli {
     /// The flags every tool shares.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// A name in the tables that matches no flag would leave a rolling-install name or help
+    /// text in place without a word.
+    #[test]
+    fn every_renamed_variable_and_help_text_lands_on_a_flag() {
+        let cmd = Cli::command();
+        for (_, name) in ENV {
+            assert!(
+                cmd.get_arguments()
+                    .any(|a| a.get_env().and_then(|e| e.to_str()) == Some(*name)),
+                "{name} names no flag"
+            );
+        }
+        for (id, text) in HELP {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .unwrap_or_else(|| panic!("{id} is no flag"));
+            assert_eq!(
+                arg.get_help().map(|h| h.to_string()).as_deref(),
+                Some(*text)
+            );
+        }
+    }
 }
