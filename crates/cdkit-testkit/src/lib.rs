@@ -603,3 +603,12 @@ pub fn local_inventory(dir: &Path) -> (PathBuf, String) {
     .expect("write the inventory");
     (inventory, here)
 }
+
+/// A finished command's stdout then stderr, as text: what a person running it would have seen.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

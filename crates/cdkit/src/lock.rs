@@ -130,19 +130,114 @@ impl Drop for Lock {
 /// A description of this process for the lock file: tool, pid and host for people, and its
 /// [`ProcessId`] for tools that must tell whether the holder still runs.
 pub fn describe_self(tool: &str) -> String {
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown host".into());
-    let id = ProcessId::current()
-        .map(|id| format!(", {id}"))
-        .unwrap_or_default();
-    format!(
-        "{tool} (pid {} on {host}, run {}, since {}{id})",
-        std::process::id(),
-        crate::run_id::get(),
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
-    )
+    Holder::current(tool).to_string()
+}
+
+/// Who holds a lock, as written into it:
+/// `TOOL (pid N on HOST, run RUN, since TIME, id BOOT/PIDNS/PID/START)`, optionally followed
+/// by a note (the deployment lock appends ` (run RUN)`). One type writes and reads the line,
+/// so a tool judging another's lock never splits strings of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The tool's name (`rolling-install`).
+    pub tool: String,
+    /// Its pid, as seen in its own pid namespace.
+    pub pid: u32,
+    /// The host name it runs on (for people: containers often share one).
+    pub host: String,
+    /// Its run id.
+    pub run: String,
+    /// When it took the lock (UTC, RFC 3339).
+    pub since: String,
+    /// Its identity, absent in lines written before it was recorded.
+    pub id: Option<ProcessId>,
+    /// Text after the description, kept so that the line reads back as written.
+    pub note: Option<String>,
+}
+
+impl Holder {
+    /// This process, running as `tool`.
+    pub fn current(tool: &str) -> Holder {
+        let host = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "unknown host".into());
+        Holder {
+            tool: tool.to_string(),
+            pid: std::process::id(),
+            host,
+            run: crate::run_id::get().to_string(),
+            since: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            id: ProcessId::current(),
+            note: None,
+        }
+    }
+
+    /// The same holder with `note` after its description.
+    pub fn with_note(mut self, note: impl Into<String>) -> Holder {
+        self.note = Some(note.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (pid {} on {}, run {}, since {}",
+            self.tool, self.pid, self.host, self.run, self.since
+        )?;
+        if let Some(id) = &self.id {
+            write!(f, ", {id}")?;
+        }
+        f.write_str(")")?;
+        if let Some(note) = &self.note {
+            write!(f, " {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A line that is not a holder description (a hand-made owner file, `unknown`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a lock holder description: {0:?}")]
+pub struct NotAHolder(String);
+
+impl std::str::FromStr for Holder {
+    type Err = NotAHolder;
+
+    fn from_str(line: &str) -> Result<Holder, NotAHolder> {
+        let bad = || NotAHolder(crate::text::one_line(line));
+        let (tool, rest) = line.split_once(" (pid ").ok_or_else(bad)?;
+        let (pid, rest) = rest.split_once(" on ").ok_or_else(bad)?;
+        let (host, rest) = rest.split_once(", run ").ok_or_else(bad)?;
+        let (run, rest) = rest.split_once(", since ").ok_or_else(bad)?;
+        let (fields, after) = rest.split_once(')').ok_or_else(bad)?;
+        let (since, id) = match fields.split_once(", ") {
+            Some((since, id)) => (since, Some(id)),
+            None => (fields, None),
+        };
+        let id = match id {
+            Some(id) => Some(ProcessId::parse(&format!(", {id}")).ok_or_else(bad)?),
+            None => None,
+        };
+        let note = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(' ').ok_or_else(bad)?.to_string()),
+        };
+        if tool.is_empty() || host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Holder {
+            tool: tool.to_string(),
+            pid: pid.parse().map_err(|_| bad())?,
+            host: host.to_string(),
+            run: run.to_string(),
+            since: since.to_string(),
+            id,
+            note,
+        })
+    }
 }
 
 /// A process, told apart from every other one a lock holder could be: the kernel's boot id
@@ -335,6 +430,30 @@ mod tests {
             Some(id),
             "with the run appended, as the deployment lock writes it"
         );
+    }
+
+    #[test]
+    fn a_holder_line_reads_back_as_written() {
+        let me = Holder::current("rolling-install").with_note("(run r1)");
+        let line = me.to_string();
+        assert_eq!(line.parse::<Holder>(), Ok(me.clone()));
+        assert!(line.ends_with(") (run r1)"), "{line}");
+        let old = "rolling-install (pid 4242 on ci-7, run r1, since 2026-11-26T10:00:00Z) (run r1)";
+        let holder: Holder = old.parse().unwrap();
+        assert_eq!(
+            (holder.tool.as_str(), holder.pid, holder.host.as_str()),
+            ("rolling-install", 4242, "ci-7")
+        );
+        assert_eq!(holder.id, None);
+        assert_eq!(holder.to_string(), old);
+        for bad in [
+            "another-run",
+            "unknown",
+            "x (pid 1 on h, run r, since t, id nonsense)",
+            "x (pid one on h, run r, since t)",
+        ] {
+            assert!(bad.parse::<Holder>().is_err(), "{bad}");
+        }
     }
 
     #[test]

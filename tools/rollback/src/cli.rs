@@ -4,8 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdkit::cli::{parse_duration, CommonArgs};
-use rolling_install::batch::{BatchSpec, MaxFail};
-use rolling_install::lb::DrainPolicy;
+use rolling_install::args::{env_renamed, FleetArgs, GateArgs, LbArgs, LockArgs, SshArgs};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,9 +22,71 @@ is always 3); 75 the deployment lock or the repository is locked (the message na
 or the lock host is unreachable; 124 --deadline; 130/143 interrupted (hosts in flight finished;
 re-run the same command to finish).";
 
+/// rollback's names for the environment variables of rolling-install's flag groups (the
+/// flags are the same; each tool keeps its own variables).
+pub const ENV: &[(&str, &str)] = &[
+    ("SSH_CONFIG", "ROLLBACK_SSH_CONFIG"),
+    ("CONNECT_TIMEOUT", "ROLLBACK_CONNECT_TIMEOUT"),
+    ("ACCEPT_NEW_HOST_KEYS", "ROLLBACK_ACCEPT_NEW_HOST_KEYS"),
+    ("MAX_NEW_CONNECTIONS", "ROLLBACK_MAX_NEW_CONNECTIONS"),
+    ("SUDO", "ROLLBACK_SUDO"),
+    ("LOCK_HOST", "ROLLBACK_LOCK_HOST"),
+    ("LOCK_TIMEOUT", "ROLLBACK_LOCK_TIMEOUT"),
+    ("BATCH", "ROLLBACK_BATCH"),
+    ("MAX_FAIL", "ROLLBACK_MAX_FAIL"),
+    ("DEADLINE", "ROLLBACK_DEADLINE"),
+    ("COMMAND_TIMEOUT", "ROLLBACK_COMMAND_TIMEOUT"),
+    ("LB", "ROLLBACK_LB"),
+    ("LB_SERVER", "ROLLBACK_LB_SERVER"),
+    ("LB_DRAIN_CMD", "ROLLBACK_LB_DRAIN_CMD"),
+    ("LB_READY_CMD", "ROLLBACK_LB_READY_CMD"),
+    ("DRAIN_TIMEOUT", "ROLLBACK_DRAIN_TIMEOUT"),
+    ("DRAIN_POLICY", "ROLLBACK_DRAIN_POLICY"),
+    ("READY_TIMEOUT", "ROLLBACK_READY_TIMEOUT"),
+    ("HEALTH_URL", "ROLLBACK_HEALTH_URL"),
+    ("HEALTH_STATUS", "ROLLBACK_HEALTH_STATUS"),
+    ("HEALTH_BODY", "ROLLBACK_HEALTH_BODY"),
+    ("HEALTH_CMD", "ROLLBACK_HEALTH_CMD"),
+    ("HEALTH_RETRIES", "ROLLBACK_HEALTH_RETRIES"),
+    ("HEALTH_INTERVAL", "ROLLBACK_HEALTH_INTERVAL"),
+    ("HEALTH_TIMEOUT", "ROLLBACK_HEALTH_TIMEOUT"),
+    ("MIN_HEALTHY", "ROLLBACK_MIN_HEALTHY"),
+];
+
+/// Where a shared flag means something else on the way back, rollback's own help text.
+const HELP: &[(&str, &str)] = &[
+    (
+        "lock_host",
+        "Host holding the deployment lock (default: where the recorded run held it, else the \
+         group's first host, as rolling-install)",
+    ),
+    (
+        "max_fail",
+        "Hosts that may fail to come back before the rollback stops (N or P%)",
+    ),
+    (
+        "lock_timeout",
+        "How long to wait for the deployment lock, and for the database's migration lock, \
+         another run holds (then exit 75)",
+    ),
+    (
+        "deadline",
+        "Stop starting hosts after this long (in-flight ones finish), exit 124",
+    ),
+    (
+        "lbs",
+        "Load balancer haproxy:[HOST:]SOCKET:BACKEND (default: the ones the record names)",
+    ),
+    (
+        "lb_server",
+        "HAProxy server name template (`{host}`); default: the record's, else the host name",
+    ),
+];
+
 /// Return a release's hosts, APT suite and database to the previous known-good version.
 #[derive(Debug, clap::Parser)]
 #[command(name = "rollback", about, after_help = EXAMPLES, disable_version_flag = true)]
+#[command(mut_args(env_renamed(ENV, HELP)))]
 pub struct Cli {
     /// A rolling-install record (--record of that run): every host it touched goes back to the
     /// version it had before; the record is updated as hosts come back.
@@ -47,6 +108,7 @@ pub struct Cli {
     /// Only these hosts of the group (comma-separated).
     #[arg(long, env = "ROLLBACK_HOSTS", value_delimiter = ',')]
     pub hosts: Vec<String>,
+    /// The package (with --record: must be the recorded one).
     #[arg(long, env = "ROLLBACK_PACKAGE")]
     pub package: Option<String>,
     /// The version to return to (with --record: overrides the recorded one for the repository
@@ -58,94 +120,21 @@ pub struct Cli {
     #[arg(long, env = "ROLLBACK_JOURNAL", conflicts_with = "record")]
     pub journal: Option<PathBuf>,
 
-    /// ssh client configuration (default: the user's).
-    #[arg(long, env = "ROLLBACK_SSH_CONFIG")]
-    pub ssh_config: Option<PathBuf>,
-    #[arg(long, env = "ROLLBACK_CONNECT_TIMEOUT", value_parser = parse_duration, default_value = "10s")]
-    pub connect_timeout: Duration,
-    /// Trust the host key of a host not yet in known_hosts (first contact). Without it such a
-    /// host fails; a host whose key changed fails either way.
-    #[arg(long, env = "ROLLBACK_ACCEPT_NEW_HOST_KEYS")]
-    pub accept_new_host_keys: bool,
-    /// SSH connections set up at the same time.
-    #[arg(long, env = "ROLLBACK_MAX_NEW_CONNECTIONS", default_value_t = 10)]
-    pub max_new_connections: usize,
-    /// Run remote commands with `sudo -n`.
-    #[arg(long, env = "ROLLBACK_SUDO")]
-    pub sudo: bool,
-    /// Host holding the deployment lock (default: the first host, as rolling-install).
-    #[arg(long, env = "ROLLBACK_LOCK_HOST")]
-    pub lock_host: Option<String>,
-    #[arg(long, env = "ROLLBACK_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
-    pub lock_timeout: Duration,
-
-    /// Batch sizes (rolling-install's `--batch`): the first is the canary of the way back.
-    #[arg(long, env = "ROLLBACK_BATCH", default_value = "1,20%")]
-    pub batch: BatchSpec,
-    /// Hosts that may fail to come back before the rollback stops (N or P%).
-    #[arg(long, env = "ROLLBACK_MAX_FAIL", default_value = "0")]
-    pub max_fail: MaxFail,
-    /// Load balancer haproxy:[HOST:]SOCKET:BACKEND (default: the ones the record names).
-    #[arg(long = "lb", env = "ROLLBACK_LB", value_delimiter = ' ')]
-    pub lbs: Vec<String>,
-    /// HAProxy server name template (`{host}`); default: the record's, else the host name.
-    #[arg(long, env = "ROLLBACK_LB_SERVER")]
-    pub lb_server: Option<String>,
-    #[arg(
-        long,
-        env = "ROLLBACK_LB_DRAIN_CMD",
-        hide_env_values = true,
-        requires = "lb_ready_cmd"
-    )]
-    pub lb_drain_cmd: Option<String>,
-    #[arg(
-        long,
-        env = "ROLLBACK_LB_READY_CMD",
-        hide_env_values = true,
-        requires = "lb_drain_cmd"
-    )]
-    pub lb_ready_cmd: Option<String>,
-    #[arg(long, env = "ROLLBACK_DRAIN_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
-    pub drain_timeout: Duration,
-    #[arg(
-        long,
-        env = "ROLLBACK_DRAIN_POLICY",
-        value_enum,
-        default_value = "proceed"
-    )]
-    pub drain_policy: DrainPolicy,
-    #[arg(long, env = "ROLLBACK_READY_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
-    pub ready_timeout: Duration,
-    /// Health URL template (`{host}`, `{version}` = the version returned to).
-    #[arg(
-        long,
-        env = "ROLLBACK_HEALTH_URL",
-        hide_env_values = true,
-        conflicts_with = "health_cmd"
-    )]
-    pub health_url: Option<String>,
-    #[arg(long, env = "ROLLBACK_HEALTH_STATUS", default_value_t = 200)]
-    pub health_status: u16,
-    #[arg(long, env = "ROLLBACK_HEALTH_BODY")]
-    pub health_body: Option<String>,
-    /// Shell command on the host (`{version}`); exit 0 = healthy.
-    #[arg(long, env = "ROLLBACK_HEALTH_CMD", hide_env_values = true)]
-    pub health_cmd: Option<String>,
-    #[arg(long, env = "ROLLBACK_HEALTH_RETRIES", default_value_t = 10)]
-    pub health_retries: u32,
-    /// With --health-retries N: probe for up to N times this, at first every 100 ms, the waits
-    /// doubling up to this.
-    #[arg(long, env = "ROLLBACK_HEALTH_INTERVAL", value_parser = parse_duration, default_value = "1s")]
-    pub health_interval: Duration,
-    #[arg(long, env = "ROLLBACK_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s")]
-    pub health_timeout: Duration,
-    #[arg(long, env = "ROLLBACK_MIN_HEALTHY", value_parser = parse_duration, default_value = "0s")]
-    pub min_healthy: Duration,
-    /// Stop starting hosts after this long (in-flight ones finish), exit 124.
-    #[arg(long, env = "ROLLBACK_DEADLINE", value_parser = parse_duration)]
-    pub deadline: Option<Duration>,
-    #[arg(long, env = "ROLLBACK_COMMAND_TIMEOUT", value_parser = parse_duration, default_value = "10m")]
-    pub command_timeout: Duration,
+    /// How hosts are reached.
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// Where the deployment lock is held.
+    #[command(flatten)]
+    pub lock: LockArgs,
+    /// Batches, tolerated failures, time limits.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Load balancers.
+    #[command(flatten)]
+    pub lb: LbArgs,
+    /// The health gate.
+    #[command(flatten)]
+    pub gate: GateArgs,
 
     /// Also re-point this APT repository (publish-repo's directory).
     #[arg(long, env = "ROLLBACK_REPO")]
@@ -161,10 +150,13 @@ pub struct Cli {
     /// Signing key for the re-published suite (publish-repo's setting).
     #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
     pub sign_key: Option<String>,
+    /// Signing key file for the re-published suite.
     #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
     pub sign_key_file: Option<PathBuf>,
+    /// Publish the suite unsigned.
     #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
     pub unsigned: bool,
+    /// How long to wait for the repository's lock.
     #[arg(long, env = "ROLLBACK_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub repo_lock_timeout: Duration,
 
@@ -190,6 +182,37 @@ pub struct Cli {
     #[arg(long, requires = "plan")]
     pub json: bool,
 
+    /// The flags every tool shares.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// A name in the tables that matches no flag would leave a rolling-install name or help
+    /// text in place without a word.
+    #[test]
+    fn every_renamed_variable_and_help_text_lands_on_a_flag() {
+        let cmd = Cli::command();
+        for (_, name) in ENV {
+            assert!(
+                cmd.get_arguments()
+                    .any(|a| a.get_env().and_then(|e| e.to_str()) == Some(*name)),
+                "{name} names no flag"
+            );
+        }
+        for (id, text) in HELP {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == *id)
+                .unwrap_or_else(|| panic!("{id} is no flag"));
+            assert_eq!(
+                arg.get_help().map(|h| h.to_string()).as_deref(),
+                Some(*text)
+            );
+        }
+    }
 }

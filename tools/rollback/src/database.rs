@@ -113,7 +113,9 @@ pub fn derive_target(
 
 /// What the step produced.
 pub struct DbOutcome {
+    /// How the step ended.
     pub exit: Exit,
+    /// Its testcases.
     pub cases: Vec<Case>,
     /// For the closing line when it failed.
     pub summary: Option<String>,

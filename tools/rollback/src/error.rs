@@ -7,47 +7,49 @@ use cdkit::exit::{Exit, ExitCoded};
 /// stands (`run::keep_exit`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad input: exit 2.
     #[error("{0}")]
     Usage(String),
+    /// Anything the shared rollout code refuses (inventory, lock, host, ssh, journal), with
+    /// rolling-install's exit codes: the same failure means the same code in both tools.
     #[error(transparent)]
-    Inventory(#[from] rolling_install::inventory::InventoryError),
-    #[error(transparent)]
-    Lock(#[from] rolling_install::deploy_lock::LockError),
-    #[error(transparent)]
-    Host(#[from] rolling_install::host_ops::HostError),
-    #[error(transparent)]
-    Ssh(#[from] cdkit::ssh::SshError),
-    #[error(transparent)]
-    Journal(#[from] rolling_install::journal::JournalError),
+    Rollout(#[from] rolling_install::Error),
+    /// The repository step, before anything else changed.
     #[error("repository: {0}")]
     Repo(#[from] publish_repo::Error),
+    /// Reading or reverting the database.
     #[error("database: {0}")]
     Database(#[from] db_migrate::Error),
 }
 
+/// The errors of rolling-install's parts arrive through its own [`rolling_install::Error`].
+macro_rules! through_rollout {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::Rollout(e.into())
+            }
+        }
+    )*};
+}
+through_rollout!(
+    rolling_install::inventory::InventoryError,
+    rolling_install::deploy_lock::LockError,
+    rolling_install::host_ops::HostError,
+    cdkit::ssh::SshError,
+    rolling_install::journal::JournalError
+);
+
 impl ExitCoded for Error {
     fn exit(&self) -> Exit {
-        use rolling_install::deploy_lock::LockError;
         match self {
-            // Held lock, or the lock host unreachable before anything changed: retry later.
-            Error::Lock(LockError::Held { .. }) => Exit::TempFail,
-            Error::Lock(LockError::Interrupted { signal, .. }) => Exit::for_signal(*signal),
-            Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_unreachable() => {
-                Exit::TempFail
-            }
-            Error::Ssh(cdkit::ssh::SshError::Unreachable { .. }) => Exit::TempFail,
-            // A host key ssh refused: the host fails (1), retrying will not help.
-            Error::Lock(LockError::Host(e)) | Error::Host(e) if e.is_host_key() => Exit::Failed,
-            Error::Ssh(
-                cdkit::ssh::SshError::HostKeyChanged { .. }
-                | cdkit::ssh::SshError::HostKeyUnknown { .. },
-            ) => Exit::Failed,
+            Error::Usage(_) => Exit::Usage,
+            Error::Rollout(e) => e.exit(),
             // publish-repo's own mapping: bad input 2, its lock held 75, a failed publish 1 (the
             // previous generation stays live, so nothing changed).
             Error::Repo(e) => e.exit(),
             // Before anything changed (reading the history): db-migrate's own mapping.
             Error::Database(e) => e.exit(),
-            _ => Exit::Usage,
         }
     }
 }

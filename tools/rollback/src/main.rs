@@ -8,5 +8,5 @@ use rollback::{Error, TOOL};
 fn main() -> ExitCode {
     let cli = cdkit::cli::parse::<Cli>();
     let common = cli.common.clone();
-    cdkit::cli::run_tool::<Error>(TOOL, &common, || rollback::run::run(&cli))
+    cdkit::cli::run_tool::<Error>(TOOL, &common, || rollback::run(&cli))
 }

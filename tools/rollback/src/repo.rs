@@ -16,8 +16,11 @@ use publish_repo::{config, state, Error};
 /// What the suite needs, worked out before anything changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoPlan {
+    /// The suite to re-point.
     pub suite: String,
+    /// The package.
     pub package: String,
+    /// The version that becomes the newest listed.
     pub target: String,
     /// Versions newer than the target that the suite lists (they leave it).
     pub remove: Vec<String>,

@@ -14,12 +14,12 @@ use cdkit::junit::{Case, Problem, Report, Status, Suite};
 use cdkit::progress::Progress;
 use cdkit::ssh::{Client, Session};
 use publish_repo::sign::Signer;
-use rolling_install::health::{Check, Gate};
+use rolling_install::args::Job;
 use rolling_install::host_ops::{HostOps, Source};
 use rolling_install::inventory::{Host, Inventory};
 use rolling_install::journal::{Journal, LockHost};
 use rolling_install::lb::{server_name, Balancer};
-use rolling_install::rollout::{new_journal, OnFailure, Options, RollbackPlan, Rollout};
+use rolling_install::{new_journal, OnFailure, Options, RollbackPlan, Rollout};
 
 use crate::cli::Cli;
 use crate::database::{self, DbPlan};
@@ -78,31 +78,20 @@ pub fn run(cli: &Cli) -> anyhow::Result<Exit> {
         None => None,
     };
     // Dropped on every way out of this function: closes the masters, removes the directory.
-    let (mut client, _control_dir) = Client::new(
-        Path::new("/tmp"),
-        cli.ssh_config.clone(),
-        cli.connect_timeout,
-        cli.max_new_connections,
-    )
-    .map_err(|e| {
-        Error::Usage(format!(
-            "cannot create an ssh control directory in /tmp: {e}"
-        ))
-    })?;
+    let (client, _control_dir) = cli.ssh.client()?;
     let sessions: Vec<Session> = subject
         .hosts
         .iter()
         .map(|h| h.session(&client))
         .collect::<Result<_, _>>()
         .map_err(Error::Usage)?;
-    client.accept_new_host_keys = cli.accept_new_host_keys;
     let lock_session = lock_host.session(&client).map_err(Error::Usage)?;
     let result = (|| {
         let balancers = balancers(cli, &subject, &client)?;
         rolling_install::lb::check_hook_servers(
             &balancers,
             &subject.hosts,
-            cli.lb_server.as_deref(),
+            cli.lb.lb_server.as_deref(),
         )
         .map_err(Error::Usage)?;
         let ctx = Ctx {
@@ -264,47 +253,22 @@ fn own_journal(
 }
 
 fn options(cli: &Cli, subject: &Subject, lock_host: &Host) -> Result<Options, Error> {
-    if let Some(t) = &cli.lb_server {
-        rolling_install::haproxy::check_name("--lb-server", &t.replace("{host}", "h"))
-            .map_err(|e| Error::Usage(e.to_string()))?;
-    }
-    let check = Check::from_flags(
-        cli.health_url.as_deref(),
-        cli.health_status,
-        cli.health_body.as_deref(),
-        cli.health_cmd.as_deref(),
-    );
-    Ok(Options {
+    let job = Job {
         package: subject.package.clone(),
         version: subject.journal.version.clone(),
         group: subject.group.clone(),
         source: Source::Apt,
-        batch: cli.batch.clone(),
-        max_fail: cli.max_fail,
-        sudo: cli.sudo,
-        gate: Gate {
-            check,
-            retries: cli.health_retries,
-            interval: cli.health_interval,
-            timeout: cli.health_timeout,
-            min_healthy: cli.min_healthy,
-        },
-        drain_timeout: cli.drain_timeout,
-        drain_policy: cli.drain_policy,
-        ready_timeout: cli.ready_timeout,
         // A rollback has nothing further back to go to; its failures are reported (exit 3).
         on_failure: OnFailure::Halt,
-        deadline: cli.deadline,
-        server_template: cli.lb_server.clone(),
-        command_timeout: cli.command_timeout,
         record: subject.journal_path.clone(),
         lock_host: Some(LockHost::of(lock_host)),
-    })
+    };
+    Ok(job.options(&cli.ssh, &cli.fleet, &cli.lb, &cli.gate)?)
 }
 
 /// The host to hold the group's deployment lock on: `--lock-host`, else the subject's.
 fn lock_host(cli: &Cli, subject: &Subject) -> Host {
-    match &cli.lock_host {
+    match &cli.lock.lock_host {
         Some(name) => Host::find_or_bare(&subject.hosts, name),
         None => subject.lock_host.clone(),
     }
@@ -321,13 +285,13 @@ fn show_plan(cli: &Cli, subject: &Subject, lock_host: &Host) -> anyhow::Result<E
     } else {
         "inventory"
     };
-    let plan = rolling_install::plan::Plan::new(
+    let plan = rolling_install::Plan::new(
         &subject.group,
         reader,
         &hosts,
         lock_host,
-        &cli.batch,
-        cli.lb_server.as_deref(),
+        &cli.fleet.batch,
+        cli.lb.lb_server.as_deref(),
     )
     .map_err(Error::Usage)?;
     if cli.json {
@@ -347,13 +311,12 @@ fn balancers(cli: &Cli, subject: &Subject, client: &Client) -> Result<Vec<Balanc
             .map(Arc::new)
             .map_err(|e| e.to_string())
     };
-    let specs: &[String] = if cli.lbs.is_empty() {
+    let specs: &[String] = if cli.lb.lbs.is_empty() {
         &subject.journal.balancers
     } else {
-        &cli.lbs
+        &cli.lb.lbs
     };
-    let hooks = cli.lb_drain_cmd.as_deref().zip(cli.lb_ready_cmd.as_deref());
-    let mut list = Balancer::from_flags(specs, hooks, connect).map_err(Error::Usage)?;
+    let mut list = cli.lb.balancers(specs, connect)?;
     for record in &subject.journal.hosts {
         for name in &record.drained {
             if list.iter().any(|b| b.name() == *name) {
@@ -432,7 +395,12 @@ fn work(
     } else {
         own_journal(subject, opts, balancers)?
     };
-    let current = current_versions(sessions, &subject.package, cli.sudo, opts.command_timeout);
+    let current = current_versions(
+        sessions,
+        &subject.package,
+        cli.ssh.sudo,
+        opts.command_timeout,
+    );
     if subject.existing && !cli.force {
         let stale = plan::stale(&journal, &subject.decisions, &current);
         if !stale.is_empty() {
@@ -480,17 +448,15 @@ fn work(
         ));
     }
 
-    let owner = format!(
-        "{} (run {})",
-        cdkit::lock::describe_self(TOOL),
-        cdkit::run_id::get()
-    );
-    let lock = match crate::lock::acquire(
+    let owner = rolling_install::deploy_lock::owner_line(TOOL);
+    // A lock left by a killed rollout or rollback is taken over: picking up after such a run
+    // is what rollback is for.
+    let lock = match rolling_install::deploy_lock::DeploymentLock::acquire_or_take_over(
         lock_session,
-        cli.sudo,
+        cli.ssh.sudo,
         &subject.group,
         &owner,
-        cli.lock_timeout,
+        cli.lock.lock_timeout,
     ) {
         Ok(lock) => lock,
         Err(e) => {
@@ -565,19 +531,11 @@ fn write_report(
         return Ok(());
     };
     let mut report = Report::new(TOOL);
-    report.suites.push(Suite {
-        name: format!("{TOOL}.{}", subject.package),
-        timestamp: started,
-        time: (chrono::Utc::now() - started).to_std().unwrap_or_default(),
-        properties: vec![
-            ("to-version".into(), release.unwrap_or("per host").into()),
-            ("group".into(), subject.group.clone()),
-            ("run-id".into(), cdkit::run_id::get().into()),
-        ],
-        cases,
-        system_out: None,
-        system_err: None,
-    });
+    report.suites.push(
+        Suite::finished(TOOL, &subject.package, started, cases)
+            .property("to-version", release.unwrap_or("per host"))
+            .property("group", subject.group.as_str()),
+    );
     report
         .write(path)
         .context("cannot write the JUnit report")?;
@@ -671,7 +629,7 @@ fn steps(
         cli,
         "database",
         &plan.describe(),
-        || database::apply(url, plan, cli.lock_timeout, &classname),
+        || database::apply(url, plan, cli.lock.lock_timeout, &classname),
         |done| match &done.summary {
             None => format!("database back to version {}", plan.target),
             Some(_) => format!("database NOT back to version {}", plan.target),
@@ -871,7 +829,7 @@ fn dry_run(
     rolling_install::deploy_lock::finish_dry_run(
         TOOL,
         lock_session,
-        cli.sudo,
+        cli.ssh.sudo,
         &subject.group,
         unreachable,
         "a rollback",

@@ -285,3 +285,48 @@ fn help_names_the_exit_codes_the_code_returns() {
         "{help}"
     );
 }
+
+/// Every command line of `--help`'s examples parses with the current flags.
+#[test]
+fn every_help_example_parses() {
+    use clap::{CommandFactory, Parser};
+    let examples = cdkit::docs::help_examples(&rollback::cli::Cli::command()).unwrap();
+    assert!(examples.len() >= 3, "{examples:?}");
+    for argv in examples {
+        if let Err(e) = rollback::cli::Cli::try_parse_from(&argv) {
+            panic!("{argv:?}: {e}");
+        }
+    }
+}
+
+/// The flag groups shared with rolling-install keep rollback's own environment variables
+/// (`ROLLBACK_*`), and the parser reads them.
+#[test]
+fn shared_flags_read_rollbacks_environment_variables() {
+    use clap::CommandFactory;
+    let cmd = rollback::cli::Cli::command();
+    for arg in cmd.get_arguments() {
+        let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        assert!(
+            env.starts_with("ROLLBACK_")
+                || env.starts_with("PUBLISH_REPO_SIGN")
+                || env.starts_with("PUBLISH_REPO_UNSIGNED")
+                || env.starts_with("CDKIT_")
+                || env == "JUNIT_OUTPUT",
+            "--{}: {env}",
+            arg.get_id()
+        );
+    }
+    // Read at parse time: a bad value in the variable is bad input, named.
+    let out = Command::new(BIN)
+        .args(["--record", "/nonexistent/deploy.json"])
+        .env("ROLLBACK_BATCH", "zero")
+        .env("ROLLING_INSTALL_BATCH", "1")
+        .output()
+        .expect("run rollback");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("zero"), "{stderr}");
+}

@@ -8,7 +8,9 @@ use std::str::FromStr;
 /// One value of `--batch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Size {
+    /// A number of hosts.
     Hosts(usize),
+    /// A share of the hosts (rounded up, at least one).
     Percent(u32),
 }
 
@@ -75,7 +77,9 @@ impl BatchSpec {
 /// `--max-fail`: how many failed hosts the run tolerates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxFail {
+    /// At most this many hosts.
     Hosts(usize),
+    /// At most this share of the planned hosts.
     Percent(u32),
 }
 

@@ -5,18 +5,25 @@ use cdkit::exit::{Exit, ExitCoded};
 /// What stops a rollout from starting (nothing was changed), or breaks its bookkeeping.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad input (exit 2), said in one line.
     #[error("{0}")]
     Usage(String),
+    /// The inventory could not be read or used.
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
+    /// The deployment lock was not taken.
     #[error(transparent)]
     Lock(#[from] crate::deploy_lock::LockError),
+    /// A step on a host failed before the rollout began.
     #[error(transparent)]
     Host(#[from] crate::host_ops::HostError),
+    /// ssh refused or could not reach a host.
     #[error(transparent)]
     Ssh(#[from] cdkit::ssh::SshError),
+    /// The journal could not be read or written.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// The JUnit report could not be written.
     #[error(transparent)]
     Report(#[from] cdkit::junit::JunitError),
 }

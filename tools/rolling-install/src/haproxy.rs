@@ -17,20 +17,50 @@ use cdkit::ssh::Session;
 /// Why the load balancer could not be driven.
 #[derive(Debug, thiserror::Error)]
 pub enum LbError {
+    /// The admin socket could not be reached or read.
     #[error("HAProxy socket {socket}: {detail}")]
-    Socket { socket: String, detail: String },
+    Socket {
+        /// The socket.
+        socket: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// HAProxy answered a command with an error.
     #[error("HAProxy refused {command:?}: {reply}")]
-    Refused { command: String, reply: String },
+    Refused {
+        /// The command.
+        command: String,
+        /// HAProxy's reply.
+        reply: String,
+    },
+    /// The backend has no such server.
     #[error("HAProxy has no server {backend}/{server}")]
-    NoSuchServer { backend: String, server: String },
+    NoSuchServer {
+        /// The backend.
+        backend: String,
+        /// The server asked for.
+        server: String,
+    },
+    /// A backend or server name that is not an HAProxy name.
     #[error("{what} {name:?} is not a valid HAProxy name (letters, digits, '.', '_', '-')")]
-    BadName { what: &'static str, name: String },
+    BadName {
+        /// What the name names (`--lb-server`, backend).
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A server did not reach the asked state in time.
     #[error("{backend}/{server} did not {what} within {secs} s (last status {status})")]
     Timeout {
+        /// The backend.
         backend: String,
+        /// The server.
         server: String,
+        /// What it did not do (`drain`, `come up`).
         what: &'static str,
+        /// The limit, in seconds.
         secs: u64,
+        /// The last status seen.
         status: String,
     },
 }
@@ -47,10 +77,13 @@ fn too_long() -> String {
 /// Where the admin socket is.
 #[derive(Debug, Clone)]
 pub enum Socket {
+    /// On this machine.
     Local(PathBuf),
     /// On another host, reached with ssh and socat.
     Remote {
+        /// The session to that host.
         session: Arc<Session>,
+        /// The socket's path there.
         path: String,
     },
 }
@@ -58,7 +91,9 @@ pub enum Socket {
 /// One backend of one HAProxy.
 #[derive(Debug, Clone)]
 pub struct Haproxy {
+    /// Where its admin socket is.
     pub socket: Socket,
+    /// The backend the hosts are servers of.
     pub backend: String,
 }
 

@@ -14,8 +14,11 @@ use crate::host_ops::HostOps;
 pub enum Check {
     /// GET the URL (`{host}` = the host's address, `{version}` = the target version).
     Url {
+        /// The URL template.
         template: String,
+        /// The HTTP status it must answer with.
         status: u16,
+        /// Text the body must contain.
         body: Option<String>,
     },
     /// `sh -c CMD` on the host (`{version}` = the target version); exit 0 is healthy.
@@ -51,10 +54,15 @@ impl Check {
 /// How long and how often.
 #[derive(Debug, Clone)]
 pub struct Gate {
+    /// What to check.
     pub check: Check,
+    /// How many probes a host gets.
     pub retries: u32,
+    /// The longest wait between probes (they start at 100 ms and double).
     pub interval: Duration,
+    /// Limit for one probe.
     pub timeout: Duration,
+    /// How long the host must stay healthy after its first pass.
     pub min_healthy: Duration,
 }
 

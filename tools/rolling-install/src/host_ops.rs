@@ -60,13 +60,19 @@ pub enum Source {
 /// Why a step on a host failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// ssh could not run the step.
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// The step ran and failed.
     #[error("{step} on {host} failed ({how}): {detail}")]
     Failed {
+        /// The host.
         host: String,
+        /// The step (`install`, `lock`).
         step: String,
+        /// How it failed (exit status, timeout).
         how: String,
+        /// Its output, bounded.
         detail: String,
     },
 }
@@ -89,8 +95,11 @@ impl HostError {
 
 /// Commands on one host, with `sudo -n` when not logging in as root.
 pub struct HostOps<'a> {
+    /// The host.
     pub session: &'a Session,
+    /// Whether commands run under `sudo -n`.
     pub sudo: bool,
+    /// Limit for each command.
     pub timeout: Duration,
     /// Everything the host printed, for the JUnit testcase.
     pub output: std::cell::RefCell<String>,

@@ -28,10 +28,15 @@ pub enum HostState {
 /// One step of one host.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
+    /// The step's name (`drain`, `install`, `health`, ...).
     pub step: String,
+    /// When it started (UTC, RFC 3339).
     pub started: String,
+    /// How long it took.
     pub seconds: f64,
+    /// Whether it succeeded.
     pub ok: bool,
+    /// What went wrong, if anything.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
 }
@@ -39,20 +44,25 @@ pub struct Step {
 /// One host of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostRecord {
+    /// The inventory name.
     pub name: String,
+    /// The address ssh reached.
     pub address: String,
     /// The version installed before this run touched the host (`None`: not installed).
     pub previous_version: Option<String>,
     /// Whether the previous version was recorded (false until the host's turn came).
     pub recorded: bool,
+    /// Where the host stands.
     pub state: HostState,
     /// Load balancers this run took the host out of and has not put it back into yet.
     pub drained: Vec<String>,
+    /// Every step of its turn, in order.
     pub steps: Vec<Step>,
     /// ssh port and user, when the inventory set them, so `rollback --record` can reach the
     /// host without the inventory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The ssh user, when the inventory set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// The host's server name on the load balancers (`--lb-server`, `haproxy_server`).
@@ -63,14 +73,23 @@ pub struct HostRecord {
 /// The whole journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
+    /// The tool that wrote the journal.
     pub tool: String,
+    /// Its run id.
     pub run_id: String,
+    /// The package.
     pub package: String,
+    /// The version installed (or returned to).
     pub version: String,
+    /// The group or host pattern.
     pub group: String,
+    /// When the run started.
     pub started: String,
+    /// When it ended (absent while it runs or after a kill).
     pub finished: Option<String>,
+    /// How it ended (the exit status).
     pub outcome: Option<String>,
+    /// Every host of the run, in inventory order.
     pub hosts: Vec<HostRecord>,
     /// The HAProxy balancers of the run as `--lb` specs (hook balancers cannot be written
     /// down), so `rollback --record` drains and readies through the same sockets.
@@ -91,15 +110,20 @@ pub struct Journal {
 /// inventory (it need not be one of the hosts the run installed on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockHost {
+    /// The inventory name.
     pub name: String,
+    /// The address ssh reaches.
     pub address: String,
+    /// The ssh port, when the inventory set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The ssh user, when the inventory set one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
 impl LockHost {
+    /// Where `host` is reached.
     pub fn of(host: &crate::inventory::Host) -> LockHost {
         LockHost {
             name: host.name.clone(),
@@ -118,24 +142,39 @@ impl LockHost {
 /// One later run over a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunNote {
+    /// The tool.
     pub tool: String,
+    /// Its run id.
     pub run_id: String,
+    /// When it started.
     pub started: String,
+    /// When it ended.
     pub finished: Option<String>,
+    /// How it ended.
     pub outcome: Option<String>,
 }
 
 /// Why a journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// The file could not be read.
     #[error("cannot read record {path}: {source}")]
     Read {
+        /// The record's path.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a journal.
     #[error("record {path} is not a rolling-install journal: {reason}")]
-    Invalid { path: String, reason: String },
+    Invalid {
+        /// The record's path.
+        path: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// The journal could not be rewritten.
     #[error(transparent)]
     Write(#[from] cdkit::atomic::AtomicWriteError),
 }

@@ -24,11 +24,14 @@ pub enum DrainPolicy {
 /// One load balancer.
 #[derive(Debug, Clone)]
 pub enum Balancer {
+    /// A backend of an HAProxy, through its admin socket.
     Haproxy(Haproxy),
     /// `--lb-drain-cmd` / `--lb-ready-cmd`, run locally with `{host}` and `{server}` replaced
     /// (each word separately: the template is split into words first, never given to a shell).
     Hooks {
+        /// The drain command, in words.
         drain: Vec<String>,
+        /// The ready command, in words.
         ready: Vec<String>,
     },
 }

@@ -14,7 +14,9 @@ use crate::lb;
 /// One host as the rollout will reach it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedHost {
+    /// The inventory name.
     pub name: String,
+    /// How ssh reaches it.
     #[serde(flatten)]
     pub connection: Connection,
     /// The load balancer's server name for it.
@@ -32,6 +34,7 @@ pub struct Plan {
     pub batches: Vec<Vec<PlannedHost>>,
     /// Where the deployment lock lives, and its directory there.
     pub lock_host: PlannedHost,
+    /// The lock's directory on the lock host.
     pub lock_dir: String,
 }
 

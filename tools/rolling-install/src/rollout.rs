@@ -34,21 +34,37 @@ pub enum OnFailure {
 
 /// Everything a rollout needs besides the hosts.
 pub struct Options {
+    /// The package.
     pub package: String,
+    /// The version to install (or return to).
     pub version: String,
+    /// The group or host pattern (names the deployment lock).
     pub group: String,
+    /// Where the package comes from.
     pub source: Source,
+    /// Batch sizes; the first is the canary.
     pub batch: BatchSpec,
+    /// Failed hosts tolerated over the run.
     pub max_fail: MaxFail,
+    /// Whether remote commands run under `sudo -n`.
     pub sudo: bool,
+    /// The health gate.
     pub gate: Gate,
+    /// How long connections may take to drain.
     pub drain_timeout: Duration,
+    /// What to do when they do not.
     pub drain_policy: DrainPolicy,
+    /// How long the balancer may take to report a host UP.
     pub ready_timeout: Duration,
+    /// What a failed run does with the hosts it touched.
     pub on_failure: OnFailure,
+    /// When to stop, if ever.
     pub deadline: Option<Duration>,
+    /// The server name template on the balancers.
     pub server_template: Option<String>,
+    /// Limit for each remote command.
     pub command_timeout: Duration,
+    /// The journal file, rewritten after every step.
     pub record: Option<std::path::PathBuf>,
     /// The host holding the group's deployment lock, written into the record (see
     /// `Journal::lock_host`).
@@ -64,9 +80,23 @@ enum Outcome {
     Unreachable(String),
 }
 
+/// What the batches left for the later phases of a run.
+struct Batches {
+    outcomes: Vec<Outcome>,
+    /// Hosts whose previous version is recorded, in the order they were touched.
+    touched: Vec<usize>,
+    /// Hosts a rollback could not return (name and why).
+    not_restored: Vec<String>,
+    failures: usize,
+    /// Why the batches stopped early, if they did.
+    stop: Option<Exit>,
+}
+
 /// The result of a whole run.
 pub struct Report {
+    /// How the run ended.
     pub exit: Exit,
+    /// One testcase per host.
     pub cases: Vec<Case>,
     /// One line for the end of the log: what happened and what to do.
     pub summary: String,
@@ -380,6 +410,31 @@ impl<'a> Rollout<'a> {
 
     /// Run the rollout to the end (restoring if needed) and report.
     pub fn run(&self) -> Report {
+        let mut done = self.batches();
+        let restored = self.restore(&mut done);
+        let still_drained = self.back_into_rotation();
+        let rollback = self.mode != Mode::Rollout;
+        let halted = done.stop.is_some() && self.opts.on_failure == OnFailure::Halt && !rollback;
+        let exit = if !done.not_restored.is_empty() || !still_drained.is_empty() || halted {
+            Exit::NotRestored
+        } else {
+            done.stop.unwrap_or(Exit::Success)
+        };
+        let summary = self.summary(exit, &done, &restored, &still_drained, halted);
+        self.close_journal(exit);
+        self.save();
+        Report {
+            exit,
+            cases: self.cases(&done.outcomes, &restored),
+            summary,
+            not_restored: done.not_restored,
+            still_drained,
+        }
+    }
+
+    /// The batches, in order, until one is interrupted, the deadline passes or too many hosts
+    /// failed.
+    fn batches(&self) -> Batches {
         let total = self.hosts.len();
         let planned = self.order.len();
         let rollback = self.mode != Mode::Rollout;
@@ -482,10 +537,22 @@ impl<'a> Rollout<'a> {
             }
         }
 
-        // Restore, newest first (a rollback has nothing to restore to: its failures are named).
+        Batches {
+            outcomes,
+            touched,
+            not_restored,
+            failures,
+            stop,
+        }
+    }
+
+    /// After a rollout stopped: every touched host back to its previous version, newest first
+    /// (a rollback has nothing to restore to: its failures are named). The hosts restored.
+    fn restore(&self, done: &mut Batches) -> Vec<usize> {
+        let rollback = self.mode != Mode::Rollout;
         let mut restored: Vec<usize> = Vec::new();
-        if stop.is_some() && self.opts.on_failure == OnFailure::Rollback && !rollback {
-            for &i in touched.iter().rev() {
+        if done.stop.is_some() && self.opts.on_failure == OnFailure::Rollback && !rollback {
+            for &i in done.touched.iter().rev() {
                 let previous = self.record(i, |r| r.previous_version.clone());
                 tracing::warn!(host = %self.hosts[i].name, "restoring {} to {}", self.hosts[i].name, previous.as_deref().unwrap_or("not installed"));
                 match self.turn(i, &Goal::Restore(previous)) {
@@ -495,15 +562,23 @@ impl<'a> Rollout<'a> {
                     }
                     other => {
                         self.with_record(i, |r| r.state = HostState::RestoreFailed);
-                        not_restored.push(format!("{} ({})", self.hosts[i].name, describe(&other)));
+                        done.not_restored.push(format!(
+                            "{} ({})",
+                            self.hosts[i].name,
+                            describe(&other)
+                        ));
                     }
                 }
             }
         }
+        restored
+    }
 
-        // Every host this run drained goes back into rotation, or is named. A host that could
-        // not be brought to a known version stays out (MAINT), also once it answers again; it
-        // stays drained in the journal, so `rollback --record` puts it back after returning it.
+    /// Every host this run drained goes back into rotation, or is named. A host that could
+    /// not be brought to a known version stays out (MAINT), also once it answers again; it
+    /// stays drained in the journal, so `rollback --record` puts it back after returning it.
+    fn back_into_rotation(&self) -> Vec<String> {
+        let total = self.hosts.len();
         let mut still_drained: Vec<String> = Vec::new();
         for i in 0..total {
             let (drained, state) = self.record(i, |r| (r.drained.clone(), r.state));
@@ -527,18 +602,28 @@ impl<'a> Rollout<'a> {
                 }
             }
         }
+        still_drained
+    }
 
-        let halted = stop.is_some() && self.opts.on_failure == OnFailure::Halt && !rollback;
-        let exit = if !not_restored.is_empty() || !still_drained.is_empty() || halted {
-            Exit::NotRestored
-        } else {
-            stop.unwrap_or(Exit::Success)
-        };
-        let summary = if rollback {
-            self.rollback_summary(exit, &not_restored, &still_drained, &outcomes)
-        } else {
-            match exit {
-            Exit::Success => format!("{} {} on all {total} hosts of {}", self.opts.package, self.opts.version, self.opts.group),
+    /// The run's last line: what happened and what to do.
+    fn summary(
+        &self,
+        exit: Exit,
+        done: &Batches,
+        restored: &[usize],
+        still_drained: &[String],
+        halted: bool,
+    ) -> String {
+        let total = self.hosts.len();
+        let (not_restored, failures) = (&done.not_restored, done.failures);
+        if self.mode != Mode::Rollout {
+            return self.rollback_summary(exit, not_restored, still_drained, &done.outcomes);
+        }
+        match exit {
+            Exit::Success => format!(
+                "{} {} on all {total} hosts of {}",
+                self.opts.package, self.opts.version, self.opts.group
+            ),
             Exit::NotRestored => {
                 let mut parts = Vec::new();
                 if !not_restored.is_empty() {
@@ -550,7 +635,12 @@ impl<'a> Rollout<'a> {
                 if halted {
                     parts.push("--on-failure halt left the hosts as they are".into());
                 }
-                let record = self.opts.record.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "RECORD".into());
+                let record = self
+                    .opts
+                    .record
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "RECORD".into());
                 format!("{}; a human must act: rollback --record {record}", parts.join("; "))
             }
             other => format!(
@@ -558,29 +648,22 @@ impl<'a> Rollout<'a> {
                 restored.len()
             ),
         }
-        };
-        {
-            let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-            match &self.mode {
-                Mode::Rollback { note: Some(n), .. } => {
-                    if let Some(note) = journal.rollbacks.get_mut(*n) {
-                        note.finished = Some(now());
-                        note.outcome = Some(format!("{exit}"));
-                    }
-                }
-                _ => {
-                    journal.finished = Some(now());
-                    journal.outcome = Some(format!("{exit}"));
+    }
+
+    /// The journal's end of this run (the rollback's own note, or the run's).
+    fn close_journal(&self, exit: Exit) {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        match &self.mode {
+            Mode::Rollback { note: Some(n), .. } => {
+                if let Some(note) = journal.rollbacks.get_mut(*n) {
+                    note.finished = Some(now());
+                    note.outcome = Some(format!("{exit}"));
                 }
             }
-        }
-        self.save();
-        Report {
-            exit,
-            cases: self.cases(&outcomes, &restored),
-            summary,
-            not_restored,
-            still_drained,
+            _ => {
+                journal.finished = Some(now());
+                journal.outcome = Some(format!("{exit}"));
+            }
         }
     }
 

@@ -55,11 +55,7 @@ fn dry_run(inventory: &Path, group: &str, config: &Path) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    cdkit_testkit::output_text(out)
 }
 
 #[test]

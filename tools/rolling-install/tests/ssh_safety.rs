@@ -33,11 +33,7 @@ fn rollout(inventory: &Path, group: &str, sshd: &Sshd, extra: &[&str]) -> Comman
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    cdkit_testkit::output_text(out)
 }
 
 /// Wait up to `limit` for `cond`; how long it took, or `None`.

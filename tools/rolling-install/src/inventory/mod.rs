@@ -40,14 +40,23 @@ use graph::Graph;
 /// Why an inventory could not be used; names the file and line where possible.
 #[derive(Debug, thiserror::Error)]
 pub enum InventoryError {
+    /// The file could not be read.
     #[error("cannot read inventory {path}: {source}")]
     Read {
+        /// The inventory's path.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The inventory is not one this reader takes (named with its line).
     #[error("inventory {path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The inventory's path.
+        path: String,
+        /// What is wrong, and where.
+        message: String,
+    },
 }
 
 /// Which reader reads the inventory.
@@ -66,7 +75,9 @@ pub enum Reader {
 /// are, numbers and booleans as JSON writes them, lists and mappings as JSON).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
+    /// The inventory name.
     pub name: String,
+    /// Its variables, merged.
     pub vars: BTreeMap<String, String>,
 }
 
