@@ -6,7 +6,6 @@ Kept in one place so that both benchmarks measure Ansible the same way (same con
 fresh-connection rule, same timing wrapper) and a fix to one reaches the other.
 """
 import concurrent.futures
-import hashlib
 import json
 import os
 import resource
@@ -16,12 +15,12 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from cdkit_testbed import paths  # noqa: E402  (scripts/cdkit_testbed, the testbed's package)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The same per-clone target directory as scripts/env.sh.
-TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(
-    os.path.expanduser("~/.cache/cdkit/target"),
-    hashlib.sha256((os.path.realpath(ROOT) + "\n").encode()).hexdigest()[:12])
-VENV = os.environ.get("CDKIT_VENV", os.path.expanduser("~/.cache/cdkit/venv"))
+TARGET = paths.target_dir()  # the same per-clone target directory as scripts/env.sh
+VENV = paths.venv()
 TESTBED = os.path.join(ROOT, "scripts", "testbed")
 PYTHON_APT = ["python3-apt", "python-apt-common", "distro-info-data"]
 
@@ -189,8 +188,13 @@ def python_apt_debs(directory):
     """python3-apt and the two packages it needs that the hosts' root file system lacks (Ansible's
     apt module imports it), downloaded once with apt-get on this (Debian 12) machine."""
     os.makedirs(directory, exist_ok=True)
-    have = lambda: sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".deb"))
-    names = lambda: {os.path.basename(p).split("_")[0] for p in have()}
+
+    def have():
+        return sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".deb"))
+
+    def names():
+        return {os.path.basename(p).split("_")[0] for p in have()}
+
     if set(PYTHON_APT) - names():
         say("downloading %s (once, into %s)" % (" ".join(PYTHON_APT), directory))
         r = subprocess.run(["apt-get", "download"] + PYTHON_APT, cwd=directory, capture_output=True, text=True)

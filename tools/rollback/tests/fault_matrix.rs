@@ -146,18 +146,14 @@ fn lab() -> Lab {
     if current.is_none() || current != known {
         // No lab, a broken one, or one this matrix did not prepare: start from nothing.
         let _ = std::fs::remove_file(&marker);
-        let _ = testbed(&["down"]);
-        must(
-            testbed(&["up", "-n", &HOSTS.to_string(), "--lb"]),
-            "testbed up",
-        );
+        cdkit_testkit::testbed::up_fresh(LAB, HOSTS, true);
         let _ = std::fs::remove_dir_all(&debs_dir);
         std::fs::create_dir_all(&debs_dir).unwrap();
         for (version, broken) in versions {
             cdkit_testkit::hello::build_hello_service(version, broken, &debs_dir);
         }
         for suite in ["testing", "production"] {
-            publish(suite, &debs);
+            cdkit_testkit::testbed::publish(LAB, suite, &debs);
         }
         let identity = lab_identity().expect("the lab just brought up");
         std::fs::write(&marker, identity).expect("the lab's marker");
@@ -174,13 +170,6 @@ fn lab() -> Lab {
         ri: rolling_install(),
         debs,
     }
-}
-
-fn publish(suite: &str, debs: &[PathBuf]) {
-    let mut args = vec!["publish", "--suite", suite];
-    let paths: Vec<String> = debs.iter().map(|p| p.display().to_string()).collect();
-    args.extend(paths.iter().map(String::as_str));
-    must(testbed(&args), "publish");
 }
 
 /// The lab, the packages, the binaries and this scenario's own scratch directory.
@@ -241,7 +230,7 @@ impl Matrix {
     }
 
     fn publish(&self, suite: &str) {
-        publish(suite, &self.lab.debs);
+        cdkit_testkit::testbed::publish(LAB, suite, &self.lab.debs);
     }
 
     /// Undo whatever an earlier scenario (failed or not) may have left: hosts cut off or
@@ -305,11 +294,8 @@ impl Matrix {
 
     /// `BINARY FLAGS "$@"` inside the lab (flags are shell words; the lab's variables expand).
     fn in_lab(binary: &Path, flags: &str, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(root().join("scripts/testbed"));
-        cmd.args(["run", "--name", LAB, "--", "sh", "-c"])
-            .arg(format!("exec \"$0\" {flags} \"$@\""))
-            .arg(binary)
-            .args(extra)
+        let mut cmd = cdkit_testkit::testbed::in_lab(LAB, binary, flags);
+        cmd.args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -427,14 +413,7 @@ fn on_every_host(command: &[&str]) -> Vec<Output> {
 }
 
 fn haproxy_states() -> Vec<String> {
-    let out = must(testbed(&["status", "--json"]), "status");
-    let v: Value = serde_json::from_str(&out).expect("status --json");
-    v["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| h["haproxy"].as_str().unwrap_or("").to_string())
-        .collect()
+    cdkit_testkit::testbed::haproxy_states(LAB)
 }
 
 fn exec(host: &str, script: &str) -> Output {

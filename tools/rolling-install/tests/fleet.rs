@@ -37,7 +37,7 @@ fn rollout(version: &str, extra: &[&str], dir: &Path) -> Output {
         &format!(
             "--version {version} --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" \
              --health-url 'http://{{host}}:8080/health' --health-body '{{version}}' --health-retries 4 \
-             --health-interval 500ms --record {} --junit {} -q \"$@\"",
+             --health-interval 500ms --record {} --junit {} -q",
             record.display(),
             report.display()
         ),
@@ -77,27 +77,21 @@ fn versions_of(lab: &str, count: usize) -> Vec<String> {
 }
 
 /// rolling-install run inside `lab` with its inventory and ssh config, plus `flags`
-/// (shell words; the lab's variables like `$CDKIT_TESTBED_HAPROXY_SOCKET` expand).
+/// (shell words; the lab's variables like `$CDKIT_TESTBED_HAPROXY_SOCKET` expand; arguments
+/// added to the command follow them).
 fn in_lab(lab: &str, flags: &str) -> Command {
-    let mut cmd = Command::new(root().join("scripts/testbed"));
-    cmd.args(["run", "--name", lab, "--", "sh", "-c"])
-        .arg(format!(
-            "exec \"$0\" --inventory \"$CDKIT_TESTBED_INVENTORY\" --group all \
+    cdkit_testkit::testbed::in_lab(
+        lab,
+        Path::new(BIN),
+        &format!(
+            "--inventory \"$CDKIT_TESTBED_INVENTORY\" --group all \
              --ssh-config \"$CDKIT_TESTBED_SSH_CONFIG\" --package hello-service {flags}"
-        ))
-        .arg(BIN);
-    cmd
+        ),
+    )
 }
 
 fn haproxy_states() -> Vec<String> {
-    let out = must(testbed(&["status", "--json"]), "status");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("status --json");
-    v["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| h["haproxy"].as_str().unwrap_or("").to_string())
-        .collect()
+    cdkit_testkit::testbed::haproxy_states(LAB)
 }
 
 /// Start `load` in the background; returns a function that waits and says how many failed.
@@ -156,11 +150,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
-    let _ = testbed(&["down"]);
-    must(
-        testbed(&["up", "-n", &HOSTS.to_string(), "--lb"]),
-        "testbed up",
-    );
+    cdkit_testkit::testbed::up_fresh(LAB, HOSTS, true);
     let dir = tempfile::tempdir().unwrap();
     let debs = dir.path().join("debs");
     std::fs::create_dir_all(&debs).unwrap();
@@ -172,10 +162,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         build("2.3-1", Some("slow"), &debs),
     ];
     for suite in ["testing", "production"] {
-        let mut args = vec!["publish", "--suite", suite];
-        let paths: Vec<String> = packages.iter().map(|p| p.display().to_string()).collect();
-        args.extend(paths.iter().map(String::as_str));
-        must(testbed(&args), "publish");
+        cdkit_testkit::testbed::publish(LAB, suite, &packages);
     }
 
     // Start everyone on 1.0.
@@ -328,7 +315,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     let out = in_lab(
         LAB,
         "--version 2.0-1 --batch 50% --min-healthy 2s \
-         --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" -q \"$@\"",
+         --lb \"haproxy:$CDKIT_TESTBED_HAPROXY_SOCKET:$CDKIT_TESTBED_HAPROXY_BACKEND\" -q",
     )
     .args([
         "--health-cmd",
@@ -735,15 +722,11 @@ fn cut_during_install(dir: &Path, slow_deb: &Path) {
 #[test]
 fn fifty_hosts_in_one_run() {
     const BIG: &str = "ri-50";
-    let _ = testbed_of(BIG, &["down"]);
-    must(testbed_of(BIG, &["up", "-n", "50"]), "testbed up -n 50");
+    cdkit_testkit::testbed::up_fresh(BIG, 50, false);
     let dir = tempfile::tempdir().unwrap();
     let deb = build("1.0-1", None, dir.path());
     for suite in ["testing", "production"] {
-        must(
-            testbed_of(BIG, &["publish", "--suite", suite, deb.to_str().unwrap()]),
-            "publish",
-        );
+        cdkit_testkit::testbed::publish(BIG, suite, &[&deb]);
     }
     let report = dir.path().join("ri-50.xml");
     let out = in_lab(
