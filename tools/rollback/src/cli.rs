@@ -147,15 +147,9 @@ pub struct Cli {
         requires = "repo"
     )]
     pub suite: String,
-    /// Signing key for the re-published suite (publish-repo's setting).
-    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY", conflicts_with_all = ["sign_key_file", "unsigned"])]
-    pub sign_key: Option<String>,
-    /// Signing key file for the re-published suite.
-    #[arg(long, env = "PUBLISH_REPO_SIGN_KEY_FILE", conflicts_with = "unsigned")]
-    pub sign_key_file: Option<PathBuf>,
-    /// Publish the suite unsigned.
-    #[arg(long, env = "PUBLISH_REPO_UNSIGNED")]
-    pub unsigned: bool,
+    /// How the re-published suite is signed: publish-repo's own flags and variables.
+    #[command(flatten)]
+    pub signing: publish_repo::SigningArgs,
     /// How long to wait for the repository's lock.
     #[arg(long, env = "ROLLBACK_REPO_LOCK_TIMEOUT", value_parser = parse_duration, default_value = "60s")]
     pub repo_lock_timeout: Duration,

@@ -366,15 +366,12 @@ fn current_versions(
 }
 
 fn signer(cli: &Cli) -> Result<Signer, Error> {
-    match (&cli.sign_key, &cli.sign_key_file, cli.unsigned) {
-        (Some(fpr), _, _) => Ok(Signer::from_fingerprint(fpr)?),
-        (None, Some(file), _) => Ok(Signer::from_key_file(file)?),
-        (None, None, true) => Ok(Signer::Unsigned),
-        (None, None, false) => Err(Error::Usage(
-            "--repo needs a signing key: --sign-key FINGERPRINT, --sign-key-file FILE, or --unsigned"
-                .into(),
-        )),
-    }
+    cli.signing.signer()?.ok_or_else(|| {
+        Error::Usage(format!(
+            "--repo needs a signing key: {}",
+            publish_repo::SigningArgs::CHOICES
+        ))
+    })
 }
 
 fn work(
