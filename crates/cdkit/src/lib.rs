@@ -21,5 +21,6 @@ pub mod signals;
 pub mod ssh;
 pub mod syslog;
 pub mod text;
+pub mod time;
 
 pub use exit::Exit;

@@ -76,8 +76,3 @@ pub fn success_flag(version: i64, raw: i64) -> Result<bool, crate::Error> {
 /// The columns in the order every driver selects them.
 pub const COLUMNS: &str = "version, name, checksum, checksum_algo, down_sql, applied_at, \
                            applied_by, execution_ms, success, package_version";
-
-/// Now, as stored in `applied_at`.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
