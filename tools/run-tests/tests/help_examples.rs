@@ -1,16 +1,7 @@
 //! Every command line in `run-tests --help`'s Examples (and so in the man page) parses with the
 //! current flags: an example can never drift from the clap definition it documents.
 
-use clap::{CommandFactory, Parser};
-
-use run_tests::cli::Cli;
-
 #[test]
 fn every_help_example_parses() {
-    let examples = cdkit::docs::help_examples(&Cli::command()).expect("the --help examples");
-    for argv in examples {
-        if let Err(e) = Cli::try_parse_from(&argv) {
-            panic!("{argv:?} does not parse:\n{e}");
-        }
-    }
+    cdkit_testkit::assert_help_examples_parse::<run_tests::cli::Cli>();
 }
