@@ -2,7 +2,6 @@
 //! (mode A, dpkg-buildpackage in a temporary copy) or with only a Makefile and a
 //! `cdkit-deb.toml` manifest (mode B, cdkit's native writer), versioned for CI and checked
 //! by dpkg, lintian and a scratch install before anything is handed on.
-
 //!
 //! # Brief overview
 //!
