@@ -385,6 +385,18 @@ pub fn assert_durations_refused(bin: &str, cases: &[(&str, &str)]) {
     }
 }
 
+/// Parse every command line of the tool's `--help` Examples ([`cdkit::docs::help_examples`])
+/// with its clap definition `C`, so that no example (and so no man page) can drift from the
+/// flags it shows. Fails naming the example and clap's complaint; a help without examples fails.
+pub fn assert_help_examples_parse<C: clap::Parser>() {
+    let examples = cdkit::docs::help_examples(&C::command()).expect("the --help examples");
+    for argv in examples {
+        if let Err(e) = C::try_parse_from(&argv) {
+            panic!("{argv:?} does not parse:\n{e}");
+        }
+    }
+}
+
 /// Run `cmd`, whose arguments or inputs are refused, with `--junit REPORT` appended, and check
 /// that the refusal is exit 2 and still leaves a schema-valid report whose one case is an error
 /// or failure carrying `reason`: Jenkins' `junit` step then shows why instead of "no test report files".

@@ -51,5 +51,6 @@ pub mod signals;
 pub mod ssh;
 mod syslog;
 pub mod text;
+pub mod time;
 
 pub use exit::Exit;

@@ -18,11 +18,14 @@ use crate::versioning::{self, Commit};
 /// What dpkg-buildpackage produced, in a temporary directory.
 #[derive(Debug)]
 pub struct Produced {
+    /// The source package's name (debian/control's Source).
     pub source_name: String,
+    /// The version built, with any suffix applied.
     pub version: String,
     /// .deb/.udeb/.ddeb files (everything dpkg-buildpackage built); .buildinfo and .changes
     /// are in `extras`.
     pub debs: Vec<PathBuf>,
+    /// The .buildinfo and .changes files.
     pub extras: Vec<PathBuf>,
     /// Keeps the directory alive until the files are copied out.
     pub _work: tempfile::TempDir,
@@ -31,9 +34,13 @@ pub struct Produced {
 /// The top changelog entry: what the version and the new stanza are built from.
 #[derive(Debug, Clone)]
 pub struct TopEntry {
+    /// The source package the entry is for.
     pub package: String,
+    /// The version as written in the entry.
     pub version: String,
+    /// The distribution (suite) named in the entry, e.g. `unstable`.
     pub distribution: String,
+    /// The maintainer from the trailer line, `Name <email>`.
     pub maintainer: String,
     /// The entry's date, if it parses (RFC 2822).
     pub date: Option<chrono::DateTime<chrono::Utc>>,

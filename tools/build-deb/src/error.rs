@@ -10,38 +10,74 @@ use cdkit::exit::{Exit, ExitCoded};
 /// Everything that stops build-deb from producing a package.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad input (arguments, source tree): exit 2.
     #[error("{0}")]
     Usage(String),
+    /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// cdkit-deb.toml is wrong: the file and what is wrong with it.
     #[error("{path}: {message}")]
-    Manifest { path: PathBuf, message: String },
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// debian/control (or another file under debian/) is wrong: the file and the problem.
     #[error("{path}: {message}")]
-    Control { path: PathBuf, message: String },
+    Control {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Build-Depends not installed: as written, and as an apt-get install line.
     #[error("missing build dependencies: {missing} (install them, e.g. apt-get build-dep ./ or apt-get install {install})")]
-    MissingBuildDeps { missing: String, install: String },
+    MissingBuildDeps {
+        /// The unmet relations, as written.
+        missing: String,
+        /// The package names to install.
+        install: String,
+    },
+    /// The build command wrote outside {stage}: what it wrote.
     #[error("the build wrote outside the staging directory: {what}; make install must honour DESTDIR={{stage}}")]
-    WroteOutsideStage { what: String },
+    WroteOutsideStage {
+        /// The path written.
+        what: String,
+    },
+    /// A build step (dpkg-buildpackage, the build command, dpkg-deb) failed: exit 1.
     #[error("{step} failed ({how}): {detail}")]
     BuildFailed {
+        /// The step that failed.
         step: String,
+        /// How it ended (exit status, signal).
         how: String,
+        /// The end of its output, or the file it was working on.
         detail: String,
     },
+    /// A package name or version breaks Debian policy.
     #[error("{0}")]
     Version(#[from] cdkit_deb::policy::PolicyError),
+    /// A file operation failed (named with its path).
     #[error(transparent)]
     Io(#[from] cdkit::io_error::IoError),
+    /// An output file could not be written atomically.
     #[error(transparent)]
     Write(#[from] cdkit::atomic::AtomicWriteError),
+    /// The native .deb writer or reader failed.
     #[error(transparent)]
     Deb(#[from] cdkit_deb::DebError),
+    /// A child process could not be run.
     #[error(transparent)]
     Process(#[from] cdkit::process::ProcessError),
+    /// The JUnit report could not be written.
     #[error(transparent)]
     Report(#[from] cdkit::junit::JunitError),
 }

@@ -32,7 +32,9 @@ pub const FILE_NAME: &str = "cdkit-deb.toml";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// `[package]`: the control fields.
     pub package: PackageSection,
+    /// `[build]`: the command that installs into {stage}; none for a files-only package.
     #[serde(default)]
     pub build: Option<BuildSection>,
     /// Extra files not installed by the build command.
@@ -41,8 +43,10 @@ pub struct Manifest {
     /// Ownership and modes for staged paths.
     #[serde(default)]
     pub attributes: Vec<Attributes>,
+    /// `[scripts]`: maintainer scripts.
     #[serde(default)]
     pub scripts: Scripts,
+    /// `[systemd]`: how the package's units are handled on install and upgrade.
     #[serde(default)]
     pub systemd: Option<Systemd>,
 }
@@ -51,21 +55,30 @@ pub struct Manifest {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct PackageSection {
+    /// Package name (Debian policy).
     pub name: String,
+    /// Upstream version; the revision is added.
     pub version: String,
+    /// Debian revision (default 1).
     #[serde(default = "default_revision")]
     pub revision: String,
     /// `any` (this machine's architecture), `all`, or a Debian architecture name.
     #[serde(default = "default_architecture")]
     pub architecture: String,
+    /// Maintainer field, `Name <email>`.
     pub maintainer: String,
+    /// The Description's first line.
     pub summary: String,
+    /// The Description's extended text.
     #[serde(default)]
     pub description: String,
+    /// Section field (default misc).
     #[serde(default = "default_section")]
     pub section: String,
+    /// Priority field (default optional).
     #[serde(default = "default_priority")]
     pub priority: String,
+    /// Homepage field.
     #[serde(default)]
     pub homepage: Option<String>,
     /// Path (relative to the manifest) of the copyright file.
@@ -73,20 +86,28 @@ pub struct PackageSection {
     /// Path of a Debian-format changelog; generated from the version when absent.
     #[serde(default)]
     pub changelog: Option<PathBuf>,
+    /// Depends relations, one per entry.
     #[serde(default)]
     pub depends: Vec<String>,
+    /// Pre-Depends relations.
     #[serde(default)]
     pub pre_depends: Vec<String>,
+    /// Recommends relations.
     #[serde(default)]
     pub recommends: Vec<String>,
+    /// Suggests relations.
     #[serde(default)]
     pub suggests: Vec<String>,
+    /// Conflicts relations.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// Breaks relations.
     #[serde(default)]
     pub breaks: Vec<String>,
+    /// Replaces relations.
     #[serde(default)]
     pub replaces: Vec<String>,
+    /// Provides relations.
     #[serde(default)]
     pub provides: Vec<String>,
     /// Conffiles besides everything under `/etc` (which is automatic).
@@ -113,6 +134,7 @@ fn default_priority() -> String {
 pub struct BuildSection {
     /// Run with `sh -c` in the source tree; `{stage}` is replaced with the staging directory.
     pub command: String,
+    /// Extra environment for the build command.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
 }
@@ -121,8 +143,11 @@ pub struct BuildSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
+    /// The file in the source tree (relative to the manifest).
     pub source: PathBuf,
+    /// Where it goes in the package (absolute).
     pub path: String,
+    /// Octal mode, e.g. "0644" (default: the source file's).
     #[serde(default)]
     pub mode: Option<String>,
 }
@@ -131,17 +156,24 @@ pub struct FileEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attributes {
+    /// The staged path these attributes apply to (absolute).
     pub path: String,
+    /// Octal mode.
     #[serde(default)]
     pub mode: Option<String>,
+    /// Owner name in the package.
     #[serde(default)]
     pub owner: Option<String>,
+    /// Group name in the package.
     #[serde(default)]
     pub group: Option<String>,
+    /// Numeric owner id.
     #[serde(default)]
     pub uid: Option<u64>,
+    /// Numeric group id.
     #[serde(default)]
     pub gid: Option<u64>,
+    /// Apply to everything below the path too.
     #[serde(default)]
     pub recursive: bool,
 }
@@ -152,9 +184,13 @@ pub struct Attributes {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scripts {
+    /// preinst script (relative to the manifest).
     pub preinst: Option<PathBuf>,
+    /// postinst script.
     pub postinst: Option<PathBuf>,
+    /// prerm script.
     pub prerm: Option<PathBuf>,
+    /// postrm script.
     pub postrm: Option<PathBuf>,
 }
 
@@ -165,10 +201,13 @@ pub struct Systemd {
     /// Unit file names installed by the build under `/usr/lib/systemd/system` (or paths of
     /// unit files relative to the manifest, installed there).
     pub units: Vec<String>,
+    /// Enable the units on install.
     #[serde(default = "yes")]
     pub enable: bool,
+    /// Start the units on install.
     #[serde(default = "yes")]
     pub start: bool,
+    /// Restart the units after an upgrade (rather than stop before it).
     #[serde(default = "yes")]
     pub restart_after_upgrade: bool,
 }

@@ -31,11 +31,6 @@ pub struct ManifestBuild {
     pub written: Written,
 }
 
-/// Build the package described by `opts.source/cdkit-deb.toml` into `opts.out`.
-pub fn build(opts: &BuildOptions) -> Result<ManifestBuild, Error> {
-    build_into(opts, &opts.out, Variation::Reference)
-}
-
 /// Build into `out_dir` with the build command in `variation`'s environment (the
 /// reproducibility check builds a second time elsewhere, varied).
 pub fn build_into(

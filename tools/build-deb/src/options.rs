@@ -25,8 +25,11 @@ pub struct BuildOptions {
     pub source: PathBuf,
     /// Where the .deb, .buildinfo and .changes files go.
     pub out: PathBuf,
+    /// How the version is suffixed for CI (`--version-suffix`).
     pub suffix: Suffix,
+    /// data.tar's compression and level.
     pub compression: Compression,
+    /// Which lintian tags fail the build.
     pub lintian: LintianLevel,
     /// Build a second time and compare the packages byte for byte.
     pub check_reproducible: bool,

@@ -20,28 +20,51 @@ pub enum Error {
 
     /// The database URL cannot be used (unknown scheme, unparsable). `url` is redacted.
     #[error("database URL {url}: {problem}")]
-    Url { url: String, problem: String },
+    Url {
+        /// The database URL, password redacted.
+        url: String,
+        /// What is wrong.
+        problem: String,
+    },
 
     /// A migration file or the directory is unusable: bad name, duplicate version, unreadable.
     #[error("{path}: {problem}")]
-    BadMigration { path: PathBuf, problem: String },
+    BadMigration {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
 
     /// Applied migrations whose files changed or disappeared since they were applied.
     /// `accept` is the complete `repair --accept-checksum` command (URL redacted).
     #[error("{}; fix the files, or accept them with `{accept}`", join_drift(.items))]
-    Drift { items: Vec<Drift>, accept: String },
+    Drift {
+        /// Each applied migration whose file changed or is gone.
+        items: Vec<Drift>,
+        /// The complete `repair --accept-checksum` command (URL redacted).
+        accept: String,
+    },
 
     /// `down` would revert a migration that has no stored down SQL (none shipped when it was
     /// applied, or it was adopted by `baseline`).
     #[error("cannot revert version {version} ({name}): no down SQL was stored when it was applied; choose a target of {version} or higher")]
-    NoDownSql { version: i64, name: String },
+    NoDownSql {
+        /// The migration's version.
+        version: i64,
+        /// The migration's name.
+        name: String,
+    },
 
     /// `down` would revert a migration whose stored down SQL has no statements (a down file of
     /// only comments, such as `new`'s template): reporting it "reverted" would be a lie.
     #[error("cannot revert version {version} ({name}): its down file {file} had no statements (only comments or whitespace) when it was applied; write the SQL that undoes it (`SELECT 1;` for an intentional no-op) and store it with `{accept}`, or choose a target of {version} or higher")]
     EmptyDown {
+        /// The migration's version.
         version: i64,
+        /// The migration's name.
         name: String,
+        /// The down file's name when it was applied.
         file: String,
         /// The complete `repair --accept-checksum` command (URL redacted).
         accept: String,
@@ -49,39 +72,67 @@ pub enum Error {
 
     /// The database is unreachable before anything was changed; safe to retry.
     #[error("cannot connect to {url}: {message}")]
-    Connect { url: String, message: String },
+    Connect {
+        /// The database URL, password redacted.
+        url: String,
+        /// The database's or driver's message.
+        message: String,
+    },
 
     /// The server answered but refused us: wrong password, unknown user or database, a SQLite
     /// file that cannot be opened. Retrying will not help; fix the URL or the grants.
     #[error("{url} refused the connection: {message}")]
-    Refused { url: String, message: String },
+    Refused {
+        /// The database URL, password redacted.
+        url: String,
+        /// The database's or driver's message.
+        message: String,
+    },
 
     /// Another runner held the migration lock for the whole `--lock-timeout`.
     #[error("the migration lock of {database} is held by {holder}; waited {}s, retry when it has finished", .waited.as_secs())]
     LockTimeout {
+        /// The database's name.
         database: String,
+        /// Who holds the lock, as its holder line names it.
         holder: String,
+        /// How long this run waited.
         waited: Duration,
     },
 
     /// A database operation outside any migration failed (reading or creating the history);
     /// nothing was changed by this run.
     #[error("{context}: {message}")]
-    Database { context: String, message: String },
+    Database {
+        /// What was being done.
+        context: String,
+        /// The database's or driver's message.
+        message: String,
+    },
 
     /// A history row holds what db-migrate never writes (edited by hand, or another tool's
     /// table): trusting it could skip or repeat a migration, so nothing runs.
     #[error("{TABLE}: version {version}: {problem}; nothing was run: fix the row by hand (db-migrate writes success as 0 or 1)", TABLE = crate::history::TABLE)]
-    BadHistory { version: i64, problem: String },
+    BadHistory {
+        /// The migration's version.
+        version: i64,
+        /// What is wrong.
+        problem: String,
+    },
 
     /// A migration failed and was rolled back (or never started changing anything): the
     /// database is as it was before that migration. Earlier steps of the run stay done.
     #[error("{} {version} ({name}) failed and was rolled back: {message}", .direction.verb())]
     Failed {
+        /// The migration's version.
         version: i64,
+        /// The migration's name.
         name: String,
+        /// Applying or reverting.
         direction: crate::report::Direction,
+        /// The database's or driver's message.
         message: String,
+        /// What the run did before it stopped (the partial report).
         report: Box<Report>,
     },
 
@@ -89,20 +140,30 @@ pub enum Error {
     /// its statements had run: a human must look at the database, then run `repair`.
     #[error("{} {version} ({name}) failed half-way and is marked in progress: {message}; inspect the database, then run: {repair}", .direction.verb())]
     HalfApplied {
+        /// The migration's version.
         version: i64,
+        /// The migration's name.
         name: String,
+        /// Applying or reverting.
         direction: crate::report::Direction,
+        /// The database's or driver's message.
         message: String,
+        /// The complete `repair` command that settles it (URL redacted).
         repair: String,
+        /// What the run did before it stopped (the partial report).
         report: Box<Report>,
     },
 
     /// An earlier run left a migration marked in progress (it failed half-way or was killed).
     #[error("version {version} ({name}) is marked in progress by an earlier run that failed or was killed ({since}); inspect the database, then run: {repair}")]
     InProgress {
+        /// The migration's version.
         version: i64,
+        /// The migration's name.
         name: String,
+        /// When the mark was set.
         since: String,
+        /// The complete `repair` command that settles it (URL redacted).
         repair: String,
     },
 
@@ -110,33 +171,51 @@ pub enum Error {
     /// while its run still holds the migration lock: it is being applied right now.
     #[error("another run is in progress: version {version} ({name}) is being applied by {holder}; retry when it has finished")]
     Busy {
+        /// The migration's version.
         version: i64,
+        /// The migration's name.
         name: String,
+        /// Who holds the lock, as its holder line names it.
         holder: String,
     },
 
     /// golang-migrate left its version dirty: a migration failed part-way under it, and
     /// adopting would record a half-applied migration as done.
     #[error("{table} says golang-migrate's version {version} is dirty (it failed part-way); nothing was adopted: inspect the database, finish or undo version {version} by hand, mark it clean (UPDATE {table} SET dirty = false, with the version that is really complete), then run adopt again")]
-    ForeignDirty { table: String, version: i64 },
+    ForeignDirty {
+        /// The golang-migrate history table.
+        table: String,
+        /// The migration's version.
+        version: i64,
+    },
 
     /// SIGINT/SIGTERM arrived while waiting for the lock: nothing was changed.
     #[error(
         "interrupted by signal {signal} while waiting for the migration lock; nothing was changed"
     )]
-    Stopped { signal: i32 },
+    Stopped {
+        /// The signal's number.
+        signal: i32,
+    },
 
     /// SIGINT/SIGTERM arrived; the run stopped between migrations (a known-good state).
     #[error(
         "interrupted by signal {signal} after the current migration; the database is consistent"
     )]
-    Interrupted { signal: i32, report: Box<Report> },
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+        /// What the run did before it stopped (the partial report).
+        report: Box<Report>,
+    },
 }
 
 /// One applied migration whose file no longer matches.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Drift {
+    /// The migration's version.
     pub version: i64,
+    /// The migration's name.
     pub name: String,
     /// The checksum stored when it was applied (`sha256-lf:` + hex).
     pub recorded: String,

@@ -28,11 +28,15 @@ const DBMATE_DOWN: &str = "-- migrate:down";
 /// One migration as found on disk.
 #[derive(Debug, Clone)]
 pub struct Migration {
+    /// The version from the file name.
     pub version: i64,
+    /// The name from the file name.
     pub name: String,
     /// The file holding the up SQL (the `.up.sql` file, or the single dbmate/sqlx file).
     pub up_path: PathBuf,
+    /// The SQL that applies it.
     pub up_sql: String,
+    /// The SQL that reverts it, if the migration has any.
     pub down_sql: Option<String>,
     /// Checksum of the up SQL ([`checksum::ALGORITHM`]).
     pub checksum: String,

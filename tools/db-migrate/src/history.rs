@@ -11,15 +11,21 @@ pub const TABLE: &str = "db_migrate_history";
 /// One history row.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Applied {
+    /// The migration's version.
     pub version: i64,
+    /// The migration's name.
     pub name: String,
+    /// Checksum of the up SQL as applied.
     pub checksum: String,
+    /// How `checksum` was computed (lets a later algorithm tell old rows apart).
     pub checksum_algo: String,
     /// The down SQL stored when the migration was applied (`None`: irreversible/baseline).
     pub down_sql: Option<String>,
     /// RFC 3339 UTC.
     pub applied_at: String,
+    /// Who applied it (user@host).
     pub applied_by: String,
+    /// How long it ran, in milliseconds.
     pub execution_ms: i64,
     /// False while a non-transactional migration is in progress (or after it failed half-way).
     pub success: bool,
@@ -70,8 +76,3 @@ pub fn success_flag(version: i64, raw: i64) -> Result<bool, crate::Error> {
 /// The columns in the order every driver selects them.
 pub const COLUMNS: &str = "version, name, checksum, checksum_algo, down_sql, applied_at, \
                            applied_by, execution_ms, success, package_version";
-
-/// Now, as stored in `applied_at`.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}

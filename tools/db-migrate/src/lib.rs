@@ -21,20 +21,30 @@
 //! a [`Report`] (one [`Step`] per migration) or an [`Error`] whose exit code
 //! ([`cdkit::exit::ExitCoded`]) follows the contract's exit-code table and which carries the partial report
 //! ([`Error::report`]) when a run failed part-way.
+//!
+//! # Brief overview
+//!
+//! [`Options`] configures a run; [`up`], [`down_to`], [`baseline`], [`adopt`], [`repair`],
+//! [`status`], [`validate`], [`current_version`] and [`history`] are the operations, each
+//! returning a [`Report`] of [`Step`]s, a [`Status`] or the [`Applied`] rows. [`cli::Cli`] is
+//! the command line that `main.rs` parses. The public modules [`files`] (the migrations
+//! directory) and [`split`] (SQL into statements) are the readers of outside input, public so
+//! that the fuzz targets call exactly what the tool calls; everything else is private.
 
-pub mod adopt;
-pub mod checksum;
-pub mod driver;
+mod adopt;
+mod checksum;
+pub mod cli;
+mod driver;
 mod engine;
-pub mod error;
+mod error;
 pub mod files;
-pub mod history;
-pub mod new;
+mod history;
+mod new;
 mod repair;
-pub mod report;
+mod report;
 pub mod split;
-pub mod status;
-pub mod url;
+mod status;
+mod url;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -13,7 +13,9 @@ use crate::TOOL;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// Applying (`up`, `baseline`, `adopt`).
     Up,
+    /// Reverting (`down`).
     Down,
 }
 
@@ -37,12 +39,16 @@ impl Direction {
 /// One migration applied or reverted (or, in a dry run, planned).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
+    /// The migration's version.
     pub version: i64,
+    /// The migration's name.
     pub name: String,
+    /// Applying or reverting.
     pub direction: Direction,
     /// Wall time of the migration itself (history bookkeeping included).
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
+    /// How it ended.
     pub outcome: Outcome,
 }
 
@@ -78,14 +84,20 @@ pub struct Report {
     pub database: String,
     /// The database URL with its password masked.
     pub url: String,
+    /// Applying or reverting.
     pub direction: Direction,
+    /// Nothing was changed: the steps are the plan.
     pub dry_run: bool,
-    /// Highest applied version before and after the run (`None`: nothing applied).
+    /// Highest applied version before the run (`None`: nothing applied).
     pub version_before: Option<i64>,
+    /// Highest applied version after the run (`None`: nothing applied).
     pub version_after: Option<i64>,
+    /// One step per migration, in the order run.
     pub steps: Vec<Step>,
+    /// When the run started (the JUnit timestamp).
     #[serde(skip)]
     pub started: DateTime<Utc>,
+    /// Wall time of the whole run.
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
 }
@@ -120,8 +132,7 @@ impl Report {
     /// The JUnit report: suite `db-migrate.DATABASE`, one case per step, classname
     /// `db-migrate.DATABASE.up|down`; an empty run writes one skipped "nothing to do" case.
     pub fn to_junit(&self) -> junit::Report {
-        let suite_name = format!("{TOOL}.{}", self.database);
-        let classname = format!("{suite_name}.{}", self.direction.group());
+        let classname = format!("{TOOL}.{}.{}", self.database, self.direction.group());
         let mut cases: Vec<junit::Case> = self.steps.iter().map(|s| case(&classname, s)).collect();
         if cases.is_empty() {
             let reason = match self.direction {
@@ -130,26 +141,17 @@ impl Report {
             };
             cases.push(junit::Case::nothing_to_do(classname, reason));
         }
-        let mut properties = vec![
-            ("direction".to_string(), self.direction.group().to_string()),
-            ("dry_run".to_string(), self.dry_run.to_string()),
-        ];
+        let mut suite = junit::Suite::finished(TOOL, &self.database, self.started, cases)
+            .property("direction", self.direction.group())
+            .property("dry_run", self.dry_run.to_string());
         if let Some(v) = self.version_before {
-            properties.push(("version_before".into(), v.to_string()));
+            suite = suite.property("version_before", v.to_string());
         }
         if let Some(v) = self.version_after {
-            properties.push(("version_after".into(), v.to_string()));
+            suite = suite.property("version_after", v.to_string());
         }
         let mut report = junit::Report::new(TOOL);
-        report.suites.push(junit::Suite {
-            name: suite_name,
-            timestamp: self.started,
-            time: self.elapsed,
-            properties,
-            cases,
-            system_out: None,
-            system_err: None,
-        });
+        report.suites.push(suite);
         report
     }
 }

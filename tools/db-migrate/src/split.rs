@@ -20,8 +20,11 @@ pub enum Dialect {
 /// One statement: its text (trimmed, without the closing `;`) and its byte range in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Statement<'a> {
+    /// The statement's text.
     pub text: &'a str,
+    /// Byte offset of its start in the input.
     pub start: usize,
+    /// Byte offset of its end in the input.
     pub end: usize,
 }
 

@@ -32,12 +32,19 @@ pub enum State {
 /// One line of `status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationState {
+    /// The migration's version.
     pub version: i64,
+    /// The migration's name.
     pub name: String,
+    /// Applied, pending, drifted, ...
     pub state: State,
+    /// When it was applied (RFC 3339 UTC).
     pub applied_at: Option<String>,
+    /// Who applied it.
     pub applied_by: Option<String>,
+    /// The package version that applied it (--release).
     pub release: Option<String>,
+    /// How long it ran, in milliseconds.
     pub execution_ms: Option<i64>,
     /// Whether down SQL with statements is stored (applied) or present as a file (pending).
     pub reversible: bool,
@@ -46,9 +53,13 @@ pub struct MigrationState {
 /// The whole `status` answer.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
+    /// The database's name.
     pub database: String,
+    /// The database URL with its password masked.
     pub url: String,
+    /// Highest applied version (`None`: nothing applied).
     pub current_version: Option<i64>,
+    /// Every migration, files and history together, by version.
     pub migrations: Vec<MigrationState>,
 }
 

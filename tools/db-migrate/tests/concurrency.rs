@@ -92,19 +92,11 @@ fn four_concurrent_runners(kind: Kind) {
     }
 }
 
-#[test]
-fn four_concurrent_runners_sqlite() {
-    four_concurrent_runners(Kind::Sqlite);
-}
-
-#[test]
-fn four_concurrent_runners_postgres() {
-    four_concurrent_runners(Kind::Postgres);
-}
-
-#[test]
-fn four_concurrent_runners_mariadb() {
-    four_concurrent_runners(Kind::Mariadb);
+per_database! {
+    four_concurrent_runners:
+        four_concurrent_runners_sqlite = Sqlite,
+        four_concurrent_runners_postgres = Postgres,
+        four_concurrent_runners_mariadb = Mariadb,
 }
 
 /// Wait until `cond` holds (the runner reached its slow statement), at most 60 s.
@@ -160,14 +152,10 @@ fn kill_9_then_rerun(kind: Kind) {
     assert!(db.table_exists("s2") && db.table_exists("t3"));
 }
 
-#[test]
-fn kill_9_then_rerun_sqlite() {
-    kill_9_then_rerun(Kind::Sqlite);
-}
-
-#[test]
-fn kill_9_then_rerun_postgres() {
-    kill_9_then_rerun(Kind::Postgres);
+per_database! {
+    kill_9_then_rerun:
+        kill_9_then_rerun_sqlite = Sqlite,
+        kill_9_then_rerun_postgres = Postgres,
 }
 
 /// MariaDB has no way to stop a dead client's statement: the lock is freed when the killed
@@ -230,19 +218,11 @@ fn lock_timeout_names_the_holder(kind: Kind) {
     assert_eq!(counts(&report).errors, 1);
 }
 
-#[test]
-fn lock_timeout_names_the_holder_sqlite() {
-    lock_timeout_names_the_holder(Kind::Sqlite);
-}
-
-#[test]
-fn lock_timeout_names_the_holder_postgres() {
-    lock_timeout_names_the_holder(Kind::Postgres);
-}
-
-#[test]
-fn lock_timeout_names_the_holder_mariadb() {
-    lock_timeout_names_the_holder(Kind::Mariadb);
+per_database! {
+    lock_timeout_names_the_holder:
+        lock_timeout_names_the_holder_sqlite = Sqlite,
+        lock_timeout_names_the_holder_postgres = Postgres,
+        lock_timeout_names_the_holder_mariadb = Mariadb,
 }
 
 /// Runner A builds an index with CREATE INDEX CONCURRENTLY (which waits for every older
@@ -349,12 +329,8 @@ fn sigterm_while_waiting_for_the_lock(kind: Kind) {
     );
 }
 
-#[test]
-fn sigterm_while_waiting_for_the_lock_sqlite() {
-    sigterm_while_waiting_for_the_lock(Kind::Sqlite);
-}
-
-#[test]
-fn sigterm_while_waiting_for_the_lock_postgres() {
-    sigterm_while_waiting_for_the_lock(Kind::Postgres);
+per_database! {
+    sigterm_while_waiting_for_the_lock:
+        sigterm_while_waiting_for_the_lock_sqlite = Sqlite,
+        sigterm_while_waiting_for_the_lock_postgres = Postgres,
 }

@@ -116,12 +116,8 @@ fn a_history_flag_other_than_0_or_1_is_refused(kind: Kind) {
     assert!(db.table_exists("t1"), "a refused down reverted version 1");
 }
 
-#[test]
-fn a_history_flag_other_than_0_or_1_is_refused_sqlite() {
-    a_history_flag_other_than_0_or_1_is_refused(Kind::Sqlite);
-}
-
-#[test]
-fn a_history_flag_other_than_0_or_1_is_refused_mariadb() {
-    a_history_flag_other_than_0_or_1_is_refused(Kind::Mariadb);
+per_database! {
+    a_history_flag_other_than_0_or_1_is_refused:
+        a_history_flag_other_than_0_or_1_is_refused_sqlite = Sqlite,
+        a_history_flag_other_than_0_or_1_is_refused_mariadb = Mariadb,
 }

@@ -84,19 +84,11 @@ fn apply_rerun_down_up(kind: Kind) {
     assert!(db.table_exists("t5"));
 }
 
-#[test]
-fn apply_rerun_down_up_sqlite() {
-    apply_rerun_down_up(Kind::Sqlite);
-}
-
-#[test]
-fn apply_rerun_down_up_postgres() {
-    apply_rerun_down_up(Kind::Postgres);
-}
-
-#[test]
-fn apply_rerun_down_up_mariadb() {
-    apply_rerun_down_up(Kind::Mariadb);
+per_database! {
+    apply_rerun_down_up:
+        apply_rerun_down_up_sqlite = Sqlite,
+        apply_rerun_down_up_postgres = Postgres,
+        apply_rerun_down_up_mariadb = Mariadb,
 }
 
 /// Migration 2's second statement fails. PostgreSQL/SQLite: exit 1, no trace of migration 2.
@@ -146,14 +138,10 @@ fn failing_migration_leaves_no_trace(kind: Kind) {
     assert_eq!(db.versions(), vec![1, 2, 3]);
 }
 
-#[test]
-fn failing_migration_leaves_no_trace_sqlite() {
-    failing_migration_leaves_no_trace(Kind::Sqlite);
-}
-
-#[test]
-fn failing_migration_leaves_no_trace_postgres() {
-    failing_migration_leaves_no_trace(Kind::Postgres);
+per_database! {
+    failing_migration_leaves_no_trace:
+        failing_migration_leaves_no_trace_sqlite = Sqlite,
+        failing_migration_leaves_no_trace_postgres = Postgres,
 }
 
 /// MariaDB commits DDL implicitly: a migration whose second statement fails is half-applied,
@@ -396,19 +384,11 @@ fn drift_is_detected(kind: Kind) {
     assert!(!db.table_exists("t3"));
 }
 
-#[test]
-fn drift_is_detected_sqlite() {
-    drift_is_detected(Kind::Sqlite);
-}
-
-#[test]
-fn drift_is_detected_postgres() {
-    drift_is_detected(Kind::Postgres);
-}
-
-#[test]
-fn drift_is_detected_mariadb() {
-    drift_is_detected(Kind::Mariadb);
+per_database! {
+    drift_is_detected:
+        drift_is_detected_sqlite = Sqlite,
+        drift_is_detected_postgres = Postgres,
+        drift_is_detected_mariadb = Mariadb,
 }
 
 /// Bad inputs: one line naming the input and the problem, exit 2, nothing written.
@@ -726,19 +706,11 @@ fn repair_and_baseline_write_all_or_nothing(kind: Kind) {
     assert_eq!(fresh.history(), vec![], "row 1 was rolled back with row 2");
 }
 
-#[test]
-fn repair_and_baseline_write_all_or_nothing_sqlite() {
-    repair_and_baseline_write_all_or_nothing(Kind::Sqlite);
-}
-
-#[test]
-fn repair_and_baseline_write_all_or_nothing_postgres() {
-    repair_and_baseline_write_all_or_nothing(Kind::Postgres);
-}
-
-#[test]
-fn repair_and_baseline_write_all_or_nothing_mariadb() {
-    repair_and_baseline_write_all_or_nothing(Kind::Mariadb);
+per_database! {
+    repair_and_baseline_write_all_or_nothing:
+        repair_and_baseline_write_all_or_nothing_sqlite = Sqlite,
+        repair_and_baseline_write_all_or_nothing_postgres = Postgres,
+        repair_and_baseline_write_all_or_nothing_mariadb = Mariadb,
 }
 
 /// `--dry-run` of `baseline`, `repair` and `new` prints what it would write and writes
@@ -804,14 +776,10 @@ fn dry_run_writes_nothing(kind: Kind) {
     assert_eq!(db.history(), vec![(1, true), (2, true), (3, false)]);
 }
 
-#[test]
-fn dry_run_writes_nothing_sqlite() {
-    dry_run_writes_nothing(Kind::Sqlite);
-}
-
-#[test]
-fn dry_run_writes_nothing_postgres() {
-    dry_run_writes_nothing(Kind::Postgres);
+per_database! {
+    dry_run_writes_nothing:
+        dry_run_writes_nothing_sqlite = Sqlite,
+        dry_run_writes_nothing_postgres = Postgres,
 }
 
 /// A file saved with a BOM and CRLF line endings (a Windows editor) applies and reverts on
@@ -848,19 +816,11 @@ fn bom_and_crlf_migrations_apply_and_revert(kind: Kind) {
     assert!(!db.table_exists("bom1") && !db.table_exists("bom2"));
 }
 
-#[test]
-fn bom_and_crlf_migrations_apply_and_revert_sqlite() {
-    bom_and_crlf_migrations_apply_and_revert(Kind::Sqlite);
-}
-
-#[test]
-fn bom_and_crlf_migrations_apply_and_revert_postgres() {
-    bom_and_crlf_migrations_apply_and_revert(Kind::Postgres);
-}
-
-#[test]
-fn bom_and_crlf_migrations_apply_and_revert_mariadb() {
-    bom_and_crlf_migrations_apply_and_revert(Kind::Mariadb);
+per_database! {
+    bom_and_crlf_migrations_apply_and_revert:
+        bom_and_crlf_migrations_apply_and_revert_sqlite = Sqlite,
+        bom_and_crlf_migrations_apply_and_revert_postgres = Postgres,
+        bom_and_crlf_migrations_apply_and_revert_mariadb = Mariadb,
 }
 
 /// A `-- no-transaction` migration is not atomic: CREATE UNIQUE INDEX CONCURRENTLY on

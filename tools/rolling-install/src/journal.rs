@@ -213,10 +213,8 @@ impl Journal {
     }
 }
 
-/// Now, RFC 3339 UTC.
-pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
+/// Now, RFC 3339 UTC: the one form every record's time stamps take.
+pub use cdkit::time::now_rfc3339 as now;
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ pub const TOOL: &str = "run-tests";
 /// How the whole invocation went.
 #[derive(Debug)]
 pub struct RunOutcome {
+    /// The exit code of the whole invocation, combined from every suite's.
     pub exit: Exit,
     /// One summary line per suite, for the console.
     pub summaries: Vec<String>,
@@ -163,24 +164,15 @@ fn run_suite(spec: &SuiteSpec, log_path: &Path, mode: ProgressMode) -> Result<Su
         progress.elapsed().as_secs_f64(),
         exit
     );
-    let mut properties = vec![
-        ("command".into(), spec.display_command()),
-        ("attempts".into(), last.number.to_string()),
-        ("output-log".into(), log.path().display().to_string()),
-        ("run-id".into(), cdkit::run_id::get().to_string()),
-    ];
-    properties.extend(foreign_properties);
-    let suite = junit::Suite {
-        name: prefix,
-        timestamp,
-        time: progress.elapsed(),
-        properties,
-        cases,
-        system_out: (!last.other_output.trim().is_empty())
-            .then(|| junit::bounded_with_log(&last.other_output, Some(log.path()))),
-        system_err: (!last.stderr.trim().is_empty())
-            .then(|| junit::bounded_with_log(&last.stderr, Some(log.path()))),
-    };
+    let mut suite = junit::Suite::finished(TOOL, &spec.name, timestamp, cases)
+        .property("command", spec.display_command())
+        .property("attempts", last.number.to_string())
+        .property("output-log", log.path().display().to_string());
+    suite.properties.extend(foreign_properties);
+    suite.system_out = (!last.other_output.trim().is_empty())
+        .then(|| junit::bounded_with_log(&last.other_output, Some(log.path())));
+    suite.system_err = (!last.stderr.trim().is_empty())
+        .then(|| junit::bounded_with_log(&last.stderr, Some(log.path())));
     Ok(SuiteOutcome {
         suite,
         exit,

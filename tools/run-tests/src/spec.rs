@@ -27,6 +27,7 @@ pub struct SuiteSpec {
     pub name: String,
     /// Argument vector; `argv[0]` is the program.
     pub command: Vec<String>,
+    /// How to read the results (TAP, JUnit files, exit status, or auto).
     pub format: Format,
     /// Glob (relative to `workdir`) of JUnit files the command writes.
     pub junit_in: Option<String>,
@@ -39,9 +40,13 @@ pub struct SuiteSpec {
     pub grace: Duration,
     /// Extra attempts for failing tests.
     pub retries: u32,
+    /// Count a test that passed only on a retry as failed.
     pub flaky_is_failure: bool,
+    /// Exit 0 (not 4) when no tests ran.
     pub allow_empty: bool,
+    /// Extra environment for the command.
     pub env: Vec<(String, String)>,
+    /// Working directory of the command (default: the current one).
     pub workdir: Option<PathBuf>,
 }
 
@@ -117,26 +122,11 @@ impl SuiteSpec {
         base.replace('.', "_")
     }
 
-    /// The command line as one string, for messages and the report's properties.
+    /// The command line as one string, for messages and the report's properties: quoted as
+    /// for a POSIX shell, so it can be pasted into one.
     pub fn display_command(&self) -> String {
-        self.command
-            .iter()
-            .map(|a| shell_quote(a))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-/// Quote a word for display in a copy-pasteable shell command line.
-fn shell_quote(word: &str) -> String {
-    let safe = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if safe {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
+        let argv: Vec<&str> = self.command.iter().map(String::as_str).collect();
+        cdkit::ssh::command_line(&argv)
     }
 }
 

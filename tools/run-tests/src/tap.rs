@@ -572,7 +572,7 @@ impl TapParser {
             (_, Some(reason)) => {
                 case.outcome = Outcome::Errored;
                 case.kind = Some("bail-out".to_string());
-                case.message = Some(one_line(&format!("Bail out! {reason}")));
+                case.message = Some(first_line_capped(&format!("Bail out! {reason}")));
                 case.details = body;
             }
             (Verdict::Ok, None) => {
@@ -584,7 +584,7 @@ impl TapParser {
             }
             (Verdict::Skipped(reason), None) => {
                 case.outcome = Outcome::Skipped;
-                case.message = Some(one_line(non_empty_or(&reason, "skipped")));
+                case.message = Some(first_line_capped(non_empty_or(&reason, "skipped")));
                 case.system_out = body;
             }
             (Verdict::Problem(problem), None) => {
@@ -603,7 +603,7 @@ impl TapParser {
                 case.message = Some(if parts.is_empty() {
                     format!("prove printed no verdict for {}", file.name)
                 } else {
-                    one_line(&parts.join("; "))
+                    first_line_capped(&parts.join("; "))
                 });
                 case.details = body;
             }
@@ -854,7 +854,7 @@ impl Stream {
         self.flush_level(0);
         let mut case = self.synthesized_case(BAIL_OUT_CASE, Outcome::Errored);
         case.kind = Some("bail-out".to_string());
-        case.message = Some(one_line(&if reason.is_empty() {
+        case.message = Some(first_line_capped(&if reason.is_empty() {
             "Bail out!".to_string()
         } else {
             format!("Bail out! {reason}")
@@ -903,11 +903,11 @@ impl Stream {
         match (point.ok, directive) {
             (_, Some((DirectiveKind::Skip, reason))) => {
                 case.outcome = Outcome::Skipped;
-                case.message = Some(one_line(non_empty_or(&reason, "skipped")));
+                case.message = Some(first_line_capped(non_empty_or(&reason, "skipped")));
             }
             (false, Some((DirectiveKind::Todo, reason))) => {
                 case.outcome = Outcome::Skipped;
-                case.message = Some(one_line(&prefixed("TODO", &reason)));
+                case.message = Some(first_line_capped(&prefixed("TODO", &reason)));
             }
             (true, Some((DirectiveKind::Todo, reason))) => {
                 let note = prefixed("TODO test passed unexpectedly", &reason);
@@ -924,7 +924,7 @@ impl Stream {
                 case.message = Some(if description.is_empty() {
                     format!("not ok {number}")
                 } else {
-                    one_line(description)
+                    first_line_capped(description)
                 });
             }
         }
@@ -973,7 +973,7 @@ impl Stream {
             if !self.cases.iter().any(|case| case.outcome.is_bad()) {
                 let mut case = self.synthesized_case(EXIT_STATUS_CASE, Outcome::Errored);
                 case.kind = Some("exit-status".to_string());
-                case.message = Some(one_line(&problem));
+                case.message = Some(first_line_capped(&problem));
                 self.cases.push(case);
             }
         }
@@ -1463,7 +1463,7 @@ fn prefixed(label: &str, reason: &str) -> String {
 
 /// The first non-blank line of `text`, trimmed and cut to [`MAX_MESSAGE_BYTES`], because a
 /// `message=` attribute is a summary; the full text belongs in the details.
-fn one_line(text: &str) -> String {
+fn first_line_capped(text: &str) -> String {
     let line = text
         .lines()
         .map(str::trim)
@@ -1502,7 +1502,7 @@ fn yaml_value(yaml: &str, key: &str) -> Option<String> {
         } else {
             strip_yaml_comment(value).to_string()
         };
-        let message = one_line(&message);
+        let message = first_line_capped(&message);
         return (!message.is_empty()).then_some(message);
     }
     None

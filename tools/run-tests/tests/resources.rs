@@ -153,7 +153,7 @@ fn the_output_log_keeps_head_and_tail_within_its_cap() {
     );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let log = std::fs::read(dir.path().join("reports/big.out.log")).unwrap();
-    let cap = run_tests::attempt::OUTPUT_LOG_MAX as usize;
+    let cap = run_tests::OUTPUT_LOG_MAX as usize;
     assert!(log.len() <= cap + 1024, "{} bytes", log.len());
     assert!(log.len() >= cap - 1024, "{} bytes", log.len());
     let text = String::from_utf8_lossy(&log);

@@ -338,3 +338,19 @@ pub fn paste_hint(message: &str, marker: &str) -> Output {
         .output()
         .expect("run sh")
 }
+
+/// One `#[test]` per database for a scenario written once as `fn scenario(kind: Kind)`:
+/// `per_database!(scenario: scenario_sqlite = Sqlite, scenario_postgres = Postgres);`.
+/// The test names are spelt out (macro_rules cannot join identifiers) so that they stay
+/// stable for filters; each runs the same scenario on its database.
+#[macro_export]
+macro_rules! per_database {
+    ($scenario:ident: $($test:ident = $kind:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                $scenario($crate::common::Kind::$kind);
+            }
+        )+
+    };
+}

@@ -1,0 +1,7 @@
+//! Every command line in `run-tests --help`'s Examples (and so in the man page) parses with the
+//! current flags: an example can never drift from the clap definition it documents.
+
+#[test]
+fn every_help_example_parses() {
+    cdkit_testkit::assert_help_examples_parse::<run_tests::cli::Cli>();
+}
