@@ -172,8 +172,9 @@ pub fn shell_quote(word: &str) -> String {
     }
 }
 
-/// An argument vector as one remote command line.
-fn command_line(argv: &[&str]) -> String {
+/// An argument vector as one command line sh reads back into the same words (remote
+/// commands, and the command a report names).
+pub fn command_line(argv: &[&str]) -> String {
     argv.iter()
         .map(|a| shell_quote(a))
         .collect::<Vec<_>>()
