@@ -387,9 +387,14 @@ pub fn assert_durations_refused(bin: &str, cases: &[(&str, &str)]) {
 
 /// Parse every command line of the tool's `--help` Examples ([`cdkit::docs::help_examples`])
 /// with its clap definition `C`, so that no example (and so no man page) can drift from the
-/// flags it shows. Fails naming the example and clap's complaint; a help without examples fails.
-pub fn assert_help_examples_parse<C: clap::Parser>() {
+/// flags it shows. Fails naming the example and clap's complaint; fewer than `at_least`
+/// examples (a block cut short) fails too.
+pub fn assert_help_examples_parse<C: clap::Parser>(at_least: usize) {
     let examples = cdkit::docs::help_examples(&C::command()).expect("the --help examples");
+    assert!(
+        examples.len() >= at_least,
+        "expected at least {at_least} examples, found {examples:?}"
+    );
     for argv in examples {
         if let Err(e) = C::try_parse_from(&argv) {
             panic!("{argv:?} does not parse:\n{e}");

@@ -3,5 +3,5 @@
 
 #[test]
 fn every_help_example_parses() {
-    cdkit_testkit::assert_help_examples_parse::<build_deb::cli::Cli>();
+    cdkit_testkit::assert_help_examples_parse::<build_deb::cli::Cli>(3);
 }

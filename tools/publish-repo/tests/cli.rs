@@ -8,17 +8,8 @@ use publish_repo::{Cli, Signer, SigningArgs};
 /// with the current flags: an example can never drift from the command line it documents.
 #[test]
 fn every_help_example_parses() {
-    let examples = cdkit::docs::help_examples(&Cli::command()).expect("the Examples: block");
     // One per subcommand in the help text; fewer means the block was cut short.
-    assert!(
-        examples.len() >= 5,
-        "expected an example per subcommand, found {examples:?}"
-    );
-    for argv in &examples {
-        if let Err(e) = Cli::try_parse_from(argv) {
-            panic!("--help example {argv:?} does not parse:\n{e}");
-        }
-    }
+    cdkit_testkit::assert_help_examples_parse::<Cli>(5);
 }
 
 /// Another tool's command line that re-publishes a suite, as rollback does.

@@ -289,14 +289,7 @@ fn help_names_the_exit_codes_the_code_returns() {
 /// Every command line of `--help`'s examples parses with the current flags.
 #[test]
 fn every_help_example_parses() {
-    use clap::{CommandFactory, Parser};
-    let examples = cdkit::docs::help_examples(&rollback::cli::Cli::command()).unwrap();
-    assert!(examples.len() >= 3, "{examples:?}");
-    for argv in examples {
-        if let Err(e) = rollback::cli::Cli::try_parse_from(&argv) {
-            panic!("{argv:?}: {e}");
-        }
-    }
+    cdkit_testkit::assert_help_examples_parse::<rollback::cli::Cli>(3);
 }
 
 /// The flag groups shared with rolling-install keep rollback's own environment variables

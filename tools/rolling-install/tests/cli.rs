@@ -1,18 +1,12 @@
 //! rolling-install's command line as users see it: every `--help` example parses with the
 //! current flags, and the flag groups rollback shares keep rolling-install's variables.
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use rolling_install::cli::Cli;
 
 #[test]
 fn every_help_example_parses() {
-    let examples = cdkit::docs::help_examples(&Cli::command()).unwrap();
-    assert!(examples.len() >= 4, "{examples:?}");
-    for argv in examples {
-        if let Err(e) = Cli::try_parse_from(&argv) {
-            panic!("{argv:?}: {e}");
-        }
-    }
+    cdkit_testkit::assert_help_examples_parse::<Cli>(4);
 }
 
 #[test]

@@ -3,5 +3,5 @@
 
 #[test]
 fn every_help_example_parses() {
-    cdkit_testkit::assert_help_examples_parse::<run_tests::cli::Cli>();
+    cdkit_testkit::assert_help_examples_parse::<run_tests::cli::Cli>(4);
 }
