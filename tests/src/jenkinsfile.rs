@@ -22,13 +22,18 @@ pub enum Run {
 /// One thing the pipeline does, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// An `sh` step: its script, and how the pipeline runs it.
     Sh {
+        /// The script, as Groovy hands it to sh.
         script: String,
+        /// How the pipeline runs it: status checked, stdout kept, or status returned.
         run: Run,
     },
     /// `env.NAME = 'value'` inside a `script { }` block.
     SetEnv {
+        /// The variable.
         name: String,
+        /// Its value, with `${env.NAME}` left for the runner to expand.
         value: String,
     },
 }
@@ -36,7 +41,9 @@ pub enum Action {
 /// A step with its context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// The Jenkinsfile line the step starts on, for messages.
     pub line: usize,
+    /// What the step does.
     pub action: Action,
     /// (credentialsId, variable) of every enclosing `withCredentials`; an id may contain
     /// `${env.NAME}`.
@@ -48,7 +55,9 @@ pub struct Step {
 /// The pipeline's top-level `environment { }` and its steps.
 #[derive(Debug, Default)]
 pub struct Pipeline {
+    /// The top-level `environment { }` variables.
     pub environment: BTreeMap<String, String>,
+    /// Every step in file order.
     pub steps: Vec<Step>,
 }
 

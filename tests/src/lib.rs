@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use cdkit_testkit::testbed::must;
 use cdkit_testkit::workspace_root;
 
+/// A command's output as text, whatever its bytes (for messages and `contains` checks).
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -26,7 +27,9 @@ pub fn exclusive() -> File {
 
 /// One testbed, removed on drop if a test failed half-way.
 pub struct Lab {
+    /// The testbed name (`CDKIT_TESTBED_NAME`): the tag and this process id, unique per test.
     pub name: String,
+    /// The testbed's state root (`CDKIT_TESTBED_ROOT`), removed with the lab.
     pub root: tempfile::TempDir,
     /// Network namespaces seen while the testbed was up: a process still inside one of them
     /// after `down` is a leak even though the namespace's name is gone.
@@ -36,6 +39,7 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// A lab named after `tag`, not started yet.
     pub fn new(tag: &str) -> Lab {
         Lab {
             name: format!("{tag}-{}", std::process::id()),
@@ -48,6 +52,7 @@ impl Lab {
         }
     }
 
+    /// `scripts/testbed ARGS` for this lab, not started.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(workspace_root().join("scripts/testbed"));
         command
@@ -57,6 +62,7 @@ impl Lab {
         command
     }
 
+    /// Run `scripts/testbed ARGS` for this lab; its whole output.
     pub fn output(&self, args: &[&str]) -> Output {
         self.command(args)
             .output()
@@ -74,6 +80,7 @@ impl Lab {
         must(out, &what)
     }
 
+    /// Start the testbed (`up ARGS`), noting its namespaces for the leak check; its stdout.
     pub fn up(&mut self, args: &[&str]) -> String {
         self.up = true;
         let out = self.ok(&[&["up"], args].concat());
@@ -81,15 +88,18 @@ impl Lab {
         out
     }
 
+    /// Take the testbed down; it must succeed.
     pub fn down(&mut self) {
         self.ok(&["down"]);
         self.up = false;
     }
 
+    /// The prefix of every network namespace and interface of this lab.
     pub fn prefix(&self) -> String {
         format!("cdtb_{}_", self.name)
     }
 
+    /// Where the testbed keeps this lab's state (keys, inventory, repository).
     pub fn state_dir(&self) -> PathBuf {
         self.root.path().join(&self.name)
     }
@@ -99,6 +109,7 @@ impl Lab {
         self.output(&["run", "--", "sh", "-c", script])
     }
 
+    /// [`Lab::sh`] that must succeed; its stdout.
     pub fn sh_ok(&self, script: &str) -> String {
         let out = self.sh(script);
         let what = format!("in the lab, `{script}` exited {:?}", out.status.code());
@@ -110,6 +121,7 @@ impl Lab {
         self.output(&[&["exec", host], args].concat())
     }
 
+    /// [`Lab::exec`] that must succeed; its stdout.
     pub fn exec_ok(&self, host: &str, args: &[&str]) -> String {
         let out = self.exec(host, args);
         let what = format!(
@@ -134,6 +146,7 @@ impl Lab {
         .expect("run scripts/testbed exec")
     }
 
+    /// `status --json`: every host with its state and addresses.
     pub fn status(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
     }
@@ -170,6 +183,7 @@ impl Drop for Lab {
     }
 }
 
+/// Poll `done` every 250 ms; fail naming `what` after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
@@ -181,6 +195,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool)
     }
 }
 
+/// The inodes of the network namespaces named with `prefix` (an inode outlives its name).
 pub fn netns_inodes(prefix: &str) -> HashSet<u64> {
     netns_names(prefix)
         .iter()
@@ -189,6 +204,7 @@ pub fn netns_inodes(prefix: &str) -> HashSet<u64> {
         .collect()
 }
 
+/// The names under /run/netns that start with `prefix`.
 pub fn netns_names(prefix: &str) -> Vec<String> {
     std::fs::read_dir("/run/netns")
         .map(|d| {

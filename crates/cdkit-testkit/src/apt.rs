@@ -11,7 +11,9 @@ use cdkit_deb::{Compression, DataEntry, Package};
 
 /// An ed25519 signing key in its own GNUPGHOME, with the public key exported for `signed-by`.
 pub struct TestKey {
+    /// The GNUPGHOME holding the secret key (`--sign-key` finds it there).
     pub home: tempfile::TempDir,
+    /// The key's fingerprint, for `--sign-key`.
     pub fingerprint: String,
     /// Binary public keyring for `signed-by=` and `gpgv --keyring`.
     pub public: PathBuf,
@@ -126,6 +128,7 @@ pub fn make_deb_with(dir: &Path, package: &str, version: &str, arch: &str, text:
 /// `python3 -m http.server` on a free loopback port serving `root`; stopped on drop.
 pub struct HttpServer {
     child: Child,
+    /// The loopback port it serves on.
     pub port: u16,
 }
 
@@ -173,6 +176,7 @@ impl Drop for HttpServer {
 
 /// A hermetic apt client for one suite of one repository.
 pub struct AptClient {
+    /// apt's whole state (sources, lists, cache, dpkg status), apart from the system's.
     pub root: tempfile::TempDir,
 }
 

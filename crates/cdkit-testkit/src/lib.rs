@@ -116,12 +116,19 @@ pub fn junit_testcases(report: &Path) -> Vec<(String, String)> {
 /// Counts as an independent reader (Python's junitparser, from PyPI) sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {
+    /// `tests=`: every testcase.
     pub tests: u64,
+    /// Testcases with a `<failure>`.
     pub failures: u64,
+    /// Testcases with an `<error>`.
     pub errors: u64,
+    /// Testcases with a `<skipped>`.
     pub skipped: u64,
+    /// Testcases with none of the three.
     pub passed: u64,
+    /// `<flakyFailure>`/`<flakyError>` elements: failed attempts of a case that then passed.
     pub flaky: u64,
+    /// `<rerunFailure>`/`<rerunError>` elements: failed attempts of a case that still failed.
     pub reruns: u64,
 }
 
@@ -181,15 +188,19 @@ pub enum JunitView {
 /// One testcase as Python's `xml.etree` reads it, text decoded by Python's XML parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JunitCase {
+    /// `classname=`, as Jenkins splits it into package and class.
     pub classname: String,
+    /// `name=`.
     pub name: String,
     /// `passed`, `failure`, `error` or `skipped`.
     pub outcome: String,
     /// First non-blank line of `message=` (else of the body); `None` if both are blank.
     pub message: Option<String>,
+    /// The failure, error or skipped element's text (empty for a pass).
     pub body: String,
     /// `system-out`/`system-err` text, empty when only whitespace.
     pub system_out: String,
+    /// `system-err` text, empty when only whitespace.
     pub system_err: String,
     /// `(element, body, system-out, system-err)` of each flaky/rerun element; the body is the
     /// `<stackTrace>`, else the element's own text before its first child.
@@ -544,6 +555,7 @@ impl Drop for HeldFlock {
 pub struct HeldDeploymentLock(PathBuf);
 
 impl HeldDeploymentLock {
+    /// Create the lock directory of `group` with `owner` as its holder line.
     pub fn hold(group: &str, owner: &str) -> HeldDeploymentLock {
         let dir = PathBuf::from(format!("/var/lib/cdkit/locks/rolling-install.{group}"));
         std::fs::create_dir_all(&dir)

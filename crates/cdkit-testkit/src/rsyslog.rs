@@ -24,6 +24,7 @@ pub struct Received {
     pub hostname: String,
     /// APP-NAME (the tool).
     pub app_name: String,
+    /// PROCID (the sender's process id, or `-`).
     pub procid: String,
     /// 0 (emergency) to 7 (debug).
     pub severity: u8,

@@ -11,6 +11,7 @@ pub struct Sshd {
     /// Holds sshd_config, keys, known_hosts and ssh_config.
     pub dir: tempfile::TempDir,
     child: Child,
+    /// The loopback port sshd listens on.
     pub port: u16,
 }
 
