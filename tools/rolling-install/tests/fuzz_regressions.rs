@@ -27,3 +27,17 @@ fn many_hosts_in_one_group_cost_linear_time() {
     );
     eprintln!("reading {} hosts took {took:?}", inventory.all().len());
 }
+
+/// A subscript ending at the highest number an i64 holds: the exclusive end (end + 1)
+/// overflowed, a panic in debug builds. Like any end past the last host, it now means "to the
+/// last host".
+#[test]
+fn a_subscript_ending_at_the_highest_number_selects_to_the_last_host() {
+    let pattern = include_str!("fuzz_regressions/host_pattern/subscript-end-highest");
+    let inventory =
+        Inventory::parse_ini("[web]\nweb[01:12].example.com\n").expect("a valid inventory");
+    let all = inventory.select("web").expect("group web");
+    let selected = inventory.select(pattern).expect("a valid pattern");
+    assert_eq!(selected.len(), 12);
+    assert_eq!(selected, all);
+}
