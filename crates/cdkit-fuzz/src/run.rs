@@ -323,3 +323,98 @@ pub fn run_target(
         elapsed: started.elapsed(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on any input that contains "boom"; sleeps on "slow" (a stand-in for a hang that
+    /// ends by itself, so the test leaves no busy thread behind).
+    fn touchy(data: &[u8]) {
+        if data.windows(4).any(|w| w == b"boom") {
+            panic!("found a boom");
+        }
+        if data == b"slow" {
+            thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    fn settings(failures: &Path) -> Settings {
+        Settings {
+            budget: Duration::ZERO,
+            input_timeout: Duration::from_millis(300),
+            seed: 1,
+            max_len: 1024,
+            failures: failures.to_path_buf(),
+        }
+    }
+
+    fn input(origin: &str, bytes: &[u8]) -> Input {
+        Input {
+            origin: origin.into(),
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_panicking_input_is_reported_with_its_message_and_saved() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let target = Target {
+            name: "touchy",
+            run: touchy,
+        };
+        let corpus = [input("fine", b"fine"), input("bad", b"a boom here")];
+        let capture = PanicCapture::install();
+        let result = run_target(target, &corpus, &settings(dir.path())).expect("a worker");
+        drop(capture);
+        let found = result.expect_err("the panic is a finding");
+        assert_eq!(found.origin, "bad");
+        match &found.kind {
+            Kind::Panic(message) => assert!(message.contains("found a boom"), "{message}"),
+            Kind::Hang(_) => panic!("a panic reported as a hang"),
+        }
+        let saved = found.saved.as_ref().expect("saved");
+        assert_eq!(
+            std::fs::read(saved).expect("the saved input"),
+            b"a boom here"
+        );
+        let shown = found.to_string();
+        // "a b" in hex: the input is printed, not only saved.
+        assert!(
+            shown.contains("612062"),
+            "hex of the input missing: {shown}"
+        );
+    }
+
+    #[test]
+    fn an_input_over_the_time_limit_is_a_hang() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let target = Target {
+            name: "touchy",
+            run: touchy,
+        };
+        let corpus = [input("slow", b"slow")];
+        let result = run_target(target, &corpus, &settings(dir.path())).expect("a worker");
+        let found = result.expect_err("the slow input is a finding");
+        assert!(matches!(found.kind, Kind::Hang(_)), "{found}");
+        assert!(found.to_string().contains("hang"), "{found}");
+    }
+
+    #[test]
+    fn inputs_that_return_pass_and_mutations_run_for_the_budget() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let target = Target {
+            name: "quiet",
+            run: |_| {},
+        };
+        let corpus = [input("one", b"one"), input("two", b"two")];
+        let mut s = settings(dir.path());
+        s.budget = Duration::from_millis(200);
+        let summary = run_target(target, &corpus, &s)
+            .expect("a worker")
+            .expect("no finding");
+        assert_eq!(summary.replayed, 2);
+        assert!(summary.mutated > 0);
+        assert!(summary.elapsed >= s.budget);
+    }
+}
