@@ -1261,7 +1261,11 @@ fn missing_ranges(seen: &[usize], planned: usize) -> Vec<(usize, usize)> {
         if number > expected {
             gaps.push((expected, number - 1));
         }
-        expected = number + 1;
+        match number.checked_add(1) {
+            Some(next) => expected = next,
+            // The highest number there is: no planned number comes after it.
+            None => return gaps,
+        }
     }
     if expected <= planned {
         gaps.push((expected, planned));

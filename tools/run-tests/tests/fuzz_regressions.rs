@@ -50,3 +50,26 @@ fn three_points_with_the_highest_number_get_distinct_names() {
     names.dedup();
     assert_eq!(names.len(), 3, "names repeat: {names:?}");
 }
+
+/// A plan up to the highest number there is and one point with that number: looking for
+/// missing numbers after it computed number + 1 and overflowed (a panic in debug builds).
+/// The missing tests 1 to N-1 are reported in a summary, as for any absurd plan.
+#[test]
+fn a_point_at_the_highest_planned_number_ends_the_search_for_missing_ones() {
+    let tap = include_str!("fuzz_regressions/tap/plan-and-point-at-the-highest-number.tap");
+    let mut parser = TapParser::new("t");
+    let points: usize = tap.lines().map(|l| usize::from(parser.push_line(l))).sum();
+    assert_eq!(points, 1);
+    let report = parser.finish(true);
+    let errored = report
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Errored)
+        .count();
+    assert!(errored >= 1, "the missing tests are not reported");
+    assert!(
+        report.cases.len() < 10,
+        "{} cases: missing tests not summarised",
+        report.cases.len()
+    );
+}
