@@ -1,11 +1,4 @@
 //! build-deb's cdkit-deb.toml manifest.
+//! The body is `cdkit_fuzz::targets::build_manifest`, shared with the bounded run in the tests.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use std::path::Path;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let _ = build_deb::manifest::Manifest::parse(text, Path::new("cdkit-deb.toml"));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cdkit_fuzz::targets::build_manifest(data));

@@ -1,17 +1,4 @@
 //! A YAML inventory as the native reader parses it.
+//! The body is `cdkit_fuzz::targets::inventory_yaml`, shared with the bounded run in the tests.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use rolling_install::inventory::Inventory;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(inventory) = Inventory::parse_yaml(text) {
-        for host in inventory.all() {
-            let _ = host.connection();
-            let _ = host.target();
-        }
-        let _ = inventory.group_names();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cdkit_fuzz::targets::inventory_yaml(data));

@@ -1,10 +1,4 @@
 //! Foreign JUnit XML that run-tests passes through (`--junit-in`).
+//! The body is `cdkit_fuzz::targets::junit_in`, shared with the bounded run in the tests.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let dir = cdkit_fuzz::fresh_dir("junit_in");
-    let file = cdkit_fuzz::put(&dir, "report.xml", data);
-    let input = run_tests::junit_in::read_files(&[file], &dir);
-    let _ = input.cases.len();
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cdkit_fuzz::targets::junit_in(data));

@@ -1,12 +1,4 @@
 //! publish-repo's previous Packages.gz and Packages.xz, read back to reuse unchanged chunks.
+//! The body is `cdkit_fuzz::targets::repo_index`, shared with the bounded run in the tests.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Some(members) = publish_repo::gz::members(data) {
-        let _ = members.len();
-    }
-    if let Some(blocks) = publish_repo::xz::blocks(data) {
-        let _ = blocks.len();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cdkit_fuzz::targets::repo_index(data));

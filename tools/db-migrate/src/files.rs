@@ -354,7 +354,14 @@ pub fn next_version(dir: &Path) -> Result<(i64, usize), Error> {
         .max()
         .unwrap_or(4)
         .max(4);
-    let next = scanned.keys().next_back().map_or(1, |v| v + 1);
+    // The highest version an i64 holds has no successor: say so rather than overflow.
+    let next = match scanned.iter().next_back() {
+        None => 1,
+        Some((&version, found)) => version.checked_add(1).ok_or_else(|| Error::BadMigration {
+            path: found.up.clone(),
+            problem: format!("version {version} is the highest possible: no version follows it"),
+        })?,
+    };
     Ok((next, width))
 }
 

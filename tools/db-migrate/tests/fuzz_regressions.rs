@@ -32,3 +32,23 @@ fn a_statement_after_a_dollar_quote_and_odd_whitespace_stays_inside_the_input() 
     let sql = include_str!("fuzz_regressions/sql_split/range-after-dollar-quote.sql");
     assert_statements_well_formed(sql);
 }
+
+/// A migration numbered with the highest version an i64 holds: the next version (highest + 1,
+/// for `new`) overflowed, a panic in debug builds and a negative version in release builds.
+/// Now `new` refuses with the file and the reason. The input is the fuzz target's
+/// `NAME\nCONTENT`.
+#[test]
+fn no_version_follows_the_highest_possible_one() {
+    let input = include_str!("fuzz_regressions/migration_names/highest-version");
+    let (name, content) = input.split_once('\n').expect("NAME\\nCONTENT");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join(name), content).expect("write the migration");
+    let err = db_migrate::files::next_version(dir.path()).expect_err("no next version");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: version 9223372036854775807 is the highest possible: no version follows it",
+            dir.path().join(name).display()
+        )
+    );
+}

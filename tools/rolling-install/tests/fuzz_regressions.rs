@@ -27,3 +27,41 @@ fn many_hosts_in_one_group_cost_linear_time() {
     );
     eprintln!("reading {} hosts took {took:?}", inventory.all().len());
 }
+
+/// A subscript ending at the highest number an i64 holds: the exclusive end (end + 1)
+/// overflowed, a panic in debug builds. Like any end past the last host, it now means "to the
+/// last host".
+#[test]
+fn a_subscript_ending_at_the_highest_number_selects_to_the_last_host() {
+    let pattern = include_str!("fuzz_regressions/host_pattern/subscript-end-highest");
+    let inventory =
+        Inventory::parse_ini("[web]\nweb[01:12].example.com\n").expect("a valid inventory");
+    let all = inventory.select("web").expect("group web");
+    let selected = inventory.select(pattern).expect("a valid pattern");
+    assert_eq!(selected.len(), 12);
+    assert_eq!(selected, all);
+}
+
+/// Seventeen ranges of four, then an empty one (`[5:3]`, begin after end, as Ansible allows):
+/// the product is empty, but the expansion walked all 4^17 prefixes before finding that out
+/// (a hang; the fuzz input was a --hosts pattern, which is expanded the same way). An empty
+/// range anywhere now empties the entry as fast as the empty range alone.
+#[test]
+fn an_empty_range_after_many_ranges_expands_at_once() {
+    let entry = include_str!("fuzz_regressions/host_pattern/empty-range-after-many.txt");
+    let outcome = |text: &str| {
+        Inventory::parse_ini(&format!("[g]\n{text}\nother\n"))
+            .map(|i| i.all().len())
+            .map_err(|e| e.to_string())
+    };
+    let alone = outcome("h[5:3]");
+    let after_many = outcome(entry);
+    assert_eq!(
+        after_many.is_ok(),
+        alone.is_ok(),
+        "{after_many:?} / {alone:?}"
+    );
+    if let (Ok(many), Ok(one)) = (&after_many, &alone) {
+        assert_eq!(many, one);
+    }
+}

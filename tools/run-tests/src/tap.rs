@@ -876,7 +876,11 @@ impl Stream {
         self.saw_tap = true;
         self.close_yaml();
         let level = &mut self.levels[depth];
-        let number = point.number.unwrap_or(level.last_number + 1);
+        // Saturating: after the highest number a point can carry, an unnumbered point takes the
+        // same number (a duplicate the plan check reports) instead of overflowing.
+        let number = point
+            .number
+            .unwrap_or_else(|| level.last_number.saturating_add(1));
         level.last_number = number;
         level.numbers.push(number);
 
@@ -1083,7 +1087,9 @@ fn unique_name(names: &mut NameSet, base: String, mut n: usize) -> String {
         if names.insert(candidate.clone()) {
             return candidate;
         }
-        n = n.saturating_add(1);
+        // Wrapping, not saturating: from usize::MAX a saturating counter would offer the same
+        // taken name forever. The set is finite, so some suffix is free.
+        n = n.wrapping_add(1);
     }
 }
 
@@ -1255,7 +1261,11 @@ fn missing_ranges(seen: &[usize], planned: usize) -> Vec<(usize, usize)> {
         if number > expected {
             gaps.push((expected, number - 1));
         }
-        expected = number + 1;
+        match number.checked_add(1) {
+            Some(next) => expected = next,
+            // The highest number there is: no planned number comes after it.
+            None => return gaps,
+        }
     }
     if expected <= planned {
         gaps.push((expected, planned));

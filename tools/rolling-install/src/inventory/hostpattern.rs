@@ -234,7 +234,15 @@ fn expand_ranges(pattern: &str, out: &mut Vec<String>) -> Result<(), String> {
         if out.len() >= MAX_EXPANSION {
             return Err(format!("{pattern:?} gives more than {MAX_EXPANSION} hosts"));
         }
+        let before = out.len();
         expand_ranges(&format!("{head}{item}{tail}"), out)?;
+        // The tail expands the same after every item (head and item hold no bracket): if it
+        // gave no host after this one, it gives none after the others. Without this stop, an
+        // empty range late in an entry (`[5:3]`) had the product of the ranges before it
+        // walked in full: exponential, a hang.
+        if out.len() == before {
+            break;
+        }
     }
     Ok(())
 }

@@ -142,7 +142,8 @@ fn one(graph: &Graph, term: &str) -> Result<Vec<usize>, String> {
         // Python's `if end:` also takes 0 for "no end".
         Some(end) if end != 0 => {
             let end = if end == -1 { len - 1 } else { end };
-            let (a, b) = (norm(start), norm(end + 1));
+            // Saturating: an end of i64::MAX means "to the last host" like any end past it.
+            let (a, b) = (norm(start), norm(end.saturating_add(1)));
             Ok(if a < b {
                 results[a as usize..b as usize].to_vec()
             } else {

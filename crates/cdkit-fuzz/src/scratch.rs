@@ -4,15 +4,25 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// This process's scratch directory, once made.
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
 /// This process's scratch directory (made once, removed by the OS's tmp cleaning; libFuzzer
 /// ends the process with `exit`, so no destructor would run anyway).
 pub fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
+    SCRATCH.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("cdkit-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create the fuzz scratch directory");
         dir
     })
+}
+
+/// Removes this process's scratch directory, for a run that ends normally (the bounded
+/// mutation run; libFuzzer never returns).
+pub fn remove_scratch() {
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// A fresh, empty directory `name` under the scratch directory.
