@@ -24,5 +24,6 @@ pub mod tap;
 
 pub use attempt::OUTPUT_LOG_MAX;
 pub use error::Error;
+pub use model::{CaseResult, Outcome, Rerun, RerunKind};
 pub use runner::{output_log_path, run_all, RunOutcome, TOOL};
 pub use spec::{Format, SuiteSpec};

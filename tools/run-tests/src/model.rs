@@ -31,6 +31,7 @@ pub struct CaseResult {
     pub group: String,
     /// Test name, stable across builds (identifies the test across retries).
     pub name: String,
+    /// How it ended.
     pub outcome: Outcome,
     /// One-line summary for `message=` (for Skipped: the reason).
     pub message: Option<String>,
@@ -40,7 +41,9 @@ pub struct CaseResult {
     pub details: String,
     /// Output attributed to this test (TAP comments and non-TAP lines before its test point).
     pub system_out: String,
+    /// Its standard error, where the producer kept it apart.
     pub system_err: String,
+    /// How long it took, where the producer said.
     pub time: Option<Duration>,
     /// Earlier runs the producer itself recorded (`<flakyFailure>`, `<rerunError>`…, from
     /// Surefire's `rerunFailingTestsCount` or nextest's retries), kept so the report still
@@ -60,16 +63,20 @@ pub enum RerunKind {
 /// One earlier run of a test as its producer wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rerun {
+    /// Flaky (passed in the end) or rerun (failed every run).
     pub kind: RerunKind,
     /// `…Error` rather than `…Failure` (Jenkins reads only the Failure forms, but the report
     /// keeps what the producer wrote).
     pub error: bool,
+    /// `message=`.
     pub message: Option<String>,
     /// `type=`.
     pub kind_name: Option<String>,
     /// The `<stackTrace>` (or, from writers older than Surefire 2.22.1, the element's own text).
     pub body: String,
+    /// That run's standard output.
     pub system_out: String,
+    /// That run's standard error.
     pub system_err: String,
     /// Kept for readers of the model; the xunit schema has no `time` on these elements, so the
     /// report does not carry it.

@@ -2,8 +2,8 @@
 //! under plain `cargo test`. The inputs live in tests/fuzz_regressions/TARGET/, where the
 //! bounded fuzz run and `scripts/fuzz` replay them too.
 
-use run_tests::model::Outcome;
 use run_tests::tap::TapParser;
+use run_tests::Outcome;
 
 /// A test point numbered with the highest number there is, then an unnumbered one: the
 /// automatic number (previous + 1) overflowed, a panic in debug builds and number 0 in
