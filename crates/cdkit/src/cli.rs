@@ -12,7 +12,7 @@ use crate::progress::ProgressMode;
 
 // The types of the common flags' values, named here because logging and syslog are private
 // modules: tools only ever meet them through [`CommonArgs`].
-pub use crate::log::{LogError, LogFormat};
+pub use crate::log::{LogError, LogFormat, CENTRAL};
 pub use crate::syslog::Target as SyslogTarget;
 
 /// Flags every tool accepts, each with its environment variable.

@@ -37,6 +37,11 @@ pub const FORMAT_ENV: &str = "CDKIT_LOG_FORMAT";
 /// Environment variable for `--log-file`.
 pub const FILE_ENV: &str = "CDKIT_LOG_FILE";
 
+/// The tracing target of lines meant for the central log (`--log-file`, `--syslog`, a JSON
+/// console) but not for a person's text console: a service's own journal, collected from every
+/// host of a rollout, would bury the run's progress in a Jenkins console.
+pub const CENTRAL: &str = "central";
+
 /// How log lines are rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -104,7 +109,12 @@ pub fn init(config: LogConfig) -> Result<(), LogError> {
             filter: f.clone(),
             reason: e.to_string(),
         })?,
-        _ => EnvFilter::new(level_for(config.verbosity).as_str().to_ascii_lowercase()),
+        // -q and -v are about the console; lines meant only for the central log (which the
+        // text console never shows) go there at every verbosity.
+        _ => EnvFilter::new(format!(
+            "{},{CENTRAL}=trace",
+            level_for(config.verbosity).as_str().to_ascii_lowercase()
+        )),
     };
     let file = match &config.file {
         Some(path) => Some(open_log_file(path)?),
@@ -315,8 +325,10 @@ where
         let ts = timestamp();
         let json = (self.format == LogFormat::Json || self.file.is_some())
             .then(|| render_json_at(&ts, self.tool, level, &message, &fields));
+        let central_only = event.metadata().target() == CENTRAL;
         match (&json, self.format) {
             (Some(json), LogFormat::Json) => console::write_line(json),
+            _ if central_only => {}
             _ => console::write_line(&render_text_at(&ts, self.tool, level, &message, &fields)),
         }
         if let (Some(file), Some(json)) = (&self.file, &json) {

@@ -341,6 +341,29 @@ impl Session {
         timeout: Option<Duration>,
         on_line: impl FnMut(Stream, &str),
     ) -> Result<Finished, SshError> {
+        let mut command = self.command(argv).timeout(timeout);
+        if let Some(file) = stdin {
+            command = command.stdin_file(file);
+        }
+        self.execute(command, on_line)
+    }
+
+    /// Like [`Session::run`], but the output is not logged line by line: for commands whose
+    /// output the caller reads and logs in its own form (a service's journal as JSON).
+    pub fn run_quiet(
+        &self,
+        argv: &[&str],
+        timeout: Option<Duration>,
+        on_line: impl FnMut(Stream, &str),
+    ) -> Result<Finished, SshError> {
+        self.execute(self.command(argv).timeout(timeout).quiet(), on_line)
+    }
+
+    fn execute(
+        &self,
+        command: Command,
+        on_line: impl FnMut(Stream, &str),
+    ) -> Result<Finished, SshError> {
         let first = !self.target.local && {
             let connected = self.connected.lock().unwrap_or_else(|e| e.into_inner());
             !*connected
@@ -352,10 +375,6 @@ impl Session {
         let _entered = span.enter();
         let mut stderr_tail = String::new();
         let mut on_line = on_line;
-        let mut command = self.command(argv).timeout(timeout);
-        if let Some(file) = stdin {
-            command = command.stdin_file(file);
-        }
         let result = command.run(|stream, line| {
             if stream == Stream::Stderr {
                 stderr_tail = line.to_string();

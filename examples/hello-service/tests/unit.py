@@ -64,6 +64,50 @@ def slow_answers_after_the_wait():
     assert get("/slow/0") == (200, "slept\n")
 
 
+def stderr_of(action):
+    """What the service wrote on stderr (its journal, under systemd) during `action`."""
+    import io
+    import sys
+    saved, sys.stderr = sys.stderr, io.StringIO()
+    try:
+        action()
+        return sys.stderr.getvalue()
+    finally:
+        sys.stderr = saved
+
+
+@test
+def log_writes_numbered_lines():
+    out = stderr_of(lambda: get("/log/during-7/3"))
+    lines = [line for line in out.splitlines() if line.startswith("<6>during-7")]
+    assert lines == ["<6>during-7 line %d of 3" % i for i in (1, 2, 3)], out
+
+
+@test
+def a_missing_setting_breaks_health_and_says_why():
+    import tempfile
+    with tempfile.TemporaryDirectory() as data:
+        with open(os.path.join(data, "broken-health"), "w") as f:
+            f.write("HELLO_GREETING\n")
+        saved = hello.DATA
+        hello.DATA = data
+        try:
+            assert hello.missing_config() == \
+                "config: missing key HELLO_GREETING in /etc/default/hello-service"
+            os.environ["HELLO_GREETING"] = "hi"
+            assert hello.missing_config() is None
+        finally:
+            hello.DATA = saved
+            os.environ.pop("HELLO_GREETING", None)
+    hello.BROKEN = "config: missing key HELLO_GREETING in /etc/default/hello-service"
+    try:
+        out = stderr_of(lambda: get("/health"))
+        assert get("/health")[0] == 503
+    finally:
+        hello.BROKEN = None
+    assert "<3>health: failing: config: missing key HELLO_GREETING" in out, out
+
+
 print("TAP version 13")
 print("1..%d" % len(tests))
 failed = 0

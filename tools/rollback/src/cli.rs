@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdkit::cli::{parse_duration, CommonArgs};
-use rolling_install::args::{env_renamed, FleetArgs, GateArgs, LbArgs, LockArgs, SshArgs};
+use rolling_install::args::{
+    env_renamed, FleetArgs, GateArgs, LbArgs, LockArgs, ServiceArgs, SshArgs,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -51,6 +53,9 @@ pub const ENV: &[(&str, &str)] = &[
     ("HEALTH_INTERVAL", "ROLLBACK_HEALTH_INTERVAL"),
     ("HEALTH_TIMEOUT", "ROLLBACK_HEALTH_TIMEOUT"),
     ("MIN_HEALTHY", "ROLLBACK_MIN_HEALTHY"),
+    ("SERVICE_UNIT", "ROLLBACK_SERVICE_UNIT"),
+    ("SERVICE_LOG", "ROLLBACK_SERVICE_LOG"),
+    ("SERVICE_LOG_LINES", "ROLLBACK_SERVICE_LOG_LINES"),
 ];
 
 /// Where a shared flag means something else on the way back, rollback's own help text.
@@ -135,6 +140,9 @@ pub struct Cli {
     /// The health gate.
     #[command(flatten)]
     pub gate: GateArgs,
+    /// The service's own logs, collected during each host's turn.
+    #[command(flatten)]
+    pub service: ServiceArgs,
 
     /// Also re-point this APT repository (publish-repo's directory).
     #[arg(long, env = "ROLLBACK_REPO")]

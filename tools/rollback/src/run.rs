@@ -263,7 +263,7 @@ fn options(cli: &Cli, subject: &Subject, lock_host: &Host) -> Result<Options, Er
         record: subject.journal_path.clone(),
         lock_host: Some(LockHost::of(lock_host)),
     };
-    Ok(job.options(&cli.ssh, &cli.fleet, &cli.lb, &cli.gate)?)
+    Ok(job.options(&cli.ssh, &cli.fleet, &cli.lb, &cli.gate, &cli.service)?)
 }
 
 /// The host to hold the group's deployment lock on: `--lock-host`, else the subject's.

@@ -219,6 +219,55 @@ impl GateArgs {
     }
 }
 
+/// The service's own logs collected during each host's turn (see [`crate::service`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// systemd unit(s) whose journal is collected and whose state a failure shows (default:
+    /// the units the package ships).
+    #[arg(
+        long = "service-unit",
+        env = "ROLLING_INSTALL_SERVICE_UNIT",
+        value_delimiter = ','
+    )]
+    pub service_units: Vec<String>,
+    /// Log files on the hosts (shell glob, repeatable) whose lines appended during a turn go
+    /// to the central log.
+    #[arg(long = "service-log", env = "ROLLING_INSTALL_SERVICE_LOG")]
+    pub service_logs: Vec<String>,
+    /// Lines kept from the start and from the end of each unit's or file's output per turn.
+    #[arg(long, env = "ROLLING_INSTALL_SERVICE_LOG_LINES", default_value_t = crate::service::DEFAULT_KEEP)]
+    pub service_log_lines: usize,
+}
+
+impl ServiceArgs {
+    /// What the run watches.
+    pub fn watch(&self) -> Result<crate::service::Watch, Error> {
+        if let Some(bad) = self.service_units.iter().find(|u| {
+            u.is_empty()
+                || u.starts_with('-')
+                || u.chars().any(|c| c.is_whitespace() || c.is_control())
+        }) {
+            return Err(Error::Usage(format!(
+                "--service-unit {bad:?}: not a systemd unit name"
+            )));
+        }
+        if let Some(bad) = self
+            .service_logs
+            .iter()
+            .find(|g| !g.starts_with('/') || g.chars().any(|c| c == '\n' || c.is_control()))
+        {
+            return Err(Error::Usage(format!(
+                "--service-log {bad:?}: not an absolute path or glob on the hosts"
+            )));
+        }
+        Ok(crate::service::Watch {
+            units: self.service_units.clone(),
+            files: self.service_logs.clone(),
+            keep: self.service_log_lines.max(1),
+        })
+    }
+}
+
 /// What a run installs where, besides its flag groups: the caller's own decisions.
 pub struct Job {
     /// The package.
@@ -245,8 +294,10 @@ impl Job {
         fleet: &FleetArgs,
         lb: &LbArgs,
         gate: &GateArgs,
+        service: &ServiceArgs,
     ) -> Result<Options, Error> {
         Ok(Options {
+            watch: service.watch()?,
             server_template: lb.server_template()?,
             package: self.package,
             version: self.version,

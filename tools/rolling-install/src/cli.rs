@@ -13,7 +13,7 @@ use cdkit::junit::{Report, Suite};
 use cdkit::progress::Progress;
 use cdkit::ssh::{Client, Session};
 
-use crate::args::{FleetArgs, GateArgs, Job, LbArgs, LockArgs, SshArgs};
+use crate::args::{FleetArgs, GateArgs, Job, LbArgs, LockArgs, ServiceArgs, SshArgs};
 use crate::host_ops::{HostOps, Source};
 use crate::inventory::{Host, Inventory, Reader};
 use crate::journal::LockHost;
@@ -56,6 +56,8 @@ pub struct Cli {
     lb: LbArgs,
     #[command(flatten)]
     gate: GateArgs,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// The flags every tool shares (`--junit`, `--log-format`, ...).
     #[command(flatten)]
     pub common: CommonArgs,
@@ -282,7 +284,7 @@ fn options(cli: &Cli, group: &str, lock_host: &Host) -> Result<Options, Error> {
         record: r.record.clone(),
         lock_host: Some(LockHost::of(lock_host)),
     };
-    job.options(&cli.ssh, &cli.batches, &cli.lb, &cli.gate)
+    job.options(&cli.ssh, &cli.batches, &cli.lb, &cli.gate, &cli.service)
 }
 
 fn balancers(cli: &Cli, inventory: &Inventory, client: &Client) -> Result<Vec<Balancer>, Error> {

@@ -116,20 +116,41 @@ impl<'a> HostOps<'a> {
         }
     }
 
-    fn run(
-        &self,
-        step: &str,
-        argv: &[&str],
-        stdin: Option<&std::path::Path>,
-    ) -> Result<(Finished, String), HostError> {
+    /// `argv` under `sudo -n` when the host needs it: the inventory's ansible_become names the
+    /// user; --sudo alone means root.
+    fn with_become<'b>(&'b self, argv: &[&'b str]) -> Vec<&'b str> {
         let mut full: Vec<&str> = Vec::new();
-        // The inventory's ansible_become names the user; --sudo alone means root.
         if let Some(user) = self.session.target.become_user.as_deref() {
             full.extend(["sudo", "-n", "-u", user]);
         } else if self.sudo {
             full.extend(["sudo", "-n"]);
         }
         full.extend(argv);
+        full
+    }
+
+    /// `argv` with its output neither logged nor kept for the testcase: for commands whose
+    /// output the caller reads and logs in its own form (see [`crate::service`]).
+    pub fn run_quiet(
+        &self,
+        argv: &[&str],
+        timeout: Duration,
+        on_line: impl FnMut(Stream, &str),
+    ) -> Result<Finished, SshError> {
+        self.session.run_quiet(
+            &self.with_become(argv),
+            Some(timeout.min(self.timeout)),
+            on_line,
+        )
+    }
+
+    fn run(
+        &self,
+        step: &str,
+        argv: &[&str],
+        stdin: Option<&std::path::Path>,
+    ) -> Result<(Finished, String), HostError> {
+        let full = self.with_become(argv);
         let mut stdout = String::new();
         let mut last_err = String::new();
         let done =

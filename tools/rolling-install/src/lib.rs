@@ -18,6 +18,8 @@
 //!   `rollback --record` returns hosts from.
 //! - [`DeploymentLock`] keeps one rollout (or rollback) per group at a time; its owner line is
 //!   a [`cdkit::lock::Holder`].
+//! - [`service`] reads the service's own side of a host's turn (its units' journal and log
+//!   files into the central log, their state for a failing host's diagnosis).
 //! - [`cli`] is the command line; `main.rs` only parses and hands over to [`cli::run`].
 //!
 //! The modules other crates and the tests reach into stay public; the rest are private and
@@ -36,6 +38,7 @@ pub mod journal;
 pub mod lb;
 mod plan;
 mod rollout;
+pub mod service;
 
 pub use batch::{BatchSpec, MaxFail, Size};
 pub use deploy_lock::DeploymentLock;

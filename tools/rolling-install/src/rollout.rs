@@ -22,6 +22,7 @@ use crate::host_ops::{HostError, HostOps, Source};
 use crate::inventory::Host;
 use crate::journal::{now, HostRecord, HostState, Journal, RunNote, Step};
 use crate::lb::{server_name, Balancer, DrainPolicy};
+use crate::service::{self, Collected, Mark};
 
 /// `--on-failure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -69,6 +70,8 @@ pub struct Options {
     /// The host holding the group's deployment lock, written into the record (see
     /// `Journal::lock_host`).
     pub lock_host: Option<crate::journal::LockHost>,
+    /// The service's own logs collected during each turn.
+    pub watch: crate::service::Watch,
 }
 
 /// What a host's turn produced.
@@ -150,11 +153,21 @@ pub struct Rollout<'a> {
     progress: Mutex<Progress>,
     outputs: Mutex<Vec<String>>,
     started: Instant,
+    /// When the run started: each host's journal is read from then on.
+    started_at: std::time::SystemTime,
     /// The hosts this run works on, in order, each with its goal.
     order: Vec<(usize, Goal)>,
     mode: Mode,
     /// Per host, how many journal steps came from earlier runs (not this run's testcase).
     earlier_steps: Vec<usize>,
+    /// Per host, where its service logs were last read (`None` before its first turn).
+    marks: Mutex<Vec<Option<Mark>>>,
+    /// Per host, the diagnosis of its last failure, for the JUnit failure body.
+    diagnoses: Mutex<Vec<String>>,
+    /// Whether the run has said that a host has no journald.
+    no_journald_said: AtomicBool,
+    /// Per host, the step under way (name, start), which a service line written now belongs to.
+    current_step: Mutex<Vec<Option<(String, String)>>>,
 }
 
 impl<'a> Rollout<'a> {
@@ -179,9 +192,14 @@ impl<'a> Rollout<'a> {
             progress: Mutex::new(progress),
             outputs: Mutex::new(vec![String::new(); hosts.len()]),
             started: Instant::now(),
+            started_at: std::time::SystemTime::now(),
             order,
             mode: Mode::Rollout,
             earlier_steps: vec![0; hosts.len()],
+            marks: Mutex::new(vec![None; hosts.len()]),
+            diagnoses: Mutex::new(vec![String::new(); hosts.len()]),
+            no_journald_said: AtomicBool::new(false),
+            current_step: Mutex::new(vec![None; hosts.len()]),
         }
     }
 
@@ -265,7 +283,9 @@ impl<'a> Rollout<'a> {
         let clock = Instant::now();
         let span = tracing::info_span!("step", host = %self.hosts[host].name, step = name);
         let _entered = span.enter();
+        self.set_current_step(host, Some((name.to_string(), started.clone())));
         let result = body();
+        self.set_current_step(host, None);
         let step = Step {
             step: name.to_string(),
             started,
@@ -302,6 +322,7 @@ impl<'a> Rollout<'a> {
         let session = &self.sessions[host];
         let ops = HostOps::new(session, self.opts.sudo, self.opts.command_timeout);
         let package = &self.opts.package;
+        self.mark_service_logs(host, &ops);
         let outcome = (|| -> Result<Outcome, HostError> {
             let recorded = self.record(host, |r| r.recorded);
             let current = ops.installed_version(package)?;
@@ -338,6 +359,7 @@ impl<'a> Rollout<'a> {
             }
             if current != wanted {
                 let installed = self.step(host, &format!("install {label}"), || {
+                    let printed = ops.output.borrow().len();
                     match &wanted {
                         Some(v) => match goal {
                             Goal::Install(_) => ops.install(package, v, &self.opts.source),
@@ -345,7 +367,18 @@ impl<'a> Rollout<'a> {
                         },
                         None => ops.remove(package),
                     }
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| {
+                        let e = e.to_string();
+                        if session_lost(&e) {
+                            return e;
+                        }
+                        // The maintainer scripts' own words are in what dpkg printed.
+                        let tail = {
+                            let output = ops.output.borrow();
+                            tail_lines(output.get(printed..).unwrap_or(""), 3)
+                        };
+                        self.diagnosed(host, &ops, &e, &tail)
+                    })
                 });
                 if let Err(e) = installed {
                     return Ok(if session_lost(&e) {
@@ -358,7 +391,10 @@ impl<'a> Rollout<'a> {
             if wanted.is_some() {
                 let version = wanted.clone().unwrap_or_default();
                 if let Err(e) = self.step(host, "health", || {
-                    self.opts.gate.wait_healthy(&ops, h.address(), &version)
+                    self.opts
+                        .gate
+                        .wait_healthy(&ops, h.address(), &version)
+                        .map_err(|e| self.diagnosed(host, &ops, &e, &[]))
                 }) {
                     return Ok(Outcome::Failed(e));
                 }
@@ -373,7 +409,9 @@ impl<'a> Rollout<'a> {
                     None => format!("out of rotation {name}"),
                 };
                 if let Err(e) = self.step(host, &label, || match wanted {
-                    Some(_) => lb.ready(h, &server, self.opts.ready_timeout),
+                    Some(_) => lb
+                        .ready(h, &server, self.opts.ready_timeout)
+                        .map_err(|e| self.diagnosed(host, &ops, &e, &[])),
                     None => lb.maint(&server),
                 }) {
                     return Ok(Outcome::Failed(e));
@@ -387,6 +425,9 @@ impl<'a> Rollout<'a> {
             Err(e) if e.is_unreachable() => Outcome::Unreachable(e.to_string()),
             Err(e) => Outcome::Failed(e.to_string()),
         };
+        if !matches!(outcome, Outcome::Unreachable(_)) {
+            self.collect_service_logs(host, &ops);
+        }
         let output = ops.output.borrow().clone();
         if let Ok(mut outputs) = self.outputs.lock() {
             outputs[host].push_str(&output);
@@ -408,11 +449,131 @@ impl<'a> Rollout<'a> {
         outcome
     }
 
+    fn set_current_step(&self, host: usize, step: Option<(String, String)>) {
+        if let Ok(mut current) = self.current_step.lock() {
+            current[host] = step;
+        }
+    }
+
+    /// Where the host's service logs stand, at its first turn (a later turn, a restore,
+    /// continues from where the last collection ended, so nothing between turns is lost).
+    fn mark_service_logs(&self, host: usize, ops: &HostOps) {
+        if self.marks.lock().map(|m| m[host].is_some()).unwrap_or(true) {
+            return;
+        }
+        let mut mark = Mark::since(self.started_at);
+        if let Err(e) = service::mark_files(ops, &self.opts.watch, &mut mark) {
+            tracing::warn!(host = %self.hosts[host].name, "{e}: the --service-log files are read whole");
+        }
+        if let Ok(mut marks) = self.marks.lock() {
+            marks[host] = Some(mark);
+        }
+    }
+
+    /// The service's logs since the host's mark, into the central log; the mark moves on.
+    fn collect_service_logs(&self, host: usize, ops: &HostOps) -> Collected {
+        let Some(mut mark) = self.marks.lock().ok().and_then(|mut m| m[host].take()) else {
+            return Collected::default();
+        };
+        let name = &self.hosts[host].name;
+        let collected = service::collect(ops, &self.opts.package, &self.opts.watch, &mut mark)
+            .unwrap_or_else(|e| {
+                tracing::warn!(host = %name, "{name}: {e}; the turn goes on");
+                Collected {
+                    journald: true,
+                    ..Collected::default()
+                }
+            });
+        if !collected.journald && !self.no_journald_said.swap(true, Ordering::Relaxed) {
+            tracing::warn!(host = %name, "{name} has no journald: the service's journal is not collected from it (nor from any other host without it)");
+        }
+        if let Ok(mut marks) = self.marks.lock() {
+            marks[host] = Some(mark);
+        }
+        let mut steps: Vec<(String, String)> = self.record(host, |r| {
+            r.steps
+                .iter()
+                .map(|s| (s.step.clone(), s.started.clone()))
+                .collect()
+        });
+        if let Some(current) = self.current_step.lock().ok().and_then(|c| c[host].clone()) {
+            steps.push(current);
+        }
+        service::log_lines(name, &collected.lines, &steps, "turn");
+        if collected.left_out > 0 {
+            tracing::warn!(host = %name, "{name}: {} line(s) of the service's logs left out (--service-log-lines keeps the first and last of each)", collected.left_out);
+        }
+        collected
+    }
+
+    /// `error` with the service's side of it: the units' state and last lines (and `extra`,
+    /// e.g. a maintainer script's last words) on the same line; the full diagnosis is kept
+    /// for the host's JUnit failure body.
+    fn diagnosed(&self, host: usize, ops: &HostOps, error: &str, extra: &[String]) -> String {
+        let collected = self.collect_service_logs(host, ops);
+        let mut line = error.to_string();
+        if !extra.is_empty() {
+            line.push_str(&format!("; output: {}", extra.join(" | ")));
+        }
+        let diagnosis = collected.diagnosis();
+        if !diagnosis.is_empty() {
+            line.push_str(&format!("; {diagnosis}"));
+        }
+        let mut body = format!("{error}\n");
+        if !extra.is_empty() {
+            body.push_str(&format!(
+                "last lines of the command's output:\n{}\n",
+                extra.join("\n")
+            ));
+        }
+        body.push_str(&collected.body());
+        if let Ok(mut d) = self.diagnoses.lock() {
+            d[host] = body;
+        }
+        line
+    }
+
+    /// At the end of the run, what each touched host's service wrote since its last turn
+    /// (a host's logs keep coming while later batches work).
+    fn sweep_service_logs(&self) {
+        let hosts: Vec<usize> = match self.marks.lock() {
+            Ok(m) => (0..m.len()).filter(|&i| m[i].is_some()).collect(),
+            Err(_) => return,
+        };
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..hosts.len().min(16) {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = hosts.get(k) else { break };
+                    let ops =
+                        HostOps::new(&self.sessions[i], self.opts.sudo, self.opts.command_timeout);
+                    self.collect_service_logs(i, &ops);
+                });
+            }
+        });
+    }
+
+    /// ` (first: HOST: why)` for the closing line of a failed run, so the reason is read
+    /// where the run ends.
+    fn first_failure(&self, outcomes: &[Outcome]) -> String {
+        self.order
+            .iter()
+            .find_map(|(i, _)| match &outcomes[*i] {
+                Outcome::Failed(e) | Outcome::Unreachable(e) => {
+                    Some(format!(" (first: {}: {e})", self.hosts[*i].name))
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// Run the rollout to the end (restoring if needed) and report.
     pub fn run(&self) -> Report {
         let mut done = self.batches();
         let restored = self.restore(&mut done);
         let still_drained = self.back_into_rotation();
+        self.sweep_service_logs();
         let rollback = self.mode != Mode::Rollout;
         let halted = done.stop.is_some() && self.opts.on_failure == OnFailure::Halt && !rollback;
         let exit = if !done.not_restored.is_empty() || !still_drained.is_empty() || halted {
@@ -644,7 +805,8 @@ impl<'a> Rollout<'a> {
                 format!("{}; a human must act: rollback --record {record}", parts.join("; "))
             }
             other => format!(
-                "{other}: {failures} host(s) failed; {} touched host(s) restored to their previous version",
+                "{other}: {failures} host(s) failed{}; {} touched host(s) restored to their previous version",
+                self.first_failure(&done.outcomes),
                 restored.len()
             ),
         }
@@ -713,6 +875,7 @@ impl<'a> Rollout<'a> {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let outputs = self.outputs.lock().map(|o| o.clone()).unwrap_or_default();
+        let diagnoses = self.diagnoses.lock().map(|d| d.clone()).unwrap_or_default();
         let classname = format!("{}.{}.{}", self.tool(), self.opts.package, self.opts.group);
         let rollback = self.mode != Mode::Rollout;
         outcomes
@@ -782,6 +945,7 @@ impl<'a> Rollout<'a> {
                     Outcome::Failed(e) => Status::Failed(Problem {
                         message: format!("{e}{restore_note}"),
                         kind: if rollback { "rollback" } else { "rollout" }.into(),
+                        body: diagnoses.get(i).cloned().unwrap_or_default(),
                         ..Problem::default()
                     }),
                     Outcome::Unreachable(e) => Status::Errored(Problem {
@@ -857,6 +1021,15 @@ fn describe(outcome: &Outcome) -> String {
         Outcome::Installed => "ok".into(),
         Outcome::NotStarted => "not started".into(),
     }
+}
+
+/// The last `n` non-empty lines of `text`.
+fn tail_lines(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 /// Whether an install step's error means the connection was lost (ssh exit 255).

@@ -7,6 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+mod fleet {
+    pub mod service_logs;
+}
+use fleet::service_logs;
+
 const BIN: &str = env!("CARGO_BIN_EXE_rolling-install");
 const LAB: &str = "ri-e2e";
 const HOSTS: usize = 10;
@@ -181,11 +186,28 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
 
     // A broken 2.1 (health fails): the canary is restored, nobody else touched, exit 1.
     let done = load(15);
-    let out = rollout("2.1-1", &["--batch", "1,3,50%"], dir.path());
+    let central = dir.path().join("central-2.1.jsonl");
+    let out = rollout(
+        "2.1-1",
+        &[
+            "--batch",
+            "1,3,50%",
+            "--log-file",
+            central.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
     let (failed, text) = done();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_all_on("2.0-1");
     assert_eq!(failed, 0, "{text}");
+    service_logs::assert_reason_everywhere(
+        "config: missing key HELLO_GREETING",
+        &stderr(&out),
+        &dir.path().join("ri-2.1-1.xml"),
+        &dir.path().join("ri-2.1-1.json"),
+        &central,
+    );
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.1-1.json")).unwrap()).unwrap();
     let touched: Vec<&str> = journal["hosts"]
@@ -208,6 +230,12 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_all_on("2.0-1");
     assert_all_up();
+    // The maintainer script's own words are in the error (not just dpkg's "returned error").
+    assert!(
+        stderr(&out).contains("postinst fails on purpose"),
+        "{}",
+        stderr(&out)
+    );
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.2-1.json")).unwrap()).unwrap();
     for i in 0..3 {
@@ -360,6 +388,9 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     assert!(found[1..].iter().all(|v| v == "2.0-1"), "{found:?}");
     let out = rollout("2.0-1", &["--batch", "100%"], dir.path());
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Scenarios in their own modules (each leaves every host on 2.0-1 and UP).
+    service_logs::every_line_of_the_run(dir.path(), "2.0-1");
 
     ha_pair(dir.path());
     drain_policies(dir.path());
