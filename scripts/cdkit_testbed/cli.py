@@ -66,7 +66,7 @@ from .commands import (
     cmd_run,
     cmd_status,
 )
-from .common import Fail, info, parse_duration
+from .common import Fail, error, parse_duration
 from .lifecycle import cmd_down, cmd_prepare, cmd_up
 
 # ---------------------------------------------------------------------------------------------
@@ -123,18 +123,18 @@ def main():
     args = p.parse_args()
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `status | head` ends quietly
     if os.geteuid() != 0:
-        info("must run as root (network namespaces, overlay mounts, systemd-nspawn)")
+        error("must run as root (network namespaces, overlay mounts, systemd-nspawn)")
         sys.exit(2)
     try:
         args.func(args)
     except Fail as e:
-        info(str(e))
+        error(str(e))
         sys.exit(e.code)
     except KeyboardInterrupt:
-        info("interrupted")
+        error("interrupted")
         sys.exit(130)
     except Exception as e:  # a bug or an unexpected system error: still one line
         if os.environ.get("CDKIT_TESTBED_DEBUG"):
             raise
-        info(f"{args.command} failed: {type(e).__name__}: {e} (CDKIT_TESTBED_DEBUG=1 shows where)")
+        error(f"{args.command} failed: {type(e).__name__}: {e} (CDKIT_TESTBED_DEBUG=1 shows where)")
         sys.exit(1)

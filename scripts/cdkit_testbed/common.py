@@ -3,6 +3,8 @@
 """
 
 import argparse
+import datetime
+import json
 import os
 import re
 import shlex
@@ -45,8 +47,37 @@ class Interrupted(Exception):
         self.code = 128 + signum
 
 
-def info(message):
-    print(f"testbed: {message}", file=sys.stderr, flush=True)
+def info(message, level="INFO"):
+    """One line on stderr: `testbed: message`, or with CDKIT_LOG_FORMAT=json a JSON object with
+    the fields every cdkit tool writes. With CDKIT_LOG_FILE (a pipeline's central log) the JSON
+    object is also appended there, as the tools do, so that log stays pure JSON lines."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    record = json.dumps({
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "level": level,
+        "tool": "testbed",
+        "run_id": os.environ.get("CDKIT_RUN_ID", ""),
+        "message": message,
+    }, separators=(",", ":"))
+    if os.environ.get("CDKIT_LOG_FORMAT") == "json":
+        print(record, file=sys.stderr, flush=True)
+    else:
+        print(f"testbed: {message}", file=sys.stderr, flush=True)
+    path = os.environ.get("CDKIT_LOG_FILE")
+    if path:
+        try:  # one write with O_APPEND: whole lines, also beside the tools writing there
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                os.write(fd, (record + "\n").encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            print(f"testbed: cannot append to the log file {path}: {e}", file=sys.stderr, flush=True)
+
+
+def error(message):
+    """A failure's one line (see `info`)."""
+    info(message, level="ERROR")
 
 
 def run(cmd, *, check=True, input=None, env=None, timeout=None):

@@ -66,14 +66,60 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
         assert!(stdout.contains(stage), "no stage `{stage}` in the summary");
     }
 
-    // Every JSON log line the demo's tools wrote (the central log) reached rsyslog.
-    let log = std::fs::read_to_string(reports.path().join("cdkit.log.jsonl"))
-        .expect("the demo's central log");
-    let lines: Vec<serde_json::Value> = log
+    // The central log is pure JSON lines, every line with the same fields, as jq reads it.
+    let central = reports.path().join("cdkit.log.jsonl");
+    let jq = Command::new("jq")
+        .arg("-c")
+        .arg(".")
+        .arg(&central)
+        .output()
+        .expect("jq (scripts/setup installs it)");
+    assert!(jq.status.success(), "jq: {}", text(&jq.stderr));
+    let log = std::fs::read_to_string(&central).expect("the demo's central log");
+    let all: Vec<serde_json::Value> = log
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("tool").is_some())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
+    for line in &all {
+        for field in ["timestamp", "level", "tool", "run_id", "message"] {
+            assert!(line[field].is_string(), "no {field}: {line}");
+        }
+    }
+    assert!(
+        all.iter().any(|l| l["tool"] == "testbed"),
+        "the testbed's lines are in the central log"
+    );
+
+    // The broken release's canary failed for the reason its service logged, and that reason
+    // is where a developer looks: the tool's error line, the JUnit failure, the record and
+    // the central log (as the service's own line, from h1's journal).
+    let reason = "config: missing key HELLO_GREETING";
+    let error_line = text(&out.stderr)
+        .lines()
+        .find(|l| l.starts_with("rolling-install: failed"))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no error line: {}", text(&out.stderr)));
+    assert!(error_line.contains(reason), "{error_line}");
+    let junit = std::fs::read_to_string(reports.path().join("rolling-install-testing-2.xml"))
+        .expect("the broken deploy's JUnit");
+    assert!(
+        junit.matches(reason).count() >= 2,
+        "message and body: {junit}"
+    );
+    let record = std::fs::read_to_string(reports.path().join("deploy-testing-2.json"))
+        .expect("the broken deploy's record");
+    assert!(record.contains(reason), "{record}");
+    assert!(
+        all.iter().any(|l| l["source"] == "service"
+            && l["host"] == "h1"
+            && l["message"].as_str().is_some_and(|m| m.contains(reason))),
+        "the service's own line is in the central log"
+    );
+
+    // Every JSON log line the demo's tools wrote reached rsyslog (the testbed writes only to
+    // the file).
+    let lines: Vec<serde_json::Value> =
+        all.into_iter().filter(|v| v["tool"] != "testbed").collect();
     let tools: std::collections::BTreeSet<&str> =
         lines.iter().filter_map(|l| l["tool"].as_str()).collect();
     for tool in [

@@ -84,6 +84,8 @@ pub struct LogConfig {
     /// Text for people, JSON lines for log shippers.
     pub format: LogFormat,
     /// `-v` count minus `-q` count: 0 = info, 1 = debug, 2+ = trace, -1 = warn, -2 = error.
+    /// It sets the console's level; the log file and syslog get at least info, so a quiet
+    /// console (a short Jenkins log) never thins the central log.
     pub verbosity: i8,
     /// An EnvFilter string; overrides `verbosity` (from `CDKIT_LOG`).
     pub filter: Option<String>,
@@ -109,12 +111,19 @@ pub fn init(config: LogConfig) -> Result<(), LogError> {
             filter: f.clone(),
             reason: e.to_string(),
         })?,
-        // -q and -v are about the console; lines meant only for the central log (which the
-        // text console never shows) go there at every verbosity.
+        // -q and -v are about the console (see `LineLayer::console`); the central sinks
+        // get at least info, and lines meant only for the central log (which the text
+        // console never shows) go there at every verbosity.
         _ => EnvFilter::new(format!(
             "{},{CENTRAL}=trace",
-            level_for(config.verbosity).as_str().to_ascii_lowercase()
+            level_for(config.verbosity.max(0))
+                .as_str()
+                .to_ascii_lowercase()
         )),
+    };
+    let console = match &config.filter {
+        Some(f) if !f.trim().is_empty() => None,
+        _ => Some(level_for(config.verbosity)),
     };
     let file = match &config.file {
         Some(path) => Some(open_log_file(path)?),
@@ -128,6 +137,7 @@ pub fn init(config: LogConfig) -> Result<(), LogError> {
     tracing_subscriber::registry()
         .with(LineLayer {
             tool: config.tool,
+            console,
             format: config.format,
             file: file.map(|f| LogFile {
                 file: Mutex::new(f),
@@ -245,6 +255,10 @@ impl FieldCollector {
 /// The layer that renders every event as one line, for each sink.
 struct LineLayer {
     tool: &'static str,
+    /// The most detailed level the console shows (`-v`/`-q`; `None`: whatever the filter
+    /// lets through). Plain progress lines show at every level: asked for with
+    /// `--progress`, they are what a quiet console is for.
+    console: Option<Level>,
     format: LogFormat,
     file: Option<LogFile>,
     syslog: Option<&'static syslog::Sender>,
@@ -326,7 +340,12 @@ where
         let json = (self.format == LogFormat::Json || self.file.is_some())
             .then(|| render_json_at(&ts, self.tool, level, &message, &fields));
         let central_only = event.metadata().target() == CENTRAL;
+        let progress = fields
+            .iter()
+            .any(|(name, value)| *name == "progress" && *value == Value::Bool(true));
+        let shown = progress || self.console.is_none_or(|most| *level <= most);
         match (&json, self.format) {
+            _ if !shown => {}
             (Some(json), LogFormat::Json) => console::write_line(json),
             _ if central_only => {}
             _ => console::write_line(&render_text_at(&ts, self.tool, level, &message, &fields)),

@@ -375,7 +375,7 @@ impl<'a> Rollout<'a> {
                         // The maintainer scripts' own words are in what dpkg printed.
                         let tail = {
                             let output = ops.output.borrow();
-                            tail_lines(output.get(printed..).unwrap_or(""), 3)
+                            maintainer_script_words(output.get(printed..).unwrap_or(""))
                         };
                         self.diagnosed(host, &ops, &e, &tail)
                     })
@@ -1023,16 +1023,65 @@ fn describe(outcome: &Outcome) -> String {
     }
 }
 
-/// The last `n` non-empty lines of `text`.
-fn tail_lines(text: &str, n: usize) -> Vec<String> {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    lines[lines.len().saturating_sub(n)..]
+/// What a failed install's maintainer script said: the lines dpkg printed between its last
+/// `Setting up`/`Unpacking`/`Removing` line and its `dpkg: error processing` line (the script's
+/// own output; at most 3, with dpkg's error line), else the command's last 3 lines (apt's
+/// summary only repeats that dpkg failed).
+fn maintainer_script_words(output: &str) -> Vec<String> {
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    let picked: &[&str] = match lines
         .iter()
-        .map(|l| l.to_string())
-        .collect()
+        .rposition(|l| l.starts_with("dpkg: error processing"))
+    {
+        Some(end) => {
+            let start = lines[..end]
+                .iter()
+                .rposition(|l| {
+                    [
+                        "Setting up ",
+                        "Unpacking ",
+                        "Removing ",
+                        "Preparing to unpack ",
+                    ]
+                    .iter()
+                    .any(|p| l.starts_with(p))
+                })
+                .map_or(0, |i| i + 1);
+            let from = start.max(end.saturating_sub(3));
+            &lines[from..=end]
+        }
+        None => &lines[lines.len().saturating_sub(3)..],
+    };
+    picked.iter().map(|l| l.to_string()).collect()
 }
 
 /// Whether an install step's error means the connection was lost (ssh exit 255).
 fn session_lost(error: &str) -> bool {
     error.contains("is unreachable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::maintainer_script_words;
+
+    #[test]
+    fn a_failed_install_is_explained_by_its_maintainer_script() {
+        let apt = "Preparing to unpack .../hello-service_2.2-1_all.deb ...\n\
+                   Unpacking hello-service (2.2-1) over (2.0-1) ...\n\
+                   Setting up hello-service (2.2-1) ...\n\
+                   hello-service: postinst fails on purpose\n\
+                   dpkg: error processing package hello-service (--configure):\n \
+                   installed hello-service package post-installation script subprocess returned error exit status 1\n\
+                   Errors were encountered while processing:\n hello-service\n\
+                   E: Sub-process /usr/bin/dpkg returned an error code (1)\n";
+        assert_eq!(
+            maintainer_script_words(apt),
+            [
+                "hello-service: postinst fails on purpose",
+                "dpkg: error processing package hello-service (--configure):"
+            ]
+        );
+        assert_eq!(maintainer_script_words("a\nb\n\nc\nd\n"), ["b", "c", "d"]);
+        assert!(maintainer_script_words("").is_empty());
+    }
 }
