@@ -620,6 +620,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_scripts_built_from_the_shared_snippets_are_shell() {
+        // Spliced together with concat!: a snippet losing its line end or its `fi` would
+        // make the host's shell refuse the whole collection.
+        for (name, script) in [("COLLECT", COLLECT), ("UNIT_STATES", UNIT_STATES)] {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", script])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(script.contains("dpkg-query -L \"$pkg\""), "{name}");
+        }
+    }
+
+    #[test]
     fn journal_entries_read_as_journalctl_shows_them() {
         let l = journal_line(
             r#"{"__CURSOR":"s=1","__REALTIME_TIMESTAMP":"1796630400123456","MESSAGE":"config: missing key","PRIORITY":"3","_PID":"812","SYSLOG_IDENTIFIER":"hello-service","_SYSTEMD_UNIT":"hello-service.service"}"#,
