@@ -302,7 +302,15 @@ fn status(
         workers: cli.ssh.max_new_connections,
     };
     let balancers = balancers(cli, inventory, client)?;
+    let started = chrono::Utc::now();
     let found = crate::status::collect(&query, hosts, sessions, &balancers, lock_session);
+    if let Some(path) = &cli.common.junit {
+        let mut junit = Report::new(TOOL);
+        junit.suites.push(
+            Suite::finished(TOOL, package, started, found.junit_cases()).property("group", group),
+        );
+        junit.write(path)?;
+    }
     if json {
         cdkit::console::print_stdout(&found.json());
     } else {

@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use cdkit::exit::Exit;
+use cdkit::junit::{Case, Problem, Status};
 use cdkit::process::Stream;
 use cdkit::ssh::Session;
 
@@ -656,6 +657,58 @@ impl FleetStatus {
         out
     }
 
+    /// `--junit`: one case per host (`status HOST`), failed with its problems, an error when
+    /// it could not be checked, with the host's whole status (JSON) as its output; and a case
+    /// `status balancers and lock` when one of those could not be asked.
+    pub fn junit_cases(&self) -> Vec<Case> {
+        let classname = format!("{}.{}.{}", crate::TOOL, self.package, self.group);
+        let mut cases: Vec<Case> = self
+            .hosts
+            .iter()
+            .map(|h| {
+                let mut case = Case::passed(classname.clone(), format!("status {}", h.name));
+                let body = serde_json::to_string_pretty(h).unwrap_or_default();
+                if !h.problems.is_empty() {
+                    case.status = Status::Failed(Problem {
+                        message: h.problems.join("; "),
+                        kind: "status".into(),
+                        body: body.clone(),
+                        reruns: Vec::new(),
+                    });
+                } else if let Some(e) = &h.error {
+                    case.status = Status::Errored(Problem {
+                        message: e.clone(),
+                        kind: if h.reachable {
+                            "unchecked"
+                        } else {
+                            "unreachable"
+                        }
+                        .into(),
+                        body: body.clone(),
+                        reruns: Vec::new(),
+                    });
+                }
+                case.system_out = Some(body);
+                case
+            })
+            .collect();
+        let mut fleet_level = self.balancer_errors.clone();
+        if let Some(e) = &self.lock.error {
+            fleet_level.push(format!("lock on {}: {e}", self.lock.host));
+        }
+        if !fleet_level.is_empty() {
+            let mut case = Case::passed(classname, "status balancers and lock");
+            case.status = Status::Errored(Problem {
+                message: fleet_level.join("; "),
+                kind: "unchecked".into(),
+                body: fleet_level.join("\n"),
+                reruns: Vec::new(),
+            });
+            cases.push(case);
+        }
+        cases
+    }
+
     /// The `--json` document (see the published schema).
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| {
@@ -873,6 +926,39 @@ mod tests {
             "a definite finding wins over an unknown"
         );
         assert!(f.summary().contains("could not check: h2: unreachable"));
+    }
+
+    #[test]
+    fn junit_cases_follow_each_host() {
+        let mut hosts: Vec<HostStatus> = (1..=3).map(|i| host(&format!("h{i}"), "2.0-1")).collect();
+        hosts[1].balancers[0].state = Some("MAINT".into());
+        hosts[2].reachable = false;
+        hosts[2].error = Some("unreachable: ssh: timed out".into());
+        hosts[2].package = None;
+        let mut f = fleet(hosts);
+        f.balancer_errors = vec!["haproxy:/x:be: cannot read its state (gone)".into()];
+        f.aggregate();
+        let cases = f.junit_cases();
+        let names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "status h1",
+                "status h2",
+                "status h3",
+                "status balancers and lock"
+            ]
+        );
+        assert!(matches!(cases[0].status, Status::Passed { .. }));
+        match &cases[1].status {
+            Status::Failed(p) => {
+                assert_eq!(p.message, "in maintenance on haproxy:/run/haproxy.sock:be")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&cases[2].status, Status::Errored(p) if p.kind == "unreachable"));
+        assert!(cases[3].is_bad());
+        assert_eq!(cases[0].classname, "rolling-install.hello-service.all");
     }
 
     #[test]

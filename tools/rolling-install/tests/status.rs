@@ -61,6 +61,7 @@ fn this_machine_is_read_as_it_is_and_nothing_is_changed() {
     // A unit given by name is read with systemctl show: under systemd a unit that does not
     // exist is inactive; without systemd (a container) its state is unknown, and said so. A
     // failing health command is named. Exit 1, the reason on stderr's last line.
+    let report = dir.path().join("status.xml");
     let out = status(
         &inventory,
         &here,
@@ -71,9 +72,22 @@ fn this_machine_is_read_as_it_is_and_nothing_is_changed() {
             "cdkit-no-such-unit.service",
             "--health-cmd",
             "exit 3",
+            "--junit",
+            report.to_str().unwrap(),
         ],
     );
     assert_eq!(code(&out), 1, "{}", cdkit_testkit::output_text(&out));
+    // --junit: one case per host, failed with what is wrong.
+    cdkit_testkit::assert_valid_junit(&report);
+    assert_eq!(
+        cdkit_testkit::junit_testcases(&report),
+        [(
+            "rolling-install.coreutils.".to_string() + &here,
+            "status local1".to_string()
+        )]
+    );
+    let counts = cdkit_testkit::python_junit_counts(&report);
+    assert_eq!((counts.tests, counts.failures), (1, 1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("HOST"), "{stdout}");
     let last = String::from_utf8_lossy(&out.stderr);
