@@ -321,6 +321,34 @@ print(json.dumps(cases))
 
 /// Run `script` with `python` and `args`, panicking with `reader` and Python's complaint if it
 /// fails; what it printed, as JSON.
+/// The errors Python's `jsonschema` (an independent validator, draft 2020-12) finds in the
+/// JSON `document` against the schema file `schema` (`PATH: message` each; empty: valid). The
+/// schema itself is checked first: a broken schema fails the test instead of passing all.
+pub fn json_schema_errors(schema: &Path, document: &str) -> Vec<String> {
+    const SCRIPT: &str = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+with open(sys.argv[1]) as f:
+    schema = json.load(f)
+Draft202012Validator.check_schema(schema)
+doc = json.loads(sys.argv[2])
+errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(map(str, e.path)))
+print(json.dumps(["/" + "/".join(map(str, e.path)) + ": " + e.message for e in errors]))
+"#;
+    let python = std::env::var("CDKIT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let v = python_json(
+        &python,
+        SCRIPT,
+        &[schema.as_os_str(), std::ffi::OsStr::new(document)],
+        "jsonschema (is it installed? scripts/setup puts it in the venv CDKIT_PYTHON names)",
+    );
+    v.as_array()
+        .expect("a list of errors")
+        .iter()
+        .map(|e| e.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 fn python_json(
     python: &str,
     script: &str,

@@ -104,7 +104,12 @@ pub struct FleetArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LbArgs {
     /// Load balancer: haproxy:[HOST:]SOCKET:BACKEND (repeat for an HA pair).
-    #[arg(long = "lb", env = "ROLLING_INSTALL_LB", value_delimiter = ' ')]
+    #[arg(
+        long = "lb",
+        env = "ROLLING_INSTALL_LB",
+        value_delimiter = ' ',
+        global = true
+    )]
     pub lbs: Vec<String>,
     /// HAProxy server name template (`{host}`); default: inventory var haproxy_server, else the host name.
     #[arg(long, env = "ROLLING_INSTALL_LB_SERVER", global = true)]
@@ -174,17 +179,28 @@ pub struct GateArgs {
         long,
         env = "ROLLING_INSTALL_HEALTH_URL",
         hide_env_values = true,
-        conflicts_with = "health_cmd"
+        conflicts_with = "health_cmd",
+        global = true
     )]
     pub health_url: Option<String>,
     /// The HTTP status the health URL must answer with.
-    #[arg(long, env = "ROLLING_INSTALL_HEALTH_STATUS", default_value_t = 200)]
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_HEALTH_STATUS",
+        default_value_t = 200,
+        global = true
+    )]
     pub health_status: u16,
     /// Text the health response must contain (`{version}` allowed).
-    #[arg(long, env = "ROLLING_INSTALL_HEALTH_BODY")]
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_BODY", global = true)]
     pub health_body: Option<String>,
     /// Shell command run on the host (`{version}` allowed); exit 0 = healthy.
-    #[arg(long, env = "ROLLING_INSTALL_HEALTH_CMD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROLLING_INSTALL_HEALTH_CMD",
+        hide_env_values = true,
+        global = true
+    )]
     pub health_cmd: Option<String>,
     /// How many probes a host gets to pass.
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_RETRIES", default_value_t = 10)]
@@ -194,7 +210,7 @@ pub struct GateArgs {
     #[arg(long, env = "ROLLING_INSTALL_HEALTH_INTERVAL", value_parser = parse_duration, default_value = "1s")]
     pub health_interval: Duration,
     /// Limit for one probe.
-    #[arg(long, env = "ROLLING_INSTALL_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s")]
+    #[arg(long, env = "ROLLING_INSTALL_HEALTH_TIMEOUT", value_parser = parse_duration, default_value = "5s", global = true)]
     pub health_timeout: Duration,
     /// The host must stay healthy this long after its first pass.
     #[arg(long, env = "ROLLING_INSTALL_MIN_HEALTHY", value_parser = parse_duration, default_value = "0s")]
@@ -227,7 +243,8 @@ pub struct ServiceArgs {
     #[arg(
         long = "service-unit",
         env = "ROLLING_INSTALL_SERVICE_UNIT",
-        value_delimiter = ','
+        value_delimiter = ',',
+        global = true
     )]
     pub service_units: Vec<String>,
     /// Log files on the hosts (shell glob, repeatable) whose lines appended during a turn go

@@ -31,10 +31,15 @@ Examples:
       --version 2.0-1 --lb haproxy:/run/haproxy/admin.sock:be_hello --dry-run
   rolling-install plan --inventory inventory.ini --group 'web:&production' --batch 1,10% --json
   rolling-install lock status --inventory inventory.ini --group production
+  rolling-install status --inventory inventory.ini --group production --package hello-service \\
+      --lb haproxy:/run/haproxy/admin.sock:be_hello --health-url 'http://{host}:8080/health' --json
 
 Exit status: 0 every host on the version; 1 failed, every touched host restored; 2 bad input;
 3 failed and NOT restored (the message says: rollback --record FILE); 75 deployment lock held or
-lock host unreachable; 124 --deadline; 130/143 interrupted (after restoring).";
+lock host unreachable; 124 --deadline; 130/143 interrupted (after restoring).
+status: 0 every host reachable, on one version, installed, its units running, UP on every
+balancer and healthy; 1 not uniform or not healthy (the summary names each host and what);
+75 nothing wrong found but a host, balancer or the lock host could not be checked; 2 bad input.";
 
 /// Install a package version across a group of hosts, safely, in batches.
 #[derive(Debug, Parser)]
@@ -74,6 +79,13 @@ enum LockCommand {
     /// connecting anywhere.
     Plan {
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show each host's installed version, dpkg state, units, balancer states and health, and
+    /// the group's lock, without changing anything (takes no lock).
+    Status {
+        /// Print JSON (docs/schemas/rolling-install-status.schema.json) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -125,7 +137,7 @@ struct Fleet {
 
 #[derive(Debug, Args)]
 struct RolloutArgs {
-    #[arg(long, env = "ROLLING_INSTALL_PACKAGE")]
+    #[arg(long, env = "ROLLING_INSTALL_PACKAGE", global = true)]
     package: Option<String>,
     #[arg(long, env = "ROLLING_INSTALL_VERSION")]
     version: Option<String>,
@@ -217,6 +229,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             lock_command(action, &lock_session, cli.ssh.sudo, &group)
         }
         Some(LockCommand::Plan { .. }) => unreachable!("the plan returned above"),
+        Some(LockCommand::Status { json }) => status(
+            &cli,
+            &group,
+            (&hosts, &sessions),
+            &lock_session,
+            &inventory,
+            &client,
+            json,
+        ),
         None => rollout(
             &cli,
             &group,
@@ -250,6 +271,56 @@ fn lock_command(
         }
     }
     Ok(Exit::Success)
+}
+
+/// `status`: read-only, no lock taken.
+fn status(
+    cli: &Cli,
+    group: &str,
+    (hosts, sessions): (&[Host], &[Session]),
+    lock_session: &Session,
+    inventory: &Inventory,
+    client: &Client,
+    json: bool,
+) -> anyhow::Result<Exit> {
+    let package = cli
+        .rollout
+        .package
+        .as_deref()
+        .ok_or_else(|| Error::Usage("--package NAME is required".into()))?;
+    cdkit_deb::policy::validate_package_name(package).map_err(|e| Error::Usage(e.to_string()))?;
+    let watch = cli.service.watch()?;
+    let template = cli.lb.server_template()?;
+    let gate = cli.gate.gate();
+    let query = crate::status::Query {
+        group,
+        package,
+        units: &watch.units,
+        server_template: template.as_deref(),
+        gate: &gate,
+        sudo: cli.ssh.sudo,
+        workers: cli.ssh.max_new_connections,
+    };
+    let balancers = balancers(cli, inventory, client)?;
+    let started = chrono::Utc::now();
+    let found = crate::status::collect(&query, hosts, sessions, &balancers, lock_session);
+    if let Some(path) = &cli.common.junit {
+        let mut junit = Report::new(TOOL);
+        junit.suites.push(
+            Suite::finished(TOOL, package, started, found.junit_cases()).property("group", group),
+        );
+        junit.write(path)?;
+    }
+    if json {
+        cdkit::console::print_stdout(&found.json());
+    } else {
+        cdkit::console::print_stdout(&found.table());
+    }
+    let exit = found.exit();
+    if !exit.is_success() {
+        cdkit::cli::final_line(TOOL, &found.summary());
+    }
+    Ok(exit)
 }
 
 fn options(cli: &Cli, group: &str, lock_host: &Host) -> Result<Options, Error> {

@@ -108,7 +108,9 @@ impl Gate {
         Ok("healthy".into())
     }
 
-    fn probe(&self, ops: &HostOps, address: &str, version: &str) -> Result<(), String> {
+    /// One probe, no retry and no waiting: a host's health right now (`rolling-install
+    /// status`), and each attempt of [`Gate::wait_healthy`].
+    pub fn probe(&self, ops: &HostOps, address: &str, version: &str) -> Result<(), String> {
         match &self.check {
             Check::None => Ok(()),
             // The version is validated (Debian's grammar has no shell metacharacters).

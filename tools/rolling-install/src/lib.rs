@@ -20,6 +20,8 @@
 //!   a [`cdkit::lock::Holder`].
 //! - [`service`] reads the service's own side of a host's turn (its units' journal and log
 //!   files into the central log, their state for a failing host's diagnosis).
+//! - [`status`] is `rolling-install status`: every host's version, dpkg state, units,
+//!   balancer states and health, and the group's lock, read without changing anything.
 //! - [`cli`] is the command line; `main.rs` only parses and hands over to [`cli::run`].
 //!
 //! The modules other crates and the tests reach into stay public; the rest are private and
@@ -39,6 +41,7 @@ pub mod lb;
 mod plan;
 mod rollout;
 pub mod service;
+pub mod status;
 
 pub use batch::{BatchSpec, MaxFail, Size};
 pub use deploy_lock::DeploymentLock;

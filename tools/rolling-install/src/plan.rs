@@ -106,9 +106,6 @@ impl Plan {
                 ]);
             }
         }
-        let widths: Vec<usize> = (0..7)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
         let mut out = format!(
             "plan: {} host(s) of {} in {} batch(es), read by the {} inventory reader\n",
             self.batches.iter().map(Vec::len).sum::<usize>(),
@@ -116,15 +113,7 @@ impl Plan {
             self.batches.len(),
             self.reader
         );
-        for row in rows {
-            let line: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(c, v)| format!("{v:<w$}", w = widths[c]))
-                .collect();
-            out.push_str(line.join("  ").trim_end());
-            out.push('\n');
-        }
+        out.push_str(&aligned(&rows));
         out.push_str(&format!(
             "lock: {} on {} ({}{})\n",
             self.lock_dir,
@@ -174,4 +163,31 @@ fn via(h: &PlannedHost) -> String {
         );
     }
     parts.join(" ")
+}
+
+/// `rows` as lines of columns padded to the widest cell of each, two blanks apart (trailing
+/// blanks trimmed): the tool's tables (`plan`, `status`).
+pub(crate) fn aligned<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.as_ref().get(c))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .as_ref()
+            .iter()
+            .enumerate()
+            .map(|(c, v)| format!("{v:<w$}", w = widths[c]))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use cdkit::process::Stream;
 use serde_json::Value;
 
-use crate::host_ops::HostOps;
+use crate::host_ops::{HostError, HostOps};
 
 /// What a run watches on each host (`--service-unit`, `--service-log`).
 #[derive(Debug, Clone, Default)]
@@ -83,13 +83,37 @@ done
 exit 0
 "#;
 
+/// Shell code shared by every script that reads a package's units (one definition of which
+/// units "the package's" are): sets `$units` to `$given` (the user's `--service-unit`s,
+/// space-separated) or, when empty, to the `.service` units `$pkg` ships (from `dpkg-query -L`;
+/// template units left out). A macro because `concat!` takes only literals.
+macro_rules! units_of_package {
+    () => {
+        r#"units=$given
+if [ -z "$units" ]; then
+  units=$(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's#^\(/usr\)\{0,1\}/lib/systemd/system/\([^/@]*\.service\)$#\2#p' | sort -u | tr '\n' ' ')
+fi
+"#
+    };
+}
+
+/// Shell code printing unit `$u`'s `S UNIT key=value…` line (tab-separated pairs), read by
+/// [`unit_state`].
+macro_rules! show_unit {
+    () => {
+        r#"  printf 'S %s %s\n' "$u" "$(systemctl show "$u" -p ActiveState -p SubState -p Result -p ExecMainStatus -p NRestarts -p ActiveEnterTimestamp 2>/dev/null | tr '\n' '\t')"
+"#
+    };
+}
+
 /// `$1` cursor (empty: read from `$8`), `$2`/`$3` lines kept at the head/tail of each stream, `$4`
 /// package, `$5` units given by the user (space-separated; empty: discover), `$6` units found
 /// before, `$7` known file sizes (`SIZE PATH` lines), `$8` the time to read the journal from
 /// without a cursor, `$9…` file globs. Prints `U UNIT`,
 /// `S UNIT key=value…`, `J JSON` journal entries, `K CURSOR`, `F SIZE PATH`, `L LINE`,
 /// `X COUNT` (lines left out), `N` (no journald).
-const COLLECT: &str = r#"cursor=$1 head=$2 tail=$3 pkg=$4 given=$5 known_units=$6 known=$7 since=$8
+const COLLECT: &str = concat!(
+    r#"cursor=$1 head=$2 tail=$3 pkg=$4 given=$5 known_units=$6 known=$7 since=$8
 shift 8
 bound() {
   awk -v h="$head" -v t="$tail" -v p="$1" '
@@ -116,11 +140,9 @@ for g in "$@"; do
 done
 unset IFS
 set -f
-units=$given
-if [ -z "$units" ]; then
-  units=$(dpkg-query -L "$pkg" 2>/dev/null | sed -n 's#^\(/usr\)\{0,1\}/lib/systemd/system/\([^/@]*\.service\)$#\2#p' | sort -u | tr '\n' ' ')
-  [ -n "$units" ] || units=$known_units
-fi
+"#,
+    units_of_package!(),
+    r#"[ -n "$units" ] || units=$known_units
 if ! command -v journalctl >/dev/null 2>&1 || [ ! -S /run/systemd/journal/socket ]; then
   echo N
   exit 0
@@ -128,8 +150,9 @@ fi
 set --
 for u in $units; do
   printf 'U %s\n' "$u"
-  printf 'S %s %s\n' "$u" "$(systemctl show "$u" -p ActiveState -p SubState -p Result -p ExecMainStatus -p NRestarts -p ActiveEnterTimestamp 2>/dev/null | tr '\n' '\t')"
-  set -- "$@" -u "$u"
+"#,
+    show_unit!(),
+    r#"  set -- "$@" -u "$u"
 done
 [ $# -gt 0 ] || exit 0
 if [ -n "$cursor" ]; then
@@ -140,7 +163,18 @@ fi
 journalctl -q --no-pager -o json --show-cursor --output-fields=MESSAGE,PRIORITY,_PID,SYSLOG_IDENTIFIER,_SYSTEMD_UNIT "$@" 2>/dev/null |
   awk '/^-- cursor: / { print "K " substr($0, 12); next } { print }' | bound J
 exit 0
-"#;
+"#
+);
+
+/// `$1` package, `$2` units given by the user (space-separated; empty: the package's). Prints
+/// one `S UNIT key=value…` line per unit, nothing for a package that ships none.
+const UNIT_STATES: &str = concat!(
+    "pkg=$1 given=$2\nset -f\n",
+    units_of_package!(),
+    "for u in $units; do\n",
+    show_unit!(),
+    "done\nexit 0\n"
+);
 
 /// Where a service line came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,6 +457,39 @@ pub fn collect(
     Ok(found)
 }
 
+/// The state of `package`'s units (or of `given`, when not empty) on the host, as
+/// `systemctl show` reports it: the same units a rollout watches, read the same way.
+pub fn unit_states(
+    ops: &HostOps,
+    package: &str,
+    given: &[String],
+) -> Result<Vec<UnitState>, HostError> {
+    let given = given.join(" ");
+    let mut states = Vec::new();
+    let mut bytes = 0usize;
+    let finished = ops.run_quiet(
+        &["sh", "-c", UNIT_STATES, "sh", package, &given],
+        TIMEOUT,
+        |stream, line| {
+            bytes += line.len() + 1;
+            if stream == Stream::Stdout && bytes <= MAX_BYTES {
+                if let Some(rest) = line.strip_prefix("S ") {
+                    states.push(unit_state(rest));
+                }
+            }
+        },
+    )?;
+    if !finished.success() {
+        return Err(HostError::Failed {
+            host: ops.session.target.name.clone(),
+            step: "unit states".into(),
+            how: finished.describe(),
+            detail: String::new(),
+        });
+    }
+    Ok(states)
+}
+
 /// Whether two lines say the same once the `IDENTIFIER[PID]: ` prefix is set aside (the same
 /// message from a restarted process).
 fn same_words(a: &str, b: &str) -> bool {
@@ -551,6 +618,24 @@ pub fn log_lines(host: &str, lines: &[Line], steps: &[(String, String)], fallbac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_scripts_built_from_the_shared_snippets_are_shell() {
+        // Spliced together with concat!: a snippet losing its line end or its `fi` would
+        // make the host's shell refuse the whole collection.
+        for (name, script) in [("COLLECT", COLLECT), ("UNIT_STATES", UNIT_STATES)] {
+            let out = std::process::Command::new("sh")
+                .args(["-n", "-c", script])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(script.contains("dpkg-query -L \"$pkg\""), "{name}");
+        }
+    }
 
     #[test]
     fn journal_entries_read_as_journalctl_shows_them() {

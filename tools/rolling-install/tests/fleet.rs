@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod fleet {
     pub mod service_logs;
+    pub mod status;
 }
 use fleet::service_logs;
 
@@ -391,6 +392,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
 
     // Scenarios in their own modules (each leaves every host on 2.0-1 and UP).
     service_logs::every_line_of_the_run(dir.path(), "2.0-1");
+    fleet::status::calls_out_what_is_wrong(LAB, dir.path(), "2.0-1", "1.0-1");
 
     ha_pair(dir.path());
     drain_policies(dir.path());
