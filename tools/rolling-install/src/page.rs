@@ -38,11 +38,11 @@ pub const QUIET_TAIL: usize = 15;
 /// A log line (or a line of a diagnosis) is cut after this many characters.
 pub const MAX_LINE_CHARS: usize = 1000;
 /// All log panels of a page together.
-pub const MAX_LOG_BYTES: usize = 1024 * 1024;
+pub const MAX_LOG_BYTES: usize = 768 * 1024;
 /// All diagnoses (failed steps' details) of a page together.
 pub const MAX_DIAGNOSIS_BYTES: usize = 512 * 1024;
 /// The documented size cap of a 400-host page with its log (tested).
-pub const SIZE_CAP_400_HOSTS: usize = 3 * 1024 * 1024;
+pub const SIZE_CAP_400_HOSTS: usize = 2 * 1024 * 1024;
 /// The live page is rewritten at most this often.
 pub const LIVE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -578,11 +578,31 @@ td,th{padding:1px 8px;text-align:left;border-bottom:1px solid #eee;vertical-alig
 pub fn render(journal: &Journal, logs: Option<&Logs>, live: bool) -> String {
     let now = chrono::Utc::now().timestamp_millis();
     let axis = Axis::of(journal, now, live);
+    let batches = batches(journal);
+    let spans: Vec<Option<(i64, i64)>> = batches
+        .iter()
+        .map(|(_, hosts)| batch_span(journal, hosts))
+        .collect();
+    // The hosts that failed or are in progress get their lines first, up to three quarters
+    // of the log budget, wherever they stand on the page.
+    let attention_cost: usize = logs
+        .map(|logs| {
+            journal
+                .hosts
+                .iter()
+                .filter(|h| failed(h) || h.state == HostState::InProgress)
+                .filter_map(|h| logs.hosts.get(&h.name))
+                .flat_map(|k| k.head.iter().chain(k.tail.iter()))
+                .map(line_cost)
+                .sum()
+        })
+        .unwrap_or(0);
+    let attention_log = attention_cost.min(MAX_LOG_BYTES / 4 * 3);
     let mut budget = Budget {
-        log: MAX_LOG_BYTES,
+        attention_log,
+        quiet_log: MAX_LOG_BYTES - attention_log,
         diagnosis: MAX_DIAGNOSIS_BYTES,
     };
-    let batches = batches(journal);
     let mut page = String::with_capacity(64 * 1024 + journal.hosts.len() * 2048);
     let title = format!(
         "{} {} on {} — {}",
@@ -600,8 +620,8 @@ pub fn render(journal: &Journal, logs: Option<&Logs>, live: bool) -> String {
     );
     summary(&mut page, journal, &axis, live);
     attention(&mut page, journal);
-    overview(&mut page, journal, &axis, &batches);
-    for (number, hosts) in &batches {
+    overview(&mut page, &axis, &batches, &spans, journal);
+    for ((number, hosts), span) in batches.iter().zip(&spans) {
         let canary = *number == Some(1);
         let _ = writeln!(
             page,
@@ -615,7 +635,7 @@ pub fn render(journal: &Journal, logs: Option<&Logs>, live: bool) -> String {
             }
         );
         for &i in hosts {
-            host_block(&mut page, journal, i, &axis, &batches, logs, &mut budget);
+            host_block(&mut page, journal, i, (&axis, *span), logs, &mut budget);
         }
         page.push_str("</section>\n");
     }
@@ -623,7 +643,7 @@ pub fn render(journal: &Journal, logs: Option<&Logs>, live: bool) -> String {
         let (lines, dropped) = logs.run.lines();
         if !lines.is_empty() {
             page.push_str("<h2>Run log</h2><details><summary>lines of no host</summary>");
-            log_panel(&mut page, &lines, dropped, &mut budget);
+            log_panel(&mut page, &lines, dropped, &mut budget.quiet_log);
             page.push_str("</details>\n");
         }
     }
@@ -642,9 +662,18 @@ pub fn render(journal: &Journal, logs: Option<&Logs>, live: bool) -> String {
     page
 }
 
+/// What is left of the page's size caps.
 struct Budget {
-    log: usize,
+    /// Log text for the hosts that failed or are in progress.
+    attention_log: usize,
+    /// Log text for the others (and the run's own lines).
+    quiet_log: usize,
     diagnosis: usize,
+}
+
+/// What a log line costs of the budget: its text and its markup.
+fn line_cost(line: &LogLine) -> usize {
+    line.message.len().min(MAX_LINE_CHARS * 4) + line.time.len() + 60
 }
 
 fn summary(page: &mut String, journal: &Journal, axis: &Axis, live: bool) {
@@ -788,9 +817,10 @@ fn attention(page: &mut String, journal: &Journal) {
 /// The batches on the run's time axis, and the legend.
 fn overview(
     page: &mut String,
-    journal: &Journal,
     axis: &Axis,
     batches: &[(Option<usize>, Vec<usize>)],
+    spans: &[Option<(i64, i64)>],
+    journal: &Journal,
 ) {
     let rows = batches.len().max(1);
     let height = 22 * rows + 24;
@@ -802,7 +832,7 @@ fn overview(
     );
     for (row, (number, hosts)) in batches.iter().enumerate() {
         let y = 22 * row + 4;
-        let span = batch_span(journal, hosts);
+        let span = spans[row];
         let label = match number {
             Some(1) => "1 canary".to_string(),
             Some(n) => n.to_string(),
@@ -882,8 +912,7 @@ fn host_block(
     page: &mut String,
     journal: &Journal,
     i: usize,
-    axis: &Axis,
-    batches: &[(Option<usize>, Vec<usize>)],
+    (axis, span): (&Axis, Option<(i64, i64)>),
     logs: Option<&Logs>,
     budget: &mut Budget,
 ) {
@@ -927,7 +956,7 @@ fn host_block(
         esc(&before),
         esc(&version_after(journal, h))
     );
-    timeline(page, h, axis, batches, journal);
+    timeline(page, h, (axis, span), running(journal));
     page.push_str("</div>\n");
     for s in h.steps.iter().filter(|s| !s.ok) {
         let detail = if s.detail.is_empty() {
@@ -985,6 +1014,11 @@ fn host_block(
                 .collect();
             (shown, dropped + n - QUIET_HEAD - QUIET_TAIL)
         };
+        let budget = if is_failed || in_progress {
+            &mut budget.attention_log
+        } else {
+            &mut budget.quiet_log
+        };
         log_panel(page, &lines, dropped, budget);
     } else if logs.is_some() {
         page.push_str("<p class=\"muted\">no log lines of this host</p>");
@@ -996,23 +1030,21 @@ fn host_block(
 fn timeline(
     page: &mut String,
     h: &HostRecord,
-    axis: &Axis,
-    batches: &[(Option<usize>, Vec<usize>)],
-    journal: &Journal,
+    (axis, span): (&Axis, Option<(i64, i64)>),
+    live_run: bool,
 ) {
     let _ = write!(
         page,
         "<svg class=\"timeline\" width=\"{w}\" height=\"14\" viewBox=\"0 0 {w} 14\" role=\"img\" aria-label=\"steps over time\"><rect width=\"{w}\" height=\"14\" fill=\"#f0f0f0\"/>",
         w = WIDTH as usize
     );
-    for (_, hosts) in batches {
-        if let Some((from, _)) = batch_span(journal, hosts) {
-            let x = axis.x(from);
-            let _ = write!(
-                page,
-                "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"14\" stroke=\"#bbb\" stroke-dasharray=\"2,2\"/>"
-            );
-        }
+    // Its batch's boundaries (every batch's are on the overview above).
+    for t in span.iter().flat_map(|(from, to)| [*from, *to]) {
+        let x = axis.x(t);
+        let _ = write!(
+            page,
+            "<line x1=\"{x:.1}\" y1=\"0\" x2=\"{x:.1}\" y2=\"14\" stroke=\"#999\" stroke-dasharray=\"2,2\"/>"
+        );
     }
     let mut last_end = None;
     for s in &h.steps {
@@ -1037,7 +1069,7 @@ fn timeline(
             if s.ok { "" } else { " FAILED" }
         );
     }
-    if h.state == HostState::InProgress && running(journal) {
+    if h.state == HostState::InProgress && live_run {
         let from = last_end.unwrap_or(axis.start);
         let x = axis.x(from);
         let w = (WIDTH - x).max(3.0);
@@ -1073,16 +1105,16 @@ fn steps_table(page: &mut String, h: &HostRecord) {
     page.push_str("</table>");
 }
 
-fn log_panel(page: &mut String, lines: &[&LogLine], dropped: usize, budget: &mut Budget) {
+fn log_panel(page: &mut String, lines: &[&LogLine], dropped: usize, budget: &mut usize) {
     page.push_str("<pre class=\"log\">");
     let mut shown = 0;
     for line in lines {
-        let message = cut(&line.message, MAX_LINE_CHARS);
-        let cost = message.len() + line.time.len() + 40;
-        if cost > budget.log {
+        let cost = line_cost(line);
+        if cost > *budget {
             break;
         }
-        budget.log -= cost;
+        *budget -= cost;
+        let message = cut(&line.message, MAX_LINE_CHARS);
         shown += 1;
         let who = match &line.service {
             Some(unit) => format!("<span class=\"svc\">{}</span>", esc(unit)),
@@ -1106,4 +1138,169 @@ fn log_panel(page: &mut String, lines: &[&LogLine], dropped: usize, budget: &mut
         );
     }
     page.push_str("</pre>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(name: &str, started: &str, ok: bool, detail: &str) -> Step {
+        Step {
+            step: name.into(),
+            started: started.into(),
+            seconds: 2.5,
+            ok,
+            detail: detail.into(),
+            restore: false,
+        }
+    }
+
+    /// `hosts` hosts in batches of 1, then 20 each; every tenth failed its health check with a
+    /// long diagnosis; `lines` log lines per host, long ones.
+    fn fleet(hosts: usize, lines: usize) -> (Journal, Logs) {
+        let records = (0..hosts)
+            .map(|i| {
+                let t = format!("2026-12-07T10:{:02}:{:02}.000Z", i / 60 % 60, i % 60);
+                let failed = i % 10 == 3;
+                HostRecord {
+                    name: format!("web{i:03}.prod.example.com"),
+                    address: format!("10.0.{}.{}", i / 250, i % 250),
+                    previous_version: Some("1.4.1-1".into()),
+                    recorded: true,
+                    state: if failed {
+                        HostState::Restored
+                    } else {
+                        HostState::Installed
+                    },
+                    drained: vec![],
+                    steps: vec![
+                        step("drain haproxy:lb1", &t, true, ""),
+                        step("install 2.0-1", &t, true, ""),
+                        step("health", &t, !failed, &"unit failed: x\n".repeat(60)),
+                        step("ready haproxy:lb1", &t, true, ""),
+                    ],
+                    port: None,
+                    user: None,
+                    server: None,
+                    batch: Some(if i == 0 { 1 } else { 2 + (i - 1) / 20 }),
+                }
+            })
+            .collect();
+        let journal = Journal {
+            tool: "rolling-install".into(),
+            run_id: "r1".into(),
+            package: "hello-service".into(),
+            version: "2.0-1".into(),
+            group: "production".into(),
+            started: "2026-12-07T10:00:00.000Z".into(),
+            finished: Some("2026-12-07T10:30:00.000Z".into()),
+            outcome: Some("failed (exit 1)".into()),
+            hosts: records,
+            balancers: vec![],
+            lock_host: None,
+            rollbacks: vec![],
+        };
+        let mut logs = Logs::for_journal(&journal);
+        for h in &journal.hosts {
+            for n in 0..lines {
+                let line = serde_json::json!({
+                    "timestamp": "2026-12-07T10:00:01.000Z", "level": "INFO",
+                    "tool": "rolling-install", "run_id": "r1", "host": h.name,
+                    "message": format!("line {n}: {}", "x".repeat(150)),
+                });
+                logs.push_line(&line.to_string()).unwrap();
+            }
+        }
+        (journal, logs)
+    }
+
+    #[test]
+    fn a_400_host_page_stays_under_the_documented_cap() {
+        let (journal, logs) = fleet(400, 200);
+        let started = Instant::now();
+        let html = render(&journal, Some(&logs), false);
+        let took = started.elapsed();
+        assert!(
+            html.len() < SIZE_CAP_400_HOSTS,
+            "{} bytes (cap {SIZE_CAP_400_HOSTS})",
+            html.len()
+        );
+        // Every host is on it, and the caps were what kept it small.
+        for h in &journal.hosts {
+            assert!(
+                html.contains(&format!("data-host=\"{}\"", h.name)),
+                "{}",
+                h.name
+            );
+        }
+        assert!(html.contains("not shown here (size cap)"));
+        assert!(took < Duration::from_secs(10), "{took:?}");
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_and_secrets_redacted() {
+        cdkit::redact::register_secret("hunter2-page-secret");
+        let (mut journal, mut logs) = fleet(2, 1);
+        journal.hosts[0].name = "<img src=x onerror=alert(1)>".into();
+        journal.hosts[1].steps[2].ok = false;
+        journal.hosts[1].steps[2].detail =
+            "GET http://deploy:s3cret-pw@10.0.0.1/health: password hunter2-page-secret".into();
+        let line = serde_json::json!({
+            "timestamp": "2026-12-07T10:00:02.000Z", "level": "INFO", "tool": "rolling-install",
+            "run_id": "r1", "host": journal.hosts[1].name, "source": "service",
+            "unit": "a\"><script>x</script>", "priority": 3,
+            "message": "</pre><script>alert(1)</script> token hunter2-page-secret",
+        });
+        logs.push_line(&line.to_string()).unwrap();
+        let html = render(&journal, Some(&logs), false);
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(!html.contains("<script"));
+        assert!(html.contains("&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!html.contains("hunter2-page-secret"));
+        assert!(!html.contains("s3cret-pw"));
+        assert!(!html.contains("http-equiv"));
+        assert!(render(&journal, Some(&logs), true)
+            .contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+    }
+
+    #[test]
+    fn other_runs_lines_are_left_out_and_bad_lines_refused() {
+        let (journal, _) = fleet(1, 0);
+        let mut logs = Logs::for_journal(&journal);
+        logs.push_line(r#"{"run_id":"other","host":"web000.prod.example.com","message":"no"}"#)
+            .unwrap();
+        logs.push_line("").unwrap();
+        assert!(logs.hosts.is_empty());
+        assert!(logs.push_line("not json").is_err());
+        assert!(logs.push_line("[1,2]").is_err());
+    }
+
+    #[test]
+    fn the_live_page_reads_only_complete_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, _) = fleet(1, 0);
+        let log = dir.path().join("central.log");
+        let out = dir.path().join("live.html");
+        let line = |n: usize| {
+            serde_json::json!({"timestamp": "2026-12-07T10:00:01.000Z", "level": "INFO",
+                "run_id": "r1", "host": "web000.prod.example.com",
+                "message": format!("LINE-{n}")})
+            .to_string()
+        };
+        let half = line(2);
+        std::fs::write(&log, format!("{}\n{}", line(1), &half[..10])).unwrap();
+        let mut live = Live::new(out.clone(), Some(log.clone()));
+        live.update(&journal, true);
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert!(html.contains("LINE-1") && !html.contains("LINE-2"));
+        assert!(html.contains("http-equiv=\"refresh\""));
+        assert!(!live.due_after(LIVE_INTERVAL));
+        std::fs::write(&log, format!("{}\n{}\n", line(1), half)).unwrap();
+        live.update(&journal, false);
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(html.matches("LINE-1").count(), 1);
+        assert!(html.contains("LINE-2"));
+        assert!(!html.contains("http-equiv=\"refresh\""));
+    }
 }

@@ -447,3 +447,76 @@ fn bad_input_is_one_line_exit_2_and_no_page() {
         assert!(!page.exists(), "a page was written for {named}");
     }
 }
+
+/// `--report` on a real run: two hosts (a real sshd on loopback stands in for both) already
+/// on the version asked for, so the run changes nothing; the page is written, final (no
+/// refresh), with both hosts in their batches and the run's log lines, and `page` renders the
+/// same record afterwards.
+#[test]
+fn report_is_written_by_a_real_run() {
+    let sshd = cdkit_testkit::sshd::start_sshd();
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("hosts.ini");
+    std::fs::write(
+        &inventory,
+        format!(
+            "[web]\nweb01 ansible_host=127.0.0.1 ansible_port={p} ansible_user=root\n\
+             web02 ansible_host=127.0.0.1 ansible_port={p} ansible_user=root\n",
+            p = sshd.port
+        ),
+    )
+    .unwrap();
+    let version = String::from_utf8(
+        Command::new("dpkg-query")
+            .args(["--show", "--showformat=${Version}", "dpkg"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let (record, report, log) = (
+        dir.path().join("record.json"),
+        dir.path().join("deploy.html"),
+        dir.path().join("central.log"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rolling-install"))
+        .args(["--inventory", inventory.to_str().unwrap(), "--group", "web"])
+        .args(["--ssh-config", sshd.ssh_config().to_str().unwrap()])
+        .args(["--package", "dpkg", "--version", &version, "--no-lock"])
+        .args(["--batch", "1,1", "--progress", "plain"])
+        .arg("--record")
+        .arg(&record)
+        .arg("--report")
+        .arg(&report)
+        .arg("--log-file")
+        .arg(&log)
+        .env("CDKIT_RUN_ID", "page-report-1")
+        .env_remove("CDKIT_SYSLOG")
+        .env_remove("CDKIT_LOG_FILE")
+        .env_remove("ROLLING_INSTALL_REPORT")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "the final page reloads"
+    );
+    assert!(html.contains("success (exit 0)"), "{html}");
+    assert!(html.contains("data-host=\"web01\" data-state=\"installed\" data-canary=\"true\""));
+    assert!(html.contains("data-host=\"web02\" data-state=\"installed\""));
+    assert!(html.contains("data-batch=\"2\""));
+    // The run's own lines (the batches it announced) are on it.
+    assert!(html.contains("batch 2 (rolling): web02"), "{html}");
+    let journal = Journal::load(&record).unwrap();
+    assert_eq!(
+        journal.hosts.iter().map(|h| h.batch).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
+    let again = dir.path().join("again");
+    std::fs::create_dir(&again).unwrap();
+    let again = render(&again, &journal);
+    let again = std::fs::read_to_string(again).unwrap();
+    assert!(again.contains("data-host=\"web02\" data-state=\"installed\""));
+}
