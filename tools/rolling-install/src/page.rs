@@ -741,7 +741,7 @@ fn summary(page: &mut String, journal: &Journal, axis: &Axis, live: bool) {
         if n > 0 {
             let _ = write!(
                 page,
-                "<span class=\"count-{0}\"><span class=\"badge {0}\">{0}</span> {n}</span>",
+                " · <span class=\"count-{0}\"><span class=\"badge {0}\">{0}</span> {n}</span>",
                 state_name(state)
             );
         }
@@ -1217,9 +1217,7 @@ mod tests {
     #[test]
     fn a_400_host_page_stays_under_the_documented_cap() {
         let (journal, logs) = fleet(400, 200);
-        let started = Instant::now();
         let html = render(&journal, Some(&logs), false);
-        let took = started.elapsed();
         assert!(
             html.len() < SIZE_CAP_400_HOSTS,
             "{} bytes (cap {SIZE_CAP_400_HOSTS})",
@@ -1234,7 +1232,6 @@ mod tests {
             );
         }
         assert!(html.contains("not shown here (size cap)"));
-        assert!(took < Duration::from_secs(10), "{took:?}");
     }
 
     #[test]
