@@ -11,7 +11,7 @@ use rolling_install::args::{
 const EXAMPLES: &str = "\
 Examples:
   rollback --record reports/deploy.json --ssh-config ~/.ssh/config \\
-      --health-url 'http://{host}:8080/health' --health-body '{version}'
+      --health-url 'http://{host}:8080/health' --health-body '{version}' --report reports/deploy.html
   rollback --inventory inventory.ini --group production --package hello-service --to-version 1.4.1-1 \\
       --lb haproxy:/run/haproxy/admin.sock:be_hello --repo /srv/apt --suite production
   rollback --record reports/deploy.json --database-url postgres://app@db/app --dry-run

@@ -26,7 +26,8 @@ const EXAMPLES: &str = "\
 Examples:
   rolling-install --inventory inventory.ini --group testing --package hello-service --version 2.0-1 \\
       --batch 1,3,50% --lb haproxy:/run/haproxy/admin.sock:be_hello \\
-      --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json
+      --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json \\
+      --log-file reports/pipeline.log --report reports/deploy.html
   rolling-install --inventory inventory.ini --group production --package hello-service \\
       --version 2.0-1 --lb haproxy:/run/haproxy/admin.sock:be_hello --dry-run
   rolling-install plan --inventory inventory.ini --group 'web:&production' --batch 1,10% --json
