@@ -125,19 +125,66 @@ impl Kept {
 /// The central log's lines of one run (and of the rollbacks over its record), per host.
 #[derive(Debug, Default, Clone)]
 pub struct Logs {
-    run_ids: Vec<String>,
+    /// The runs whose lines belong on the page.
+    runs: Vec<RunWindow>,
     hosts: HashMap<String, Kept>,
     /// Lines of no host (batches, the closing line).
     run: Kept,
 }
 
+/// One run that worked on the record: its lines are its tool's, with its run id, written while
+/// it ran. A pipeline often gives all its tools and runs one run id (`CDKIT_RUN_ID`), and one
+/// central log: the tool and the time tell this run's lines from the build's, or from an
+/// earlier rollout to the same hosts.
+#[derive(Debug, Clone)]
+struct RunWindow {
+    tool: String,
+    run_id: String,
+    /// From (milliseconds since the epoch; `None`: unknown, no bound).
+    from: Option<i64>,
+    /// To (`None`: still running, or unknown).
+    to: Option<i64>,
+}
+
+/// Slack around a run's start and end: its first lines are written a moment before its record's
+/// `started`, and the record's clock and the log's are read apart.
+const WINDOW_SLACK_MS: i64 = 5_000;
+
+impl RunWindow {
+    fn holds(&self, tool: &str, run_id: &str, at: Option<i64>) -> bool {
+        self.tool == tool
+            && self.run_id == run_id
+            && at.is_none_or(|t| {
+                self.from.is_none_or(|f| t >= f - WINDOW_SLACK_MS)
+                    && self.to.is_none_or(|e| t <= e + WINDOW_SLACK_MS)
+            })
+    }
+}
+
 impl Logs {
-    /// No lines yet; [`Logs::push_line`] keeps those of `journal`'s run ids.
+    /// No lines yet; [`Logs::push_line`] keeps those of `journal`'s run and of the rollbacks
+    /// that worked on it.
     pub fn for_journal(journal: &Journal) -> Logs {
-        let mut run_ids = vec![journal.run_id.clone()];
-        run_ids.extend(journal.rollbacks.iter().map(|r| r.run_id.clone()));
+        let window = |tool: &str, run_id: &str, from: &str, to: Option<&str>| RunWindow {
+            tool: tool.to_string(),
+            run_id: run_id.to_string(),
+            from: millis(from),
+            to: to.and_then(millis),
+        };
+        let mut runs = vec![window(
+            &journal.tool,
+            &journal.run_id,
+            &journal.started,
+            journal.finished.as_deref(),
+        )];
+        runs.extend(
+            journal
+                .rollbacks
+                .iter()
+                .map(|r| window(&r.tool, &r.run_id, &r.started, r.finished.as_deref())),
+        );
         Logs {
-            run_ids,
+            runs,
             ..Logs::default()
         }
     }
@@ -184,7 +231,9 @@ impl Logs {
         let Some(run_id) = field("run_id") else {
             return Ok(());
         };
-        if !self.run_ids.contains(&run_id) {
+        let tool = field("tool").unwrap_or_default();
+        let written = field("timestamp").as_deref().and_then(millis);
+        if !self.runs.iter().any(|r| r.holds(&tool, &run_id, written)) {
             return Ok(());
         }
         let service = field("source").as_deref() == Some("service");
@@ -202,7 +251,7 @@ impl Logs {
             sort_key: millis(&time).unwrap_or(i64::MAX),
             time,
             level,
-            tool: field("tool").unwrap_or_default(),
+            tool,
             step: field("step"),
             service: service.then(|| {
                 field("unit")
@@ -1268,7 +1317,17 @@ mod tests {
         logs.push_line(r#"{"run_id":"other","host":"web000.prod.example.com","message":"no"}"#)
             .unwrap();
         logs.push_line("").unwrap();
+        // The pipeline's run id, but another tool's line, or an earlier rollout's.
+        logs.push_line(r#"{"run_id":"r1","tool":"build-deb","timestamp":"2026-12-07T10:00:05Z","host":"web000.prod.example.com","message":"no"}"#)
+            .unwrap();
+        logs.push_line(r#"{"run_id":"r1","tool":"rolling-install","timestamp":"2026-12-07T09:10:00Z","host":"web000.prod.example.com","message":"no"}"#)
+            .unwrap();
+        logs.push_line(r#"{"run_id":"r1","tool":"rolling-install","timestamp":"2026-12-07T10:31:00Z","host":"web000.prod.example.com","message":"no"}"#)
+            .unwrap();
         assert!(logs.hosts.is_empty());
+        logs.push_line(r#"{"run_id":"r1","tool":"rolling-install","timestamp":"2026-12-07T10:29:00Z","host":"web000.prod.example.com","message":"yes"}"#)
+            .unwrap();
+        assert_eq!(logs.hosts.len(), 1);
         assert!(logs.push_line("not json").is_err());
         assert!(logs.push_line("[1,2]").is_err());
     }
@@ -1281,7 +1340,7 @@ mod tests {
         let out = dir.path().join("live.html");
         let line = |n: usize| {
             serde_json::json!({"timestamp": "2026-12-07T10:00:01.000Z", "level": "INFO",
-                "run_id": "r1", "host": "web000.prod.example.com",
+                "run_id": "r1", "tool": "rolling-install", "host": "web000.prod.example.com",
                 "message": format!("LINE-{n}")})
             .to_string()
         };

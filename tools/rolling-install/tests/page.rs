@@ -177,6 +177,15 @@ fn central_log(journal: &Journal) -> String {
         "timestamp": at(0.0), "level": "INFO", "tool": "build-deb", "run_id": OTHER_RUN,
         "message": "OTHER-RUN-LINE", "host": "web01",
     })));
+    // One run id for the whole pipeline: the build's line, and an earlier rollout's.
+    lines.push(line(serde_json::json!({
+        "timestamp": at(0.2), "level": "INFO", "tool": "build-deb", "run_id": RUN,
+        "message": "OTHER-RUN-LINE", "host": "web01",
+    })));
+    lines.push(line(serde_json::json!({
+        "timestamp": at(-600.0), "level": "INFO", "tool": "rolling-install", "run_id": RUN,
+        "message": "OTHER-RUN-LINE", "host": "web01",
+    })));
     lines.push(line(serde_json::json!({
         "timestamp": at(0.1), "level": "INFO", "tool": "rolling-install", "run_id": RUN,
         "message": "batch 1 (canary): web01",
