@@ -606,7 +606,8 @@ h1{font-size:1.3em;margin:.8em 0 .3em}h2{font-size:1.1em;margin:1.2em 0 .4em;bor
 .counts span{margin-right:1em}.attention{background:#fff3f3;border:1px solid #e8b4b4;padding:.4em .8em}\
 .host{background:#fff;border:1px solid #ddd;margin:.25em 0;padding:.3em .6em}\
 .host.failed{border-left:6px solid #d62728}.host.in-progress{border-left:6px solid #f2c744;background:#fffbea}\
-.row{display:grid;grid-template-columns:minmax(8em,14em) 13em 17em 560px;align-items:center;gap:.6em}\
+.row{display:grid;grid-template-columns:minmax(6em,12em) 12em minmax(12em,26em) minmax(280px,560px);align-items:center;gap:.6em}\
+svg.timeline{width:100%;height:14px}\
 .name{font-weight:600;word-break:break-all}\
 .badge{font-size:.8em;padding:0 .4em;border-radius:3px;background:#eee}\
 .badge.failed,.badge.restore-failed,.badge.unreachable{background:#d62728;color:#fff}\
@@ -1084,7 +1085,7 @@ fn timeline(
 ) {
     let _ = write!(
         page,
-        "<svg class=\"timeline\" width=\"{w}\" height=\"14\" viewBox=\"0 0 {w} 14\" role=\"img\" aria-label=\"steps over time\"><rect width=\"{w}\" height=\"14\" fill=\"#f0f0f0\"/>",
+        "<svg class=\"timeline\" width=\"{w}\" height=\"14\" viewBox=\"0 0 {w} 14\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"steps over time\"><rect width=\"{w}\" height=\"14\" fill=\"#f0f0f0\"/>",
         w = WIDTH as usize
     );
     // Its batch's boundaries (every batch's are on the overview above).
