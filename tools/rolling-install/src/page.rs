@@ -287,7 +287,13 @@ fn priority_name(priority: &str) -> &str {
     }
 }
 
-/// An RFC 3339 time in milliseconds since the epoch.
+/// How long a step took in milliseconds, bounded (a record is untrusted: `seconds` may be
+/// negative, NaN or 1e300), so that sums of times cannot overflow.
+fn step_ms(step: &Step) -> i64 {
+    (step.seconds * 1000.0).clamp(0.0, 1e15) as i64
+}
+
+/// An RFC 3339 time in milliseconds since the epoch (chrono's range: within about ±8e15).
 fn millis(time: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(time)
         .ok()
@@ -526,7 +532,7 @@ impl Axis {
         for host in &journal.hosts {
             for s in &host.steps {
                 if let Some(t) = millis(&s.started) {
-                    end = end.max(t + (s.seconds * 1000.0) as i64);
+                    end = end.max(t + step_ms(s));
                 }
             }
         }
@@ -948,7 +954,7 @@ fn batch_span(journal: &Journal, hosts: &[usize]) -> Option<(i64, i64)> {
             let Some(t) = millis(&s.started) else {
                 continue;
             };
-            let end = t + (s.seconds * 1000.0) as i64;
+            let end = t + step_ms(s);
             span = Some(match span {
                 Some((a, b)) => (a.min(t), b.max(end)),
                 None => (t, end),
@@ -1101,7 +1107,7 @@ fn timeline(
         let Some(t) = millis(&s.started) else {
             continue;
         };
-        let end = t + (s.seconds * 1000.0) as i64;
+        let end = t + step_ms(s);
         last_end = Some(end);
         let x = axis.x(t);
         let w = (axis.x(end) - x).max(2.0);
@@ -1309,6 +1315,23 @@ mod tests {
         assert!(!html.contains("http-equiv"));
         assert!(render(&journal, Some(&logs), true)
             .contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+    }
+
+    /// A record is untrusted: absurd durations and times draw, they do not overflow.
+    #[test]
+    fn absurd_times_render() {
+        let (mut journal, _) = fleet(3, 0);
+        journal.hosts[0].steps[0].seconds = 1e300;
+        journal.hosts[1].steps[0].seconds = -5.0;
+        journal.hosts[1].steps[1].started = "9999-12-31T23:59:59Z".into();
+        journal.hosts[2].steps[0].started = "0001-01-01T00:00:00Z".into();
+        journal.hosts[2].steps[1].started = "yesterday".into();
+        journal.started = "not a time".into();
+        journal.finished = None;
+        for live in [false, true] {
+            let html = render(&journal, None, live);
+            assert!(html.contains("data-host=\"web002.prod.example.com\""));
+        }
     }
 
     #[test]
