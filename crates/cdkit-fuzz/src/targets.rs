@@ -229,6 +229,8 @@ pub fn journal(data: &[u8]) {
         if let Some(lock) = &journal.lock_host {
             let _ = lock.host().target();
         }
+        // The deployment page renders any record that loads.
+        let _ = rolling_install::page::render(&journal, None, false);
     }
 }
 

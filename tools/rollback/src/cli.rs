@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use cdkit::cli::{parse_duration, CommonArgs};
 use rolling_install::args::{
-    env_renamed, FleetArgs, GateArgs, LbArgs, LockArgs, ServiceArgs, SshArgs,
+    env_renamed, FleetArgs, GateArgs, LbArgs, LockArgs, PageArgs, ServiceArgs, SshArgs,
 };
 
 const EXAMPLES: &str = "\
 Examples:
   rollback --record reports/deploy.json --ssh-config ~/.ssh/config \\
-      --health-url 'http://{host}:8080/health' --health-body '{version}'
+      --health-url 'http://{host}:8080/health' --health-body '{version}' --report reports/deploy.html
   rollback --inventory inventory.ini --group production --package hello-service --to-version 1.4.1-1 \\
       --lb haproxy:/run/haproxy/admin.sock:be_hello --repo /srv/apt --suite production
   rollback --record reports/deploy.json --database-url postgres://app@db/app --dry-run
@@ -56,6 +56,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("SERVICE_UNIT", "ROLLBACK_SERVICE_UNIT"),
     ("SERVICE_LOG", "ROLLBACK_SERVICE_LOG"),
     ("SERVICE_LOG_LINES", "ROLLBACK_SERVICE_LOG_LINES"),
+    ("REPORT", "ROLLBACK_REPORT"),
 ];
 
 /// Where a shared flag means something else on the way back, rollback's own help text.
@@ -143,6 +144,9 @@ pub struct Cli {
     /// The service's own logs, collected during each host's turn.
     #[command(flatten)]
     pub service: ServiceArgs,
+    /// The deployment page (`--report`).
+    #[command(flatten)]
+    pub page: PageArgs,
 
     /// Also re-point this APT repository (publish-repo's directory).
     #[arg(long, env = "ROLLBACK_REPO")]

@@ -121,6 +121,7 @@ mod tests {
             port: Some(2222),
             user: Some("deploy".into()),
             server: Some(format!("web-{name}")),
+            batch: None,
         }
     }
 

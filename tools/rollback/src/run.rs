@@ -262,6 +262,8 @@ fn options(cli: &Cli, subject: &Subject, lock_host: &Host) -> Result<Options, Er
         on_failure: OnFailure::Halt,
         record: subject.journal_path.clone(),
         lock_host: Some(LockHost::of(lock_host)),
+        report: cli.page.report.clone(),
+        log_file: cli.common.log_file.clone(),
     };
     Ok(job.options(&cli.ssh, &cli.fleet, &cli.lb, &cli.gate, &cli.service)?)
 }

@@ -171,6 +171,16 @@ impl LbArgs {
     }
 }
 
+/// The deployment page a run keeps up to date while it goes on.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PageArgs {
+    /// Keep a deployment page here (one self-contained HTML file): rewritten while the run
+    /// goes on (a browser reloads it every 2 s), final at the end; with --log-file it shows
+    /// every host's log lines.
+    #[arg(long, env = "ROLLING_INSTALL_REPORT", value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+}
+
 /// The health gate a host must pass before it goes back into rotation.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GateArgs {
@@ -301,6 +311,10 @@ pub struct Job {
     pub record: Option<PathBuf>,
     /// The host holding the deployment lock, written into the journal.
     pub lock_host: Option<LockHost>,
+    /// The deployment page (`--report`), rewritten while the run goes on.
+    pub report: Option<PathBuf>,
+    /// The central log (`--log-file`) whose lines the deployment page shows.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Job {
@@ -332,6 +346,8 @@ impl Job {
             command_timeout: fleet.command_timeout,
             record: self.record,
             lock_host: self.lock_host,
+            report: self.report,
+            log_file: self.log_file,
         })
     }
 }

@@ -13,7 +13,7 @@ use cdkit::junit::{Report, Suite};
 use cdkit::progress::Progress;
 use cdkit::ssh::{Client, Session};
 
-use crate::args::{FleetArgs, GateArgs, Job, LbArgs, LockArgs, ServiceArgs, SshArgs};
+use crate::args::{FleetArgs, GateArgs, Job, LbArgs, LockArgs, PageArgs, ServiceArgs, SshArgs};
 use crate::host_ops::{HostOps, Source};
 use crate::inventory::{Host, Inventory, Reader};
 use crate::journal::LockHost;
@@ -26,13 +26,16 @@ const EXAMPLES: &str = "\
 Examples:
   rolling-install --inventory inventory.ini --group testing --package hello-service --version 2.0-1 \\
       --batch 1,3,50% --lb haproxy:/run/haproxy/admin.sock:be_hello \\
-      --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json
+      --health-url 'http://{host}:8080/health' --health-body '{version}' --record reports/deploy.json \\
+      --log-file reports/pipeline.log --report reports/deploy.html
   rolling-install --inventory inventory.ini --group production --package hello-service \\
       --version 2.0-1 --lb haproxy:/run/haproxy/admin.sock:be_hello --dry-run
   rolling-install plan --inventory inventory.ini --group 'web:&production' --batch 1,10% --json
   rolling-install lock status --inventory inventory.ini --group production
   rolling-install status --inventory inventory.ini --group production --package hello-service \\
       --lb haproxy:/run/haproxy/admin.sock:be_hello --health-url 'http://{host}:8080/health' --json
+  rolling-install page --record reports/deploy.json --central-log reports/pipeline.log \\
+      --output reports/deploy.html
 
 Exit status: 0 every host on the version; 1 failed, every touched host restored; 2 bad input;
 3 failed and NOT restored (the message says: rollback --record FILE); 75 deployment lock held or
@@ -63,6 +66,8 @@ pub struct Cli {
     gate: GateArgs,
     #[command(flatten)]
     service: ServiceArgs,
+    #[command(flatten)]
+    page: PageArgs,
     /// The flags every tool shares (`--junit`, `--log-format`, ...).
     #[command(flatten)]
     pub common: CommonArgs,
@@ -89,6 +94,23 @@ enum LockCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Render the deployment page (one self-contained HTML file) of a finished or running
+    /// rolling-install or rollback run from its record, without connecting anywhere.
+    Page(PageCommand),
+}
+
+#[derive(Debug, Args)]
+struct PageCommand {
+    /// The run's record (`--record` of rolling-install, also after `rollback --record`).
+    #[arg(long, value_name = "FILE")]
+    record: PathBuf,
+    /// The central log the run wrote (`--log-file`, JSON lines): each host's lines (the
+    /// tool's and its services') go on the page. Lines of other runs are left out.
+    #[arg(long, value_name = "FILE")]
+    central_log: Option<PathBuf>,
+    /// Where to write the page (atomically: nothing is half-written).
+    #[arg(long, short, value_name = "FILE.html")]
+    output: PathBuf,
 }
 
 /// `--inventory-reader`.
@@ -164,6 +186,9 @@ struct RolloutArgs {
 
 /// Run what `cli` asks for.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if let Some(LockCommand::Page(page)) = &cli.lock {
+        return page_command(page);
+    }
     let inventory_path = cli
         .fleet
         .inventory
@@ -238,6 +263,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             &client,
             json,
         ),
+        Some(LockCommand::Page(_)) => unreachable!("the page returned above"),
         None => rollout(
             &cli,
             &group,
@@ -251,6 +277,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     // Every master, the load balancers' included.
     client.close_all();
     result
+}
+
+/// `rolling-install page`: the deployment page of a record (and its central log).
+fn page_command(page: &PageCommand) -> anyhow::Result<Exit> {
+    let journal = crate::journal::Journal::load(&page.record).map_err(Error::from)?;
+    let logs = match &page.central_log {
+        Some(path) => Some(crate::page::Logs::read(&journal, path).map_err(Error::from)?),
+        None => None,
+    };
+    let html = crate::page::render(&journal, logs.as_ref(), false);
+    crate::page::write(&page.output, &html).map_err(Error::from)?;
+    tracing::info!(
+        "deployment page of {} hosts written to {} ({} bytes)",
+        journal.hosts.len(),
+        page.output.display(),
+        html.len()
+    );
+    Ok(Exit::Success)
 }
 
 fn lock_command(
@@ -354,6 +398,8 @@ fn options(cli: &Cli, group: &str, lock_host: &Host) -> Result<Options, Error> {
         on_failure: r.on_failure,
         record: r.record.clone(),
         lock_host: Some(LockHost::of(lock_host)),
+        report: cli.page.report.clone(),
+        log_file: cli.common.log_file.clone(),
     };
     job.options(&cli.ssh, &cli.batches, &cli.lb, &cli.gate, &cli.service)
 }

@@ -26,6 +26,10 @@ pub enum Error {
     /// The JUnit report could not be written.
     #[error(transparent)]
     Report(#[from] cdkit::junit::JunitError),
+    /// The deployment page could not be made (a log unreadable or not JSON lines, the page
+    /// not writable).
+    #[error(transparent)]
+    Page(#[from] crate::page::PageError),
 }
 
 impl ExitCoded for Error {

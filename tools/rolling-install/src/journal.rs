@@ -39,6 +39,11 @@ pub struct Step {
     /// What went wrong, if anything.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Whether the step belongs to a restore turn (a rollout putting the host back on its
+    /// previous version, or a rollback), so the deployment page can tell it from the install
+    /// (absent in records of older versions: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restore: bool,
 }
 
 /// One host of the run.
@@ -68,6 +73,10 @@ pub struct HostRecord {
     /// The host's server name on the load balancers (`--lb-server`, `haproxy_server`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The batch the host's turn ran in, from 1 (1 is the canary), once it is planned (absent in
+    /// records of older versions). A rollback over a record sets its own batch numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
 }
 
 /// The whole journal.
@@ -246,10 +255,12 @@ mod tests {
                     seconds: 1.5,
                     ok: true,
                     detail: String::new(),
+                    restore: true,
                 }],
                 port: Some(2222),
                 user: None,
                 server: Some("web01".into()),
+                batch: Some(1),
             }],
             balancers: vec!["haproxy:/run/haproxy/admin.sock:be_hello".into()],
             lock_host: Some(LockHost {
@@ -262,6 +273,18 @@ mod tests {
         };
         journal.save(&path).unwrap();
         assert_eq!(Journal::load(&path).unwrap(), journal);
+        // A record of an older version (no batch, no restore marks) still loads.
+        let mut old: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        old["hosts"][0].as_object_mut().unwrap().remove("batch");
+        old["hosts"][0]["steps"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("restore");
+        std::fs::write(&path, old.to_string()).unwrap();
+        let loaded = Journal::load(&path).unwrap();
+        assert_eq!(loaded.hosts[0].batch, None);
+        assert!(!loaded.hosts[0].steps[0].restore);
         std::fs::write(&path, "{}").unwrap();
         assert!(Journal::load(&path)
             .unwrap_err()

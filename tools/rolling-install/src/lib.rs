@@ -16,6 +16,8 @@
 //!   [`Host`]s; [`Plan`] shows what it resolves to without connecting.
 //! - [`Journal`] is the record of a run (`--record`), rewritten after every step: what
 //!   `rollback --record` returns hosts from.
+//! - [`page`] renders the deployment page (one self-contained HTML file) from a journal and
+//!   the central log: live while a run goes on (`--report`), or afterwards (`page`).
 //! - [`DeploymentLock`] keeps one rollout (or rollback) per group at a time; its owner line is
 //!   a [`cdkit::lock::Holder`].
 //! - [`service`] reads the service's own side of a host's turn (its units' journal and log
@@ -38,6 +40,7 @@ pub mod host_ops;
 pub mod inventory;
 pub mod journal;
 pub mod lb;
+pub mod page;
 mod plan;
 mod rollout;
 pub mod service;

@@ -72,6 +72,10 @@ pub struct Options {
     pub lock_host: Option<crate::journal::LockHost>,
     /// The service's own logs collected during each turn.
     pub watch: crate::service::Watch,
+    /// The deployment page (`--report`), rewritten while the run goes on.
+    pub report: Option<std::path::PathBuf>,
+    /// The central log (`--log-file`) whose lines the page shows.
+    pub log_file: Option<std::path::PathBuf>,
 }
 
 /// What a host's turn produced.
@@ -168,6 +172,8 @@ pub struct Rollout<'a> {
     no_journald_said: AtomicBool,
     /// Per host, the step under way (name, start), which a service line written now belongs to.
     current_step: Mutex<Vec<Option<(String, String)>>>,
+    /// The journal changed since the deployment page was last written.
+    page_stale: AtomicBool,
 }
 
 impl<'a> Rollout<'a> {
@@ -200,6 +206,7 @@ impl<'a> Rollout<'a> {
             diagnoses: Mutex::new(vec![String::new(); hosts.len()]),
             no_journald_said: AtomicBool::new(false),
             current_step: Mutex::new(vec![None; hosts.len()]),
+            page_stale: AtomicBool::new(false),
         }
     }
 
@@ -249,6 +256,7 @@ impl<'a> Rollout<'a> {
     }
 
     fn save(&self) {
+        self.page_stale.store(true, Ordering::Relaxed);
         if let Some(path) = &self.opts.record {
             let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = journal.save(path) {
@@ -273,10 +281,11 @@ impl<'a> Rollout<'a> {
         value
     }
 
+    /// One step of a host's turn, timed and journalled (`restore`: of a restore turn).
     fn step<T>(
         &self,
         host: usize,
-        name: &str,
+        (name, restore): (&str, bool),
         body: impl FnOnce() -> Result<T, String>,
     ) -> Result<T, String> {
         let started = now();
@@ -292,6 +301,7 @@ impl<'a> Rollout<'a> {
             seconds: (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
             ok: result.is_ok(),
             detail: result.as_ref().err().cloned().unwrap_or_default(),
+            restore,
         };
         match &result {
             Ok(_) => tracing::info!("{name}: ok ({:.1} s)", step.seconds),
@@ -323,6 +333,7 @@ impl<'a> Rollout<'a> {
         let ops = HostOps::new(session, self.opts.sudo, self.opts.command_timeout);
         let package = &self.opts.package;
         self.mark_service_logs(host, &ops);
+        let restore = matches!(goal, Goal::Restore(_));
         let outcome = (|| -> Result<Outcome, HostError> {
             let recorded = self.record(host, |r| r.recorded);
             let current = ops.installed_version(package)?;
@@ -351,14 +362,14 @@ impl<'a> Rollout<'a> {
                     continue;
                 }
                 self.with_record(host, |r| r.drained.push(name.clone()));
-                if let Err(e) = self.step(host, &format!("drain {name}"), || {
+                if let Err(e) = self.step(host, (&format!("drain {name}"), restore), || {
                     lb.drain(h, &server, self.opts.drain_timeout, self.opts.drain_policy)
                 }) {
                     return Ok(Outcome::Failed(e));
                 }
             }
             if current != wanted {
-                let installed = self.step(host, &format!("install {label}"), || {
+                let installed = self.step(host, (&format!("install {label}"), restore), || {
                     let printed = ops.output.borrow().len();
                     match &wanted {
                         Some(v) => match goal {
@@ -390,7 +401,7 @@ impl<'a> Rollout<'a> {
             }
             if wanted.is_some() {
                 let version = wanted.clone().unwrap_or_default();
-                if let Err(e) = self.step(host, "health", || {
+                if let Err(e) = self.step(host, ("health", restore), || {
                     self.opts
                         .gate
                         .wait_healthy(&ops, h.address(), &version)
@@ -408,7 +419,7 @@ impl<'a> Rollout<'a> {
                     Some(_) => format!("ready {name}"),
                     None => format!("out of rotation {name}"),
                 };
-                if let Err(e) = self.step(host, &label, || match wanted {
+                if let Err(e) = self.step(host, (&label, restore), || match wanted {
                     Some(_) => lb
                         .ready(h, &server, self.opts.ready_timeout)
                         .map_err(|e| self.diagnosed(host, &ops, &e, &[])),
@@ -568,8 +579,55 @@ impl<'a> Rollout<'a> {
             .unwrap_or_default()
     }
 
-    /// Run the rollout to the end (restoring if needed) and report.
+    /// Run the rollout to the end (restoring if needed) and report; with `--report`, the
+    /// deployment page is rewritten while it runs (at most once a second, from a thread of its
+    /// own, so no host's turn waits for it) and once more at the end.
     pub fn run(&self) -> Report {
+        let Some(output) = &self.opts.report else {
+            return self.run_batches();
+        };
+        let mut live = crate::page::Live::new(output.clone(), self.opts.log_file.clone());
+        live.update(&self.journal(), true);
+        let done = AtomicBool::new(false);
+        let report = std::thread::scope(|scope| {
+            let live = &mut live;
+            let done = &done;
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    // A changed journal, or new log lines and the in-progress bars' growth.
+                    if live.due_after(Duration::from_secs(1))
+                        && (self.page_stale.swap(false, Ordering::Relaxed)
+                            || live.due_after(Duration::from_secs(5)))
+                    {
+                        live.update(&self.journal(), true);
+                    }
+                }
+            });
+            let report = self.run_batches();
+            done.store(true, Ordering::Relaxed);
+            report
+        });
+        live.update(&self.journal(), false);
+        report
+    }
+
+    /// Number every planned host's batch from 1 (the canary), unless an earlier run over the
+    /// same record did: a rollback over a record keeps the rollout's batches on its page.
+    fn number_batches(&self, plan: &[Vec<usize>]) {
+        {
+            let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            for (number, batch) in plan.iter().enumerate() {
+                for &k in batch {
+                    let record = &mut journal.hosts[self.order[k].0];
+                    record.batch.get_or_insert(number + 1);
+                }
+            }
+        }
+        self.save();
+    }
+
+    fn run_batches(&self) -> Report {
         let mut done = self.batches();
         let restored = self.restore(&mut done);
         let still_drained = self.back_into_rotation();
@@ -605,6 +663,7 @@ impl<'a> Rollout<'a> {
         let mut failures = 0usize;
         let mut stop: Option<Exit> = None;
         let plan = self.opts.batch.plan(planned);
+        self.number_batches(&plan);
         let finished = AtomicBool::new(false);
         std::thread::scope(|background| {
             // The later batches' ssh connections open while the first batches work, so a
@@ -1003,6 +1062,7 @@ pub fn new_journal(tool: &str, opts: &Options, hosts: &[Host], balancers: &[Bala
                 user: h.user().map(str::to_string),
                 server: (!balancers.is_empty())
                     .then(|| server_name(h, opts.server_template.as_deref())),
+                batch: None,
             })
             .collect(),
         balancers: balancers

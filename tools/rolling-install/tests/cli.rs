@@ -6,7 +6,7 @@ use rolling_install::cli::Cli;
 
 #[test]
 fn every_help_example_parses() {
-    cdkit_testkit::assert_help_examples_parse::<Cli>(4);
+    cdkit_testkit::assert_help_examples_parse::<Cli>(6);
 }
 
 #[test]
