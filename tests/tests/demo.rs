@@ -91,8 +91,8 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
     );
 
     // The broken release's canary failed for the reason its service logged, and that reason
-    // is where a developer looks: the tool's error line, the JUnit failure, the record and
-    // the central log (as the service's own line, from h1's journal).
+    // is where a developer looks: the tool's error line, the JUnit failure, the record, the
+    // deployment page and the central log (as the service's own line, from h1's journal).
     let reason = "config: missing key HELLO_GREETING";
     let error_line = text(&out.stderr)
         .lines()
@@ -109,6 +109,13 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
     let record = std::fs::read_to_string(reports.path().join("deploy-testing-2.json"))
         .expect("the broken deploy's record");
     assert!(record.contains(reason), "{record}");
+    let page = std::fs::read_to_string(reports.path().join("deploy-testing-2.html"))
+        .expect("the broken deploy's page");
+    assert!(page.contains(reason), "the page shows the reason");
+    assert!(
+        stdout.contains("deployment pages (open in a browser):"),
+        "{stdout}"
+    );
     assert!(
         all.iter().any(|l| l["source"] == "service"
             && l["host"] == "h1"

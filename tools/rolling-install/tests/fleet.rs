@@ -188,6 +188,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
     // A broken 2.1 (health fails): the canary is restored, nobody else touched, exit 1.
     let done = load(15);
     let central = dir.path().join("central-2.1.jsonl");
+    let page = dir.path().join("deploy-2.1.html");
     let out = rollout(
         "2.1-1",
         &[
@@ -195,6 +196,8 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
             "1,3,50%",
             "--log-file",
             central.to_str().unwrap(),
+            "--report",
+            page.to_str().unwrap(),
         ],
         dir.path(),
     );
@@ -208,6 +211,7 @@ fn rollouts_restores_locks_signals_and_dry_runs_on_a_real_fleet() {
         &dir.path().join("ri-2.1-1.xml"),
         &dir.path().join("ri-2.1-1.json"),
         &central,
+        &page,
     );
     let journal: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("ri-2.1-1.json")).unwrap()).unwrap();

@@ -9,15 +9,21 @@ use std::sync::Mutex;
 use cdkit_testkit::testbed::must;
 
 /// `reason` (a line the failing service wrote to its journal) is in the run's one-line error
-/// (`stderr`), in the JUnit failure body, in the record's failed step and in the central log
-/// as the service's own line.
+/// (`stderr`), in the JUnit failure body, in the record's failed step, on the deployment page
+/// and in the central log as the service's own line.
 pub fn assert_reason_everywhere(
     reason: &str,
     stderr: &str,
     junit: &Path,
     record: &Path,
     central: &Path,
+    page: &Path,
 ) {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains(reason),
+        "the deployment page shows the reason"
+    );
     let last = stderr.lines().last().unwrap_or_default();
     assert!(last.contains(reason), "closing line: {last}");
     let xml = std::fs::read_to_string(junit).unwrap();
@@ -98,6 +104,14 @@ pub fn every_line_of_the_run(dir: &Path, back_to: &str) {
     };
     let out = std::thread::scope(|scope| {
         scope.spawn(|| {
+            // The run starts (its clock, from which each host's journal is read) before it
+            // writes its record; lines written before that are from before the run.
+            while !record.exists() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             for k in 1.. {
                 for host in hosts {
                     if stop.load(Ordering::Relaxed) || last_turn_began() {
