@@ -308,6 +308,9 @@ fn lint_parsed(sql: &str, dialect: &dyn SqlDialect, split: crate::split::Dialect
                 i = last + 1;
             }
             Err(e) => {
+                // Its "at Line: 1, Column: 5" counts within the statement, not the file.
+                let e = e.to_string();
+                let e = e.split(" at Line: ").next().unwrap_or_default();
                 out.push((
                     line,
                     UNPARSED.into(),
