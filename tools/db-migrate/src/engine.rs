@@ -147,10 +147,7 @@ fn pending<'a>(files: &'a [Migration], history: &[Applied], to: Option<i64>) -> 
 /// holding it back would start the rollout without the schema the new release needs. `post`
 /// and every phase (`None`): all pending migrations in order (a pre-deploy one still pending
 /// then only expands, which is safe at any time).
-fn in_phase<'a>(
-    todo: Vec<&'a Migration>,
-    phase: Option<Phase>,
-) -> Result<Vec<&'a Migration>, Error> {
+fn in_phase(todo: Vec<&Migration>, phase: Option<Phase>) -> Result<Vec<&Migration>, Error> {
     if phase != Some(Phase::Pre) {
         if phase == Some(Phase::Post) {
             for m in todo.iter().filter(|m| m.phase == Phase::Pre) {

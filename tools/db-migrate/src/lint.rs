@@ -8,7 +8,7 @@
 //! what it did not read.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sqlparser::ast::{
     AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectName, ObjectType, Statement,
@@ -132,7 +132,7 @@ pub fn lint_migration(m: &Migration, dialect: Dialect, allowed: &[String]) -> Ve
             path: m.up_path.clone(),
             line: line + m.up_line - 1,
             message: format!("{what}; safe way: {}", safe_way(&rule)),
-            acknowledged: allowed.iter().any(|a| *a == rule),
+            acknowledged: allowed.contains(&rule),
             rule,
         })
         .collect()
@@ -490,11 +490,6 @@ pub fn refusal(findings: &[Finding]) -> Option<String> {
         "{first}{more}; a pre-deploy migration must keep the running version working: expand in pre-deploy, contract in post-deploy (`-- db-migrate: phase=post`), or acknowledge with --allow-unsafe {}",
         first.rule
     ))
-}
-
-/// Used by tests and the docs: whether `path` is a file lint would read.
-pub fn is_sql(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "sql")
 }
 
 #[cfg(test)]
