@@ -20,8 +20,8 @@ Examples:
   db-migrate --database-url postgres://app@db1/app status --json
   db-migrate --dir migrations new add_users_email
   db-migrate --dir db/migrations lint --dialect postgres
-  db-migrate --database-url postgres://app@db1/app up --phase pre   # before the rollout
-  db-migrate --database-url postgres://app@db1/app up --phase post  # after the last host
+  db-migrate --database-url postgres://app@db1/app up --phase pre
+  db-migrate --database-url postgres://app@db1/app up --phase post
   db-migrate --database-url postgres://app@db1/app repair --accept-checksum 7
   db-migrate --database-url postgres://app@db1/app --dir db/migrations adopt
 
@@ -29,6 +29,9 @@ Files: VERSION_NAME.up.sql and optional VERSION_NAME.down.sql (golang-migrate, s
 VERSION_NAME.sql with `-- migrate:up` / `-- migrate:down` sections (dbmate) or up SQL only
 (sqlx); a first line `-- no-transaction` runs a migration outside a transaction, statement by
 statement. `adopt` moves a database over from golang-migrate or dbmate in one command.
+Rolling installs: `-- db-migrate: phase=post` among a migration's first comment lines makes it
+post-deploy; `up --phase pre` (before the rollout) applies only pre-deploy ones after `lint`
+passes them, `up --phase post` the rest once every host runs the new release.
 
 Exit status: 0 done, 1 a migration failed and was rolled back, 2 bad input (arguments, URL,
 migration files, an applied migration edited or deleted, a pre-deploy migration lint refuses), 3 a migration is half-applied
