@@ -244,6 +244,10 @@ fn hazard(kind: Kind) {
     // The hazard is real: after the migrations, the old release's queries fail.
     let out = db.run(&["up"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // With a database, lint reads only what is pending: nothing now.
+    let out = db.run(&["lint"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
     let after = old_release_queries(&db);
     assert!(
         after[0].is_err(),
