@@ -617,6 +617,49 @@ mod tests {
     }
 
     #[test]
+    fn postgres_scans_and_rewrites() {
+        let d = Dialect::Postgres;
+        assert_eq!(
+            rules("ALTER TABLE u ALTER COLUMN age SET NOT NULL;", d),
+            one(1, "adding-not-nullable-field")
+        );
+        let fk = rules(
+            "ALTER TABLE u ADD CONSTRAINT f FOREIGN KEY (v) REFERENCES v (id);",
+            d,
+        );
+        assert!(
+            fk.contains(&(1, "adding-foreign-key-constraint".into())),
+            "{fk:?}"
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE u ADD CONSTRAINT f FOREIGN KEY (v) REFERENCES v (id) NOT VALID;",
+                d
+            ),
+            vec![]
+        );
+        assert_eq!(
+            rules(
+                "ALTER TABLE u ADD COLUMN k uuid DEFAULT gen_random_uuid();",
+                d
+            ),
+            one(1, "adding-field-with-default")
+        );
+        assert_eq!(
+            rules("ALTER TABLE u ADD COLUMN t timestamptz DEFAULT now();", d),
+            vec![]
+        );
+        assert_eq!(
+            rules("ALTER TABLE u ADD CONSTRAINT k UNIQUE (email);", d),
+            // squawk reports both: validated at once, and an index built under the lock.
+            vec![
+                (1, "constraint-missing-not-valid".into()),
+                (1, "disallowed-unique-constraint".into())
+            ]
+        );
+    }
+
+    #[test]
     fn unreadable_statements_are_findings_not_passes() {
         // MariaDB's ADD COLUMN IF NOT EXISTS is beyond sqlparser's MySQL dialect.
         let sql = "ALTER TABLE u ADD COLUMN IF NOT EXISTS x INT;\nALTER TABLE u DROP COLUMN y;";
