@@ -19,6 +19,9 @@ Examples:
   db-migrate --database-url mysql://app@db1/app down --to 12
   db-migrate --database-url postgres://app@db1/app status --json
   db-migrate --dir migrations new add_users_email
+  db-migrate --dir db/migrations lint --dialect postgres
+  db-migrate --database-url postgres://app@db1/app up --phase pre
+  db-migrate --database-url postgres://app@db1/app up --phase post
   db-migrate --database-url postgres://app@db1/app repair --accept-checksum 7
   db-migrate --database-url postgres://app@db1/app --dir db/migrations adopt
 
@@ -26,9 +29,12 @@ Files: VERSION_NAME.up.sql and optional VERSION_NAME.down.sql (golang-migrate, s
 VERSION_NAME.sql with `-- migrate:up` / `-- migrate:down` sections (dbmate) or up SQL only
 (sqlx); a first line `-- no-transaction` runs a migration outside a transaction, statement by
 statement. `adopt` moves a database over from golang-migrate or dbmate in one command.
+Rolling installs: `-- db-migrate: phase=post` among a migration's first comment lines makes it
+post-deploy; `up --phase pre` (before the rollout) applies only pre-deploy ones after `lint`
+passes them, `up --phase post` the rest once every host runs the new release.
 
 Exit status: 0 done, 1 a migration failed and was rolled back, 2 bad input (arguments, URL,
-migration files, an applied migration edited or deleted), 3 a migration is half-applied
+migration files, an applied migration edited or deleted, a pre-deploy migration lint refuses), 3 a migration is half-applied
 (the message names the `repair` command) or adopt found golang-migrate's version dirty, 75
 lock held by another run, another run in progress, or database unreachable (retry), 130/143
 interrupted between migrations.";
@@ -83,6 +89,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `up --phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PhaseArg {
+    /// Pre-deploy migrations only, linted first.
+    Pre,
+    /// After the rollout: every pending migration.
+    Post,
+    /// Every pending migration, no lint (what `up` always did).
+    All,
+}
+
+/// `--allow-unsafe` names a rule lint knows, or the typo would silently acknowledge nothing.
+fn check_rules(rules: &[String]) -> Result<(), Error> {
+    match rules.iter().find(|r| !crate::lint::known_rule(r)) {
+        Some(r) => Err(Error::Usage(format!(
+            "--allow-unsafe {r}: no such lint rule; the rules are {}",
+            crate::lint::RULES
+                .iter()
+                .map(|(n, _, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// db-migrate's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -91,6 +123,23 @@ pub enum Command {
         /// Stop after this version.
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// pre: only pre-deploy migrations, linted first (before a rolling install); post:
+        /// every pending one (after it); all: every pending one, no lint.
+        #[arg(long, value_enum, default_value = "all", env = "DB_MIGRATE_PHASE")]
+        phase: PhaseArg,
+        /// Acknowledge a lint finding of this rule (repeatable): reported and recorded, not refused.
+        #[arg(long, value_name = "RULE")]
+        allow_unsafe: Vec<String>,
+    },
+    /// Refuse pre-deploy migrations the running version would not survive (drops, renames,
+    /// NOT NULL without a default, type changes, long PostgreSQL locks): one line per finding.
+    Lint {
+        /// postgres, mariadb, mysql or sqlite (default: the database URL's).
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
+        /// Acknowledge findings of this rule (repeatable).
+        #[arg(long, value_name = "RULE")]
+        allow_unsafe: Vec<String>,
     },
     /// Revert applied migrations above VERSION, newest first, with their stored down SQL.
     Down {
@@ -238,9 +287,73 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Success)
         }
-        Command::Up { to } => {
-            let result = url().and_then(|url| crate::up(&url, *to, &options));
+        Command::Up {
+            to,
+            phase,
+            allow_unsafe,
+        } => {
+            let options = Options {
+                phase: match phase {
+                    PhaseArg::Pre => Some(crate::files::Phase::Pre),
+                    PhaseArg::Post => Some(crate::files::Phase::Post),
+                    PhaseArg::All => None,
+                },
+                allow_unsafe: allow_unsafe.clone(),
+                ..options
+            };
+            let result = check_rules(allow_unsafe)
+                .and_then(|()| url())
+                .and_then(|url| crate::up(&url, *to, &options));
             finish(&cli, &subject, result)
+        }
+        Command::Lint {
+            dialect,
+            allow_unsafe,
+        } => {
+            let options = Options {
+                allow_unsafe: allow_unsafe.clone(),
+                ..options
+            };
+            let result = check_rules(allow_unsafe)
+                .and_then(|()| {
+                    dialect
+                        .as_deref()
+                        .map(crate::lint::Dialect::parse)
+                        .transpose()
+                        .map_err(|e| Error::Usage(format!("--dialect: {e}")))
+                })
+                .and_then(|d| crate::lint(cli.database_url.as_deref(), d, &options));
+            let outcome = result.and_then(|findings| {
+                for f in &findings {
+                    if f.acknowledged {
+                        cdkit::outln!("{f} (acknowledged)");
+                    } else {
+                        cdkit::outln!("{f}");
+                    }
+                }
+                match crate::lint::refusal(&findings) {
+                    Some(summary) => Err(Error::Unsafe {
+                        summary,
+                        findings: findings
+                            .iter()
+                            .filter(|f| !f.acknowledged)
+                            .map(ToString::to_string)
+                            .collect(),
+                    }),
+                    None => Ok(findings),
+                }
+            });
+            write_junit(&cli, || match &outcome {
+                Ok(findings) => lint_junit(&subject, findings),
+                Err(e) => error_junit(&subject, e),
+            });
+            let findings = outcome?;
+            tracing::info!(
+                "lint: no pre-deploy migration in {} breaks the running version ({} acknowledged finding(s))",
+                cli.dir.display(),
+                findings.len()
+            );
+            Ok(Exit::Success)
         }
         Command::Down { to } => {
             let result = url().and_then(|url| crate::down_to(&url, *to, &options));
@@ -386,12 +499,17 @@ fn error_junit(subject: &str, e: &Error) -> junit::Report {
         Error::Refused { .. } => ("connect", "refused"),
         Error::Stopped { .. } => ("lock", "interrupted"),
         Error::NoDownSql { .. } | Error::EmptyDown { .. } => ("plan", "no-down-sql"),
+        Error::Unsafe { .. } => ("lint", "unsafe"),
         _ => ("run", "error"),
+    };
+    let body = match e {
+        Error::Unsafe { findings, .. } => findings.join("\n"),
+        _ => String::new(),
     };
     let problem = junit::Problem {
         message: cdkit::redact::redact(&e.to_string()).into_owned(),
         kind: kind.into(),
-        body: String::new(),
+        body,
         reruns: Vec::new(),
     };
     let mut case = junit::Case::passed("", name);
@@ -401,6 +519,22 @@ fn error_junit(subject: &str, e: &Error) -> junit::Report {
         _ => junit::Status::Failed(problem),
     };
     one_case(subject, "run", case)
+}
+
+/// A passing lint: one case, the acknowledged findings in its output.
+fn lint_junit(subject: &str, findings: &[crate::lint::Finding]) -> junit::Report {
+    let mut case = junit::Case::passed("", "lint");
+    if !findings.is_empty() {
+        case.system_out = Some(format!(
+            "acknowledged with --allow-unsafe:\n{}\n",
+            findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    one_case(subject, "lint", case)
 }
 
 /// A report of one case, in suite `db-migrate.SUBJECT` with classname `db-migrate.SUBJECT.GROUP`.

@@ -11,8 +11,9 @@ use cdkit::progress::Progress;
 use crate::checksum;
 use crate::driver::{self, Connect, Driver, ExecError};
 use crate::error::{accept_command, repair_command};
-use crate::files::{self, Migration};
+use crate::files::{self, Migration, Phase};
 use crate::history::{self, Applied};
+use crate::lint;
 use crate::report::{Direction, Outcome, Report, Step, StepFailure};
 use crate::status::{self, Status};
 use crate::url::{self, DbUrl};
@@ -139,6 +140,112 @@ fn pending<'a>(files: &'a [Migration], history: &[Applied], to: Option<i64>) -> 
         .collect()
 }
 
+/// The pending migrations `up --phase` applies. `pre`: the pre-deploy ones up to the first
+/// pending post-deploy one; a pending pre-deploy migration *after* a pending post-deploy one is
+/// refused (exit 2): applying it would leave a gap below the applied version that neither this
+/// history's "current version" nor golang-migrate's single version number can express, and
+/// holding it back would start the rollout without the schema the new release needs. `post`
+/// and every phase (`None`): all pending migrations in order (a pre-deploy one still pending
+/// then only expands, which is safe at any time).
+fn in_phase(todo: Vec<&Migration>, phase: Option<Phase>) -> Result<Vec<&Migration>, Error> {
+    if phase != Some(Phase::Pre) {
+        if phase == Some(Phase::Post) {
+            for m in todo.iter().filter(|m| m.phase == Phase::Pre) {
+                tracing::warn!(
+                    "{} is a pre-deploy migration still pending: applying it in the post-deploy phase",
+                    m.label()
+                );
+            }
+        }
+        return Ok(todo);
+    }
+    let Some(cut) = todo.iter().position(|m| m.phase == Phase::Post) else {
+        return Ok(todo);
+    };
+    if let Some(later) = todo[cut..].iter().find(|m| m.phase == Phase::Pre) {
+        return Err(Error::BadMigration {
+            path: later.up_path.clone(),
+            problem: format!(
+                "pre-deploy migration {} comes after the pending post-deploy migration {} ({}): versions apply in order, so give post-deploy migrations the highest versions of a release, or run `up --phase post` first once every host runs the release that shipped it",
+                later.version,
+                todo[cut].version,
+                todo[cut].up_path.display()
+            ),
+        });
+    }
+    let left = todo.len() - cut;
+    tracing::info!(
+        "{left} post-deploy migration(s) from {} on left for `up --phase post`",
+        todo[cut].label()
+    );
+    let mut todo = todo;
+    todo.truncate(cut);
+    Ok(todo)
+}
+
+/// Lint the pre-deploy migrations about to run: refuse (exit 2) on a finding not acknowledged
+/// with `--allow-unsafe`; return the acknowledged ones (for the report). `log`: print each
+/// finding (once per run, not again under the lock).
+fn lint_gate(
+    todo: &[&Migration],
+    dialect: lint::Dialect,
+    options: &Options,
+    log: bool,
+) -> Result<Vec<(i64, String)>, Error> {
+    let mut acknowledged = Vec::new();
+    let mut open = Vec::new();
+    for m in todo {
+        for f in lint::lint_migration(m, dialect, &options.allow_unsafe) {
+            if f.acknowledged {
+                if log {
+                    tracing::warn!("{f} (acknowledged with --allow-unsafe {})", f.rule);
+                }
+                acknowledged.push((m.version, f.to_string()));
+            } else {
+                if log {
+                    tracing::error!("{f}");
+                }
+                open.push(f);
+            }
+        }
+    }
+    match lint::refusal(&open) {
+        Some(summary) => Err(Error::Unsafe {
+            summary,
+            findings: open.iter().map(ToString::to_string).collect(),
+        }),
+        None => Ok(acknowledged),
+    }
+}
+
+/// `db-migrate lint`: every pre-deploy migration in the directory, or with a database only
+/// the pending ones. Returns the findings (acknowledged ones included); the caller refuses.
+pub(crate) fn lint_dir(
+    url: Option<&str>,
+    dialect: Option<lint::Dialect>,
+    options: &Options,
+) -> Result<Vec<lint::Finding>, Error> {
+    let files = files::load(&options.dir)?;
+    let (todo, dialect): (Vec<&Migration>, lint::Dialect) = match url {
+        Some(raw) => {
+            let url = url::parse(raw)?;
+            let dialect = dialect.unwrap_or(lint::Dialect::of(url.kind));
+            let mut session = open(url, options, true)?;
+            let history = session.checked_unlocked(&files, options)?;
+            (pending(&files, &history, None), dialect)
+        }
+        None => (
+            files.iter().collect(),
+            dialect.ok_or_else(|| {
+                Error::Usage(
+                    "lint needs the SQL dialect: give --dialect postgres|mariadb|sqlite, or a database URL".into(),
+                )
+            })?,
+        ),
+    };
+    Ok(lint::lint_all(&todo, dialect, &options.allow_unsafe))
+}
+
 pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report, Error> {
     let url = url::parse(url)?;
     if let Some(t) = to {
@@ -147,13 +254,26 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
         }
     }
     let files = files::load(&options.dir)?;
+    let dialect = lint::Dialect::of(url.kind);
     let started = Instant::now();
     let mut report = Report::new(&url.database, &url.redacted, Direction::Up, options.dry_run);
+    report.phase = options.phase.map(|p| p.as_str().to_string());
     let mut session = open(url, options, options.dry_run)?;
+    // The check runs before anything is written (the locked run below creates the history
+    // table): a refused pre-deploy run leaves the database as it was.
+    if options.phase == Some(Phase::Pre) && !options.dry_run {
+        let history = session.checked_unlocked(&files, options)?;
+        let todo = in_phase(pending(&files, &history, to), options.phase)?;
+        report.acknowledged = lint_gate(&todo, dialect, options, true)?;
+    }
     let result = if options.dry_run {
         let history = session.checked_unlocked(&files, options)?;
         report.version_before = max_applied(&history);
-        for m in pending(&files, &history, to) {
+        let todo = in_phase(pending(&files, &history, to), options.phase)?;
+        if options.phase == Some(Phase::Pre) {
+            report.acknowledged = lint_gate(&todo, dialect, options, true)?;
+        }
+        for m in todo {
             report
                 .steps
                 .push(planned(m.version, &m.name, Direction::Up));
@@ -166,7 +286,11 @@ pub(crate) fn up(url: &str, to: Option<i64>, options: &Options) -> Result<Report
             let history = s.ensure_history()?;
             status::check(Some((&files, &options.dir)), &history, &s.url.redacted)?;
             report.version_before = max_applied(&history);
-            let todo = pending(&files, &history, to);
+            let todo = in_phase(pending(&files, &history, to), options.phase)?;
+            if options.phase == Some(Phase::Pre) {
+                // Again under the lock: another run may have changed what is pending.
+                report.acknowledged = lint_gate(&todo, dialect, options, false)?;
+            }
             if let (Some(first), Some(top)) = (todo.first(), report.version_before) {
                 if first.version < top {
                     tracing::warn!(

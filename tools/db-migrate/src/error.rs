@@ -27,6 +27,16 @@ pub enum Error {
         problem: String,
     },
 
+    /// `lint` (or `up --phase pre`) found pre-deploy migrations the running version would not
+    /// survive; every finding was logged as its own line, `summary` names the first.
+    #[error("{summary}")]
+    Unsafe {
+        /// The first finding and what to do.
+        summary: String,
+        /// Every unacknowledged finding, one line each.
+        findings: Vec<String>,
+    },
+
     /// A migration file or the directory is unusable: bad name, duplicate version, unreadable.
     #[error("{path}: {problem}")]
     BadMigration {
@@ -275,6 +285,7 @@ impl ExitCoded for Error {
             Error::Usage(_)
             | Error::Url { .. }
             | Error::BadMigration { .. }
+            | Error::Unsafe { .. }
             | Error::Drift { .. }
             | Error::NoDownSql { .. }
             | Error::EmptyDown { .. }

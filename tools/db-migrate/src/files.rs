@@ -43,6 +43,81 @@ pub struct Migration {
     /// False when the up SQL starts with `-- no-transaction` (or dbmate's
     /// `-- migrate:up transaction:false`).
     pub transactional: bool,
+    /// When in a rolling install it runs (`-- db-migrate: phase=post`; pre by default).
+    pub phase: Phase,
+    /// The 1-based line of `up_path` where `up_sql` starts (after dbmate's `-- migrate:up`),
+    /// so lint names the file's own lines.
+    pub up_line: usize,
+}
+
+/// When a migration runs in a rolling install: *pre* (expand) before the first host gets the
+/// new release, while the old one still serves; *post* (contract) after every host runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Before the rollout (the default): must keep the running version working.
+    Pre,
+    /// After the rollout: drops, renames' cleanup, NOT NULL, validation.
+    Post,
+}
+
+impl Phase {
+    /// `pre` or `post`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pre => "pre",
+            Phase::Post => "post",
+        }
+    }
+}
+
+/// The phase directive's prefix: a SQL comment, so golang-migrate, dbmate and sqlx read the
+/// file unchanged.
+pub const PHASE_DIRECTIVE: &str = "-- db-migrate:";
+
+/// The phase a migration's up SQL declares in its leading comment lines (before the first
+/// statement): `-- db-migrate: phase=post` or `phase=pre`; none means pre. A directive after
+/// the first statement, or an unknown one, is refused rather than ignored: a misplaced
+/// `phase=post` would otherwise make a contracting migration run before the rollout.
+pub fn phase_of(sql: &str) -> Result<Phase, String> {
+    let mut phase = None;
+    let mut leading = true;
+    for (i, line) in sql.lines().enumerate() {
+        let t = line.trim();
+        let t = t.strip_prefix('\u{feff}').unwrap_or(t);
+        let directive = t
+            .strip_prefix("--")
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix("db-migrate:"));
+        if let Some(rest) = directive {
+            if !leading {
+                return Err(format!(
+                    "line {}: `{t}` comes after the first statement; put it in the comment lines at the top",
+                    i + 1
+                ));
+            }
+            let value = match rest.trim() {
+                "phase=pre" => Phase::Pre,
+                "phase=post" => Phase::Post,
+                other => {
+                    return Err(format!(
+                        "line {}: unknown directive `{other}`; db-migrate knows `{PHASE_DIRECTIVE} phase=pre` and `{PHASE_DIRECTIVE} phase=post`",
+                        i + 1
+                    ))
+                }
+            };
+            if phase.is_some_and(|p| p != value) {
+                return Err(format!(
+                    "line {}: a second, different phase directive",
+                    i + 1
+                ));
+            }
+            phase = Some(value);
+        } else if !(t.is_empty() || t.starts_with("--")) {
+            leading = false;
+        }
+    }
+    Ok(phase.unwrap_or(Phase::Pre))
 }
 
 impl Migration {
@@ -229,7 +304,8 @@ fn scan(dir: &Path) -> Result<Scanned, Error> {
 /// `-- migrate:up` line (then it is a sqlx simple migration, all of it up SQL). The markers'
 /// lines themselves are left out; an option `transaction:false` on the up marker runs the
 /// migration outside a transaction, as dbmate does.
-fn dbmate_sections(text: &str) -> Result<Option<(String, Option<String>, bool)>, String> {
+#[allow(clippy::type_complexity)]
+fn dbmate_sections(text: &str) -> Result<Option<(String, Option<String>, bool, usize)>, String> {
     let is_marker = |line: &str, marker: &str| {
         let line = line.trim_end();
         line == marker || line.starts_with(&format!("{marker} "))
@@ -267,7 +343,7 @@ fn dbmate_sections(text: &str) -> Result<Option<(String, Option<String>, bool)>,
     let transactional = !lines[up]
         .split_whitespace()
         .any(|option| option == "transaction:false");
-    Ok(Some((up_sql, down_sql, transactional)))
+    Ok(Some((up_sql, down_sql, transactional, up + 2)))
 }
 
 /// Read every migration in `dir`, sorted by version.
@@ -280,12 +356,12 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
     let mut out = Vec::with_capacity(scanned.len());
     for (version, found) in scanned {
         let text = read_sql(&found.up)?;
-        let (up_sql, down_sql, transactional) = match found.half {
+        let (up_sql, down_sql, transactional, up_line) = match found.half {
             Half::Single => match dbmate_sections(&text).map_err(|p| bad(&found.up, p))? {
-                Some(sections) => sections,
+                Some((up, down, tx, line)) => (up, down, tx, line),
                 None => {
                     let transactional = is_transactional(&text);
-                    (text, None, transactional)
+                    (text, None, transactional, 1)
                 }
             },
             _ => {
@@ -294,9 +370,10 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
                     None => None,
                 };
                 let transactional = is_transactional(&text);
-                (text, down_sql, transactional)
+                (text, down_sql, transactional, 1)
             }
         };
+        let phase = phase_of(&up_sql).map_err(|p| bad(&found.up, p))?;
         if crate::split::is_blank(&up_sql) {
             return Err(bad(
                 &found.up,
@@ -307,6 +384,8 @@ pub fn load(dir: &Path) -> Result<Vec<Migration>, Error> {
             version,
             checksum: checksum::checksum(&up_sql),
             transactional,
+            phase,
+            up_line,
             name: found.name,
             up_path: found.up,
             up_sql,
@@ -408,15 +487,15 @@ mod tests {
 
     #[test]
     fn dbmate_sections_split_up_and_down() {
-        let (up, down, tx) = dbmate_sections(
+        let (up, down, tx, line) = dbmate_sections(
             "-- migrate:up\nCREATE TABLE a (x INT);\n\n-- migrate:down\nDROP TABLE a;\n",
         )
         .unwrap()
         .unwrap();
         assert_eq!(up, "CREATE TABLE a (x INT);\n\n");
         assert_eq!(down.as_deref(), Some("DROP TABLE a;\n"));
-        assert!(tx);
-        let (_, down, tx) = dbmate_sections("-- migrate:up transaction:false\nVACUUM;\n")
+        assert!(tx && line == 2);
+        let (_, down, tx, _) = dbmate_sections("-- migrate:up transaction:false\nVACUUM;\n")
             .unwrap()
             .unwrap();
         assert!(down.is_none() && !tx);
@@ -432,6 +511,36 @@ mod tests {
             dbmate_sections("-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n")
                 .unwrap_err()
                 .contains("more than one")
+        );
+    }
+
+    #[test]
+    fn phase_is_a_leading_comment_directive() {
+        assert_eq!(phase_of("CREATE TABLE a (x INT);"), Ok(Phase::Pre));
+        assert_eq!(
+            phase_of("-- drop the old column\n-- db-migrate: phase=post\nALTER TABLE a DROP x;"),
+            Ok(Phase::Post)
+        );
+        assert_eq!(
+            phase_of(
+                "-- no-transaction\n\n--   db-migrate:   phase=post  \nDROP INDEX CONCURRENTLY i;"
+            ),
+            Ok(Phase::Post)
+        );
+        assert_eq!(
+            phase_of("-- no-transaction\n-- db-migrate: phase=post\nSELECT 1;"),
+            Ok(Phase::Post)
+        );
+        assert!(phase_of("SELECT 1;\n-- db-migrate: phase=post\n")
+            .unwrap_err()
+            .contains("after the first statement"));
+        assert!(phase_of("-- db-migrate: phase=later\nSELECT 1;")
+            .unwrap_err()
+            .contains("unknown directive"));
+        assert!(
+            phase_of("-- db-migrate: phase=pre\n-- db-migrate: phase=post\nSELECT 1;")
+                .unwrap_err()
+                .contains("second")
         );
     }
 

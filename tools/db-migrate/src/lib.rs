@@ -39,6 +39,7 @@ mod engine;
 mod error;
 pub mod files;
 mod history;
+pub mod lint;
 mod new;
 mod repair;
 mod report;
@@ -78,6 +79,11 @@ pub struct Options {
     pub applied_by: String,
     /// Progress display for the binary; library callers usually keep `None` (no lines).
     pub progress: cdkit::progress::ProgressMode,
+    /// `up --phase`: `Some(Pre)` applies only pre-deploy migrations and lints them first,
+    /// `Some(Post)` or `None` every pending one (see [`files::Phase`]).
+    pub phase: Option<files::Phase>,
+    /// Lint rules acknowledged (`--allow-unsafe RULE`): reported and recorded, not refused.
+    pub allow_unsafe: Vec<String>,
 }
 
 impl Default for Options {
@@ -89,6 +95,8 @@ impl Default for Options {
             release: None,
             applied_by: default_applied_by(),
             progress: cdkit::progress::ProgressMode::None,
+            phase: None,
+            allow_unsafe: Vec::new(),
         }
     }
 }
@@ -142,6 +150,17 @@ pub fn current_version(url: &str) -> Result<Option<i64>, Error> {
 /// `rollback` needs to pick a target, e.g. the newest version applied by a given release.
 pub fn history(url: &str) -> Result<Vec<Applied>, Error> {
     engine::history(url)
+}
+
+/// Lint the pre-deploy migrations of `options.dir` (all of them, or with `url` the pending
+/// ones) for changes the running version would not survive; `dialect` defaults to the URL's.
+/// The findings come back (acknowledged ones marked); refusing is the caller's choice.
+pub fn lint(
+    url: Option<&str>,
+    dialect: Option<lint::Dialect>,
+    options: &Options,
+) -> Result<Vec<lint::Finding>, Error> {
+    engine::lint_dir(url, dialect, options)
 }
 
 /// Files and history side by side (the `status` command).

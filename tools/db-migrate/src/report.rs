@@ -100,6 +100,11 @@ pub struct Report {
     /// Wall time of the whole run.
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,
+    /// `up --phase`: which migrations the run was about (`None`: every pending one).
+    pub phase: Option<String>,
+    /// Lint findings acknowledged with `--allow-unsafe`, by version: the run applied them
+    /// knowingly, and the report says so next to the migration.
+    pub acknowledged: Vec<(i64, String)>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -118,6 +123,8 @@ impl Report {
             steps: Vec::new(),
             started: Utc::now(),
             elapsed: Duration::ZERO,
+            phase: None,
+            acknowledged: Vec::new(),
         }
     }
 
@@ -133,7 +140,27 @@ impl Report {
     /// `db-migrate.DATABASE.up|down`; an empty run writes one skipped "nothing to do" case.
     pub fn to_junit(&self) -> junit::Report {
         let classname = format!("{TOOL}.{}.{}", self.database, self.direction.group());
-        let mut cases: Vec<junit::Case> = self.steps.iter().map(|s| case(&classname, s)).collect();
+        let mut cases: Vec<junit::Case> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let mut c = case(&classname, s);
+                let acked: Vec<&str> = self
+                    .acknowledged
+                    .iter()
+                    .filter(|(v, _)| *v == s.version)
+                    .map(|(_, line)| line.as_str())
+                    .collect();
+                if !acked.is_empty() {
+                    let note = format!("acknowledged with --allow-unsafe:\n{}\n", acked.join("\n"));
+                    c.system_out = Some(match c.system_out.take() {
+                        Some(out) => format!("{note}{out}"),
+                        None => note,
+                    });
+                }
+                c
+            })
+            .collect();
         if cases.is_empty() {
             let reason = match self.direction {
                 Direction::Up => "no pending migrations",
@@ -149,6 +176,19 @@ impl Report {
         }
         if let Some(v) = self.version_after {
             suite = suite.property("version_after", v.to_string());
+        }
+        if let Some(phase) = &self.phase {
+            suite = suite.property("phase", phase);
+        }
+        if !self.acknowledged.is_empty() {
+            let mut rules: Vec<&str> = self
+                .acknowledged
+                .iter()
+                .filter_map(|(_, line)| line.split(": ").nth(1))
+                .collect();
+            rules.sort_unstable();
+            rules.dedup();
+            suite = suite.property("allow-unsafe", rules.join(","));
         }
         let mut report = junit::Report::new(TOOL);
         report.suites.push(suite);

@@ -48,6 +48,8 @@ pub struct MigrationState {
     pub execution_ms: Option<i64>,
     /// Whether down SQL with statements is stored (applied) or present as a file (pending).
     pub reversible: bool,
+    /// The phase its file declares (`pre`/`post`); `None` when the file is gone.
+    pub phase: Option<crate::files::Phase>,
 }
 
 /// The whole `status` answer.
@@ -157,6 +159,7 @@ pub fn compute(files: &[Migration], history: &[Applied]) -> Vec<MigrationState> 
                     release: row.release.clone(),
                     execution_ms: Some(row.execution_ms),
                     reversible: reversible(row.down_sql.as_deref()),
+                    phase: file.map(|f| f.phase),
                 },
                 None => MigrationState {
                     version: v,
@@ -167,6 +170,7 @@ pub fn compute(files: &[Migration], history: &[Applied]) -> Vec<MigrationState> 
                     release: None,
                     execution_ms: None,
                     reversible: reversible(file.and_then(|f| f.down_sql.as_deref())),
+                    phase: file.map(|f| f.phase),
                 },
             }
         })
@@ -190,8 +194,8 @@ impl Status {
             .unwrap_or(9)
             .max(9);
         out.push_str(&format!(
-            "{:<8} {:<width$} {:<11} {:<24} {:<10} {}\n",
-            "VERSION", "MIGRATION", "STATE", "APPLIED AT", "RELEASE", "DOWN"
+            "{:<8} {:<width$} {:<11} {:<5} {:<24} {:<10} {}\n",
+            "VERSION", "MIGRATION", "STATE", "PHASE", "APPLIED AT", "RELEASE", "DOWN"
         ));
         for m in &self.migrations {
             let state = serde_json::to_value(m.state)
@@ -199,10 +203,11 @@ impl Status {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             out.push_str(&format!(
-                "{:<8} {:<width$} {:<11} {:<24} {:<10} {}\n",
+                "{:<8} {:<width$} {:<11} {:<5} {:<24} {:<10} {}\n",
                 m.version,
                 format!("{:04}_{}", m.version, m.name),
                 state,
+                m.phase.map_or("-", |p| p.as_str()),
                 m.applied_at.as_deref().unwrap_or("-"),
                 m.release.as_deref().unwrap_or("-"),
                 if m.reversible { "yes" } else { "no" }
@@ -226,6 +231,8 @@ mod tests {
             down_sql: None,
             checksum: checksum::checksum(sql),
             transactional: true,
+            phase: crate::files::Phase::Pre,
+            up_line: 1,
         }
     }
 

@@ -3,5 +3,5 @@
 
 #[test]
 fn every_help_example_parses() {
-    cdkit_testkit::assert_help_examples_parse::<db_migrate::cli::Cli>(7);
+    cdkit_testkit::assert_help_examples_parse::<db_migrate::cli::Cli>(10);
 }

@@ -1093,6 +1093,7 @@ fn up_to_and_the_status_table() {
             "VERSION",
             "MIGRATION",
             "STATE",
+            "PHASE",
             "APPLIED",
             "AT",
             "RELEASE",
@@ -1106,15 +1107,17 @@ fn up_to_and_the_status_table() {
         let version = n + 1;
         assert_eq!(row[0], version.to_string(), "{table}");
         assert_eq!(row[1], format!("{version:04}_t{version}"), "{table}");
-        assert_eq!(row[5], "yes", "a down file: {table}");
+        assert_eq!(row[6], "yes", "a down file: {table}");
+        assert_eq!(row[3], "pre", "no phase line: pre-deploy: {table}");
         if version <= 3 {
             assert_eq!(row[2], "applied", "{table}");
             assert!(
-                chrono::DateTime::parse_from_rfc3339(row[3]).is_ok(),
+                chrono::DateTime::parse_from_rfc3339(row[4]).is_ok(),
                 "{table}"
             );
         } else {
-            assert_eq!(&row[2..5], ["pending", "-", "-"], "{table}");
+            assert_eq!(&row[4..6], ["-", "-"], "{table}");
+            assert_eq!(row[2], "pending", "{table}");
         }
     }
 }

@@ -192,6 +192,53 @@ impl Db {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Like [`Db::query`], but a statement the database refuses is `Err(its message)`.
+    pub fn query_result(&self, sql: &str) -> Result<String, String> {
+        let mut cmd = match self.kind {
+            Kind::Sqlite => {
+                let mut c = Command::new("sqlite3");
+                c.arg("-bail").arg(self.url.trim_start_matches("sqlite:"));
+                c
+            }
+            Kind::Postgres => {
+                let mut c = Command::new("psql");
+                c.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
+                    .args(PG_CONNECT)
+                    .arg("-d")
+                    .arg(&self.name)
+                    .arg("-c");
+                c
+            }
+            Kind::Mariadb => {
+                let mut c = Command::new("mariadb");
+                c.args([
+                    "--no-defaults",
+                    "-N",
+                    "-B",
+                    "-h",
+                    "127.0.0.1",
+                    "-P",
+                    MY_PORT,
+                    "-uroot",
+                ])
+                .arg(&self.name)
+                .arg("-e");
+                c
+            }
+        };
+        let out = cmd
+            .arg(sql)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the {:?} client: {e}", self.kind));
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // sqlite3 exits 1 on an error, but also prints it when it exits 0 in some versions.
+        if out.status.success() && err.is_empty() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(err)
+        }
+    }
+
     pub fn table_exists(&self, table: &str) -> bool {
         let sql = match self.kind {
             Kind::Sqlite => format!("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='{table}'"),
