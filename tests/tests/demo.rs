@@ -67,7 +67,17 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
     }
 
     // The central log is pure JSON lines, every line with the same fields, as jq reads it.
+    // The testbed writes there too (here the test brought the lab up, so one more line of it
+    // is added: a status call for a lab that does not exist).
     let central = reports.path().join("cdkit.log.jsonl");
+    let testbed = Command::new(workspace_root().join("scripts/testbed"))
+        .args(["status", "--name", "no-such-lab"])
+        .env("CDKIT_LOG_FILE", &central)
+        .env("CDKIT_RUN_ID", &run_id)
+        .env("CDKIT_TESTBED_ROOT", lab.root.path())
+        .output()
+        .expect("run scripts/testbed");
+    assert!(!testbed.status.success(), "no such lab");
     let jq = Command::new("jq")
         .arg("-c")
         .arg(".")
@@ -86,8 +96,9 @@ fn the_demo_passes_with_zero_failed_requests_and_every_log_line_reaches_rsyslog(
         }
     }
     assert!(
-        all.iter().any(|l| l["tool"] == "testbed"),
-        "the testbed's lines are in the central log"
+        all.iter()
+            .any(|l| l["tool"] == "testbed" && l["level"] == "ERROR" && l["run_id"] == run_id),
+        "the testbed's line is in the central log"
     );
 
     // The broken release's canary failed for the reason its service logged, and that reason
