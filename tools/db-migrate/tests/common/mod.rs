@@ -148,56 +148,13 @@ impl Db {
             .expect("spawn db-migrate")
     }
 
-    /// Run SQL with the database's own client; the trimmed output (rows tab-separated).
-    pub fn query(&self, sql: &str) -> String {
-        let out = match self.kind {
-            // A runner may hold the write lock for a moment: wait like the runners do.
-            Kind::Sqlite => Command::new("sqlite3")
-                .args(["-cmd", ".timeout 10000"])
-                .arg(self.url.trim_start_matches("sqlite:"))
-                .arg(sql)
-                .output(),
-            Kind::Postgres => Command::new("psql")
-                .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"])
-                .args(PG_CONNECT)
-                .arg("-d")
-                .arg(&self.name)
-                .arg("-c")
-                .arg(sql)
-                .output(),
-            Kind::Mariadb => Command::new("mariadb")
-                .args([
-                    "--no-defaults",
-                    "-N",
-                    "-B",
-                    "-r",
-                    "-h",
-                    "127.0.0.1",
-                    "-P",
-                    MY_PORT,
-                    "-uroot",
-                ])
-                .arg(&self.name)
-                .arg("-e")
-                .arg(sql)
-                .output(),
-        }
-        .unwrap_or_else(|e| panic!("cannot run the {:?} client: {e}", self.kind));
-        assert!(
-            out.status.success(),
-            "{:?} query {sql:?} failed: {}",
-            self.kind,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Like [`Db::query`], but a statement the database refuses is `Err(its message)`.
-    pub fn query_result(&self, sql: &str) -> Result<String, String> {
-        let mut cmd = match self.kind {
+    /// The database's own client, ready for one SQL text as its last argument; `sqlite` are
+    /// sqlite3's options before the database file.
+    fn client(&self, sqlite: &[&str]) -> Command {
+        match self.kind {
             Kind::Sqlite => {
                 let mut c = Command::new("sqlite3");
-                c.arg("-bail").arg(self.url.trim_start_matches("sqlite:"));
+                c.args(sqlite).arg(self.url.trim_start_matches("sqlite:"));
                 c
             }
             Kind::Postgres => {
@@ -215,6 +172,7 @@ impl Db {
                     "--no-defaults",
                     "-N",
                     "-B",
+                    "-r",
                     "-h",
                     "127.0.0.1",
                     "-P",
@@ -225,8 +183,30 @@ impl Db {
                 .arg("-e");
                 c
             }
-        };
-        let out = cmd
+        }
+    }
+
+    /// Run SQL with the database's own client; the trimmed output (rows tab-separated).
+    pub fn query(&self, sql: &str) -> String {
+        // A runner may hold the write lock for a moment: wait like the runners do.
+        let out = self
+            .client(&["-cmd", ".timeout 10000"])
+            .arg(sql)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the {:?} client: {e}", self.kind));
+        assert!(
+            out.status.success(),
+            "{:?} query {sql:?} failed: {}",
+            self.kind,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Like [`Db::query`], but a statement the database refuses is `Err(its message)`.
+    pub fn query_result(&self, sql: &str) -> Result<String, String> {
+        let out = self
+            .client(&["-bail"])
             .arg(sql)
             .output()
             .unwrap_or_else(|e| panic!("cannot run the {:?} client: {e}", self.kind));
